@@ -1,0 +1,1 @@
+"""The kyutai-dictate desktop app and command-line client."""

@@ -1,0 +1,1 @@
+"""Backend side of kyutai-dictate: wire protocols, the /v1/stream proxy, deployment."""

@@ -1,0 +1,1 @@
+"""The `/v1/stream` proxy in front of a moshi-server-protocol backend (`kyutai-dictate serve`)."""

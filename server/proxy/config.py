@@ -1,0 +1,166 @@
+"""Proxy configuration: command-line flags over environment variables over defaults.
+
+This is the one module that reads the proxy's environment variables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+from server.models import MODELS, ModelProfile, model_profile
+
+ENV_PREFIX = "KYUTAI_DICTATE_"
+_T = TypeVar("_T", str, int, float)
+
+
+@dataclass(frozen=True)
+class ProxyConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    backend_url: str = "ws://127.0.0.1:8998/api/asr-streaming"
+    backend_key: str = "public_token"
+    model: ModelProfile = MODELS["stt-1b-en_fr"]
+    idle_timeout: float = 10.0
+    max_message_bytes: int = 1 << 20
+    tokens: frozenset[str] = frozenset()
+    no_auth: bool = False
+    backend_timeout: float = 60.0  # how long a stream waits for the backend's Ready
+    ping_interval: float = 5.0  # keepalive when nothing else was sent for this long
+    max_buffered_seconds: float = 120.0  # client audio held while the backend gets ready
+    shutdown_grace: float = 15.0  # how long SIGTERM waits for streams to flush
+
+    def __repr__(self) -> str:  # never show tokens or keys
+        return (
+            f"ProxyConfig(listen={self.host}:{self.port}, backend={self.backend_url}, "
+            f"model={self.model.name}, tokens={len(self.tokens)}, no_auth={self.no_auth})"
+        )
+
+    def validate(self) -> None:
+        """Raise ValueError for a configuration that must not run."""
+        if not (0 <= self.port < 65536):
+            raise ValueError(f"port {self.port} is out of range")
+        if self.idle_timeout <= 0 or self.backend_timeout <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.max_message_bytes < 4:
+            raise ValueError("max message size must be at least 4 bytes")
+        if not self.backend_url.startswith(("ws://", "wss://")):
+            raise ValueError(f"backend URL must start with ws:// or wss://: {self.backend_url}")
+        if not self.tokens and not self.no_auth and not is_loopback(self.host):
+            raise ValueError(
+                f"refusing to listen on {self.host} without authentication: set "
+                f"{ENV_PREFIX}TOKENS or --token-file, or pass --no-auth to run open"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+# flag name -> (environment variable, type, help)
+_OPTIONS: dict[str, tuple[str, type, str]] = {
+    "host": ("HOST", str, "address to listen on"),
+    "port": ("PORT", int, "port to listen on"),
+    "backend": ("BACKEND", str, "moshi-server WebSocket URL"),
+    "backend_key": ("BACKEND_KEY", str, "moshi-server API key (kyutai-api-key)"),
+    "model": ("MODEL", str, f"model served by the backend ({', '.join(MODELS)})"),
+    "idle_timeout": ("IDLE_TIMEOUT", float, "seconds without audio before a stream is closed"),
+    "max_message_bytes": ("MAX_MESSAGE_BYTES", int, "largest client message accepted"),
+    "backend_timeout": ("BACKEND_TIMEOUT", float, "seconds to wait for the backend's Ready"),
+    "token_file": ("TOKEN_FILE", str, "file with one accepted bearer token per line"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the proxy's flags; each defaults to its ``KYUTAI_DICTATE_*`` environment variable."""
+    defaults = ProxyConfig()
+    shown = {
+        "host": defaults.host,
+        "port": defaults.port,
+        "backend": defaults.backend_url,
+        "backend_key": defaults.backend_key,
+        "model": defaults.model.name,
+        "idle_timeout": defaults.idle_timeout,
+        "max_message_bytes": defaults.max_message_bytes,
+        "backend_timeout": defaults.backend_timeout,
+        "token_file": None,
+    }
+    for name, (env, kind, text) in _OPTIONS.items():
+        flag = "--" + name.replace("_", "-")
+        default = shown[name]
+        parser.add_argument(
+            flag, type=kind, default=None, help=f"{text} (${ENV_PREFIX}{env}; default {default})"
+        )
+    parser.add_argument(
+        "--no-auth",
+        action="store_true",
+        default=None,
+        help=f"allow a non-loopback address without tokens (${ENV_PREFIX}NO_AUTH=1)",
+    )
+
+
+def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = None) -> ProxyConfig:
+    """Build the configuration from parsed flags, falling back to ``env`` (os.environ)."""
+    environ: Mapping[str, str] = os.environ if env is None else env
+
+    def pick(name: str, default: _T) -> _T:
+        value = getattr(args, name, None)
+        if value is not None:
+            return type(default)(value)
+        env_name, kind, _ = _OPTIONS[name]
+        raw = environ.get(ENV_PREFIX + env_name, "")
+        if raw == "":
+            return default
+        try:
+            return type(default)(raw)
+        except ValueError:
+            raise ValueError(
+                f"{ENV_PREFIX}{env_name}={raw!r} is not a valid {kind.__name__}"
+            ) from None
+
+    defaults = ProxyConfig()
+    tokens = {t.strip() for t in environ.get(ENV_PREFIX + "TOKENS", "").split(",") if t.strip()}
+    token_file = pick("token_file", "")
+    if token_file:
+        tokens |= read_token_file(Path(token_file))
+    no_auth = args.no_auth or environ.get(ENV_PREFIX + "NO_AUTH", "").lower() in {
+        "1",
+        "true",
+        "yes",
+    }
+    config = ProxyConfig(
+        host=pick("host", defaults.host),
+        port=pick("port", defaults.port),
+        backend_url=pick("backend", defaults.backend_url),
+        backend_key=pick("backend_key", defaults.backend_key),
+        model=model_profile(pick("model", defaults.model.name)),
+        idle_timeout=pick("idle_timeout", defaults.idle_timeout),
+        max_message_bytes=pick("max_message_bytes", defaults.max_message_bytes),
+        backend_timeout=pick("backend_timeout", defaults.backend_timeout),
+        tokens=frozenset(tokens),
+        no_auth=bool(no_auth),
+    )
+    config.validate()
+    return config
+
+
+def read_token_file(path: Path) -> set[str]:
+    """Tokens from a file, one per line; blank lines and ``#`` comments are skipped."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ValueError(f"cannot read token file {path}: {exc.strerror}") from None
+    tokens = {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    if not tokens:
+        raise ValueError(f"token file {path} holds no token")
+    return tokens

@@ -1,0 +1,420 @@
+"""One client stream relayed to one backend session, following PROTOCOL.md section 3.
+
+Life of a stream: connect to the backend while buffering the client's audio; on the backend's
+``Ready`` send ``ready`` and the buffered audio; then relay audio up and words down until the
+client sends ``end``, goes idle, vanishes, or the proxy shuts down; flush so that every word of
+the audio arrives; answer and close. The client reader forwards audio itself (the hot path);
+every other decision is taken in :meth:`StreamRelay.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from server.protocol import ErrorCode, ProtocolError, moshi, stream
+from server.protocol.audio import (
+    FRAME_SECONDS,
+    SAMPLE_RATE,
+    Reframer,
+    Samples,
+    pcm_from_bytes,
+    sanitize,
+    silence,
+)
+from server.proxy.config import ProxyConfig
+from server.proxy.stats import ProxyStats
+from server.proxy.vad import VadTracker
+
+log = logging.getLogger("kyutai_dictate.proxy")
+
+_SILENT_FRAME = moshi.encode(moshi.Audio.from_samples(silence(1)))
+_BACKLOG_WARNING_SAMPLES = SAMPLE_RATE  # one second queued on the GPU side
+_marker_ids = itertools.count(1)
+
+
+class Outcome(Enum):
+    """Why a stream ended."""
+
+    END = "end"  # the client sent end
+    IDLE = "idle_timeout"
+    SHUTDOWN = "shutdown"
+    CLIENT_GONE = "client_gone"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: ErrorCode
+    message: str
+
+
+class StreamRelay:
+    """Relays one ``/v1/stream`` client to one moshi-server session."""
+
+    def __init__(
+        self, client: ServerConnection, config: ProxyConfig, stats: ProxyStats, stream_id: int
+    ) -> None:
+        self._client = client
+        self._config = config
+        self._stats = stats
+        self._id = stream_id
+        self._backend: ClientConnection | None = None
+        self._backend_lock = asyncio.Lock()  # keeps frames, flush silence and marker in order
+        self._reframer = Reframer()
+        # Frames held until the backend is ready, starting with the model's silence prefix.
+        prefix = round(config.model.silence_prefix_seconds * SAMPLE_RATE)
+        self._pending: list[Samples] = self._reframer.push(np.zeros(prefix, np.float32))
+        self._streaming = False  # frames go straight to the backend
+        self._accepting_audio = True
+        self._vad = VadTracker()
+        self._flush_marker: int | None = None
+        # Facts the readers report; run() waits on _changed and reads them.
+        self._changed = asyncio.Event()
+        self._end_requested = False
+        self._client_gone = False
+        self._shutting_down = False
+        self._marker_seen = False
+        self._failure: Failure | None = None
+        self._last_audio = time.monotonic()
+        self._last_sent = time.monotonic()
+        self._frames_up = 0
+        self._tokens_down = 0
+        self._max_backlog = 0
+
+    def shutdown(self) -> None:
+        """Ask the stream to flush and close (proxy shutting down)."""
+        self._shutting_down = True
+        self._changed.set()
+
+    async def run(self) -> None:
+        started = time.monotonic()
+        log.info("stream open", extra={"stream": self._id})
+        tasks = [asyncio.create_task(self._read_client())]
+        outcome = Outcome.FAILED
+        try:
+            if await self._open_backend():
+                tasks.append(asyncio.create_task(self._read_backend()))
+                tasks.append(asyncio.create_task(self._keepalive()))
+                outcome = await self._stream()
+            else:
+                outcome = Outcome.CLIENT_GONE if self._client_gone else Outcome.FAILED
+            await self._close_backend()
+            await self._finish(outcome)
+        except Exception:
+            log.exception("stream crashed", extra={"stream": self._id})
+            self._fail(ErrorCode.INTERNAL, "internal proxy error")
+            await self._finish(Outcome.FAILED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            await self._close_backend()
+            log.info(
+                "stream closed",
+                extra={
+                    "stream": self._id,
+                    "outcome": outcome.value,
+                    "error": self._failure.code.value if self._failure else None,
+                    "seconds": round(time.monotonic() - started, 3),
+                    "frames": self._frames_up,
+                    "tokens": self._tokens_down,
+                    "max_backlog_samples": self._max_backlog,
+                },
+            )
+
+    # -- phases --------------------------------------------------------------------------
+
+    async def _open_backend(self) -> bool:
+        """Connect and wait for ``Ready``; False if the stream cannot go on."""
+        deadline = time.monotonic() + self._config.backend_timeout
+        connecting = asyncio.create_task(self._connect_and_wait_ready(deadline))
+        waiter = asyncio.create_task(self._wait(lambda: self._interrupted, None))
+        await asyncio.wait({connecting, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        if not connecting.done():
+            connecting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await connecting
+            return False
+        failure = connecting.result()  # re-raises what the task raised
+        if failure is not None:
+            self._fail(failure.code, failure.message)
+            return False
+        waited = self._config.backend_timeout - (deadline - time.monotonic())
+        log.info("backend ready", extra={"stream": self._id, "wait_s": round(waited, 3)})
+        await self._send_client(stream.Ready())
+        async with self._backend_lock:
+            await self._send_frames(self._pending)
+            self._pending = []
+            self._streaming = True
+        return True
+
+    async def _connect_and_wait_ready(self, deadline: float) -> Failure | None:
+        cfg = self._config
+        delay = 0.1
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                self._backend = await connect(
+                    cfg.backend_url,
+                    additional_headers={moshi.API_KEY_HEADER: cfg.backend_key},
+                    open_timeout=max(0.1, min(10.0, remaining)),
+                    close_timeout=1,
+                    max_size=1 << 20,
+                    ping_interval=20,
+                    ping_timeout=20,
+                    compression=None,
+                )
+                break
+            except InvalidStatus as exc:
+                if exc.response.status_code in (401, 403):
+                    log.error("backend refused the API key", extra={"stream": self._id})
+                    return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend refused the proxy's key")
+                reason = f"backend answered HTTP {exc.response.status_code}"
+            except InvalidURI:
+                return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend URL is invalid")
+            except (OSError, TimeoutError) as exc:
+                reason = f"backend not reachable ({type(exc).__name__})"
+            if time.monotonic() + delay >= deadline:
+                return Failure(ErrorCode.BACKEND_UNAVAILABLE, reason)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+        try:
+            async with asyncio.timeout_at(_loop_time(deadline)):
+                while True:
+                    message = moshi.decode_server(await self._backend.recv(decode=False))
+                    if isinstance(message, moshi.Ready):
+                        return None
+                    if isinstance(message, moshi.Error):
+                        if moshi.NO_FREE_CHANNELS in message.message:
+                            return Failure(ErrorCode.BUSY, "all backend slots are busy; retry soon")
+                        return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend error before ready")
+        except TimeoutError:
+            return Failure(
+                ErrorCode.BACKEND_UNAVAILABLE,
+                f"backend not ready within {cfg.backend_timeout:g} s",
+            )
+        except ProtocolError:
+            return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
+        except ConnectionClosed:
+            return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend closed before ready")
+
+    async def _stream(self) -> Outcome:
+        """Relay until something ends the stream; flush unless it cannot be flushed."""
+        idle = self._config.idle_timeout
+        while True:
+            if self._client_gone:
+                return Outcome.CLIENT_GONE
+            if self._failure is not None:
+                return Outcome.FAILED
+            if self._end_requested:
+                outcome = Outcome.END
+                break
+            if self._shutting_down:
+                outcome = Outcome.SHUTDOWN
+                break
+            remaining = self._last_audio + idle - time.monotonic()
+            if remaining <= 0:
+                outcome = Outcome.IDLE
+                break
+            await self._wait(lambda: self._interrupted or self._end_requested, remaining)
+        self._accepting_audio = False
+        await self._flush()
+        return outcome if self._failure is None else Outcome.FAILED
+
+    async def _flush(self) -> None:
+        """Drain the backend: pad, silence to cover the delay, marker, silence until it returns."""
+        async with self._backend_lock:
+            frames = [silence(1)] * self._config.model.flush_frames
+            partial = self._reframer.flush()
+            self._flush_marker = next(_marker_ids)
+            await self._send_frames([partial, *frames] if partial is not None else frames)
+            await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
+        deadline = time.monotonic() + self._config.model.delay_seconds + 10.0
+        done = lambda: self._marker_seen or self._failure is not None or self._client_gone  # noqa: E731
+        while not await self._wait(done, FRAME_SECONDS):
+            if time.monotonic() > deadline:
+                self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
+                return
+            await self._send_backend(_SILENT_FRAME)
+
+    async def _finish(self, outcome: Outcome) -> None:
+        """Tell the client how the stream ended and close it."""
+        if outcome is Outcome.CLIENT_GONE:
+            return
+        if self._failure is not None:
+            self._stats.errors[self._failure.code] += 1
+            await self._send_client(stream.Error(self._failure.message, self._failure.code))
+            await self._client.close(self._failure.code.close_code, self._failure.code.value)
+        elif outcome is Outcome.IDLE:
+            code = ErrorCode.IDLE_TIMEOUT
+            self._stats.errors[code] += 1
+            text = f"no audio for {self._config.idle_timeout:g} s"
+            await self._send_client(stream.Error(text, code))
+            await self._client.close(code.close_code, code.value)
+        else:
+            await self._send_client(stream.End())
+            await self._client.close(1001 if outcome is Outcome.SHUTDOWN else 1000)
+
+    # -- readers -------------------------------------------------------------------------
+
+    async def _read_client(self) -> None:
+        try:
+            async for data in self._client:
+                if isinstance(data, str) and len(data) > self._config.max_message_bytes:
+                    self._fail(ErrorCode.TOO_LARGE, "message too large")
+                    return
+                if isinstance(data, bytes) and len(data) > self._config.max_message_bytes:
+                    limit = self._config.max_message_bytes
+                    self._fail(ErrorCode.TOO_LARGE, f"audio message over {limit} bytes")
+                    return
+                try:
+                    message = stream.decode_client(data)
+                except ProtocolError as exc:
+                    self._fail(exc.code, str(exc))
+                    return
+                if isinstance(message, stream.EndOfAudio):
+                    self._end_requested = True
+                    self._changed.set()
+                elif self._accepting_audio and not self._end_requested:
+                    self._last_audio = time.monotonic()
+                    await self._take_audio(pcm_from_bytes(message.pcm))
+        except ConnectionClosed:
+            pass
+        self._client_gone = True
+        self._changed.set()
+
+    async def _take_audio(self, samples: Samples) -> None:
+        async with self._backend_lock:
+            frames = self._reframer.push(sanitize(samples))
+            if self._streaming:
+                await self._send_frames(frames)
+                return
+            self._pending.extend(frames)
+            held = len(self._pending) * FRAME_SECONDS
+            if held > self._config.max_buffered_seconds:
+                self._fail(ErrorCode.TOO_LARGE, "too much audio sent before the backend was ready")
+
+    async def _read_backend(self) -> None:
+        assert self._backend is not None
+        offset = self._config.model.silence_prefix_seconds
+        try:
+            async for data in self._backend:
+                if isinstance(data, str):
+                    continue
+                message = moshi.decode_server(data)
+                if isinstance(message, moshi.Step):
+                    self._note_backlog(message.buffered_pcm)
+                    if self._vad.on_step(message.prs):
+                        await self._send_client(stream.VadEnd())
+                elif isinstance(message, moshi.Word):
+                    self._vad.on_word()
+                    self._tokens_down += 1
+                    start = max(0.0, message.start_time - offset)
+                    await self._send_client(stream.Token(" " + message.text, start))
+                elif isinstance(message, moshi.Marker):
+                    if message.id == self._flush_marker:
+                        self._marker_seen = True
+                        self._changed.set()
+                elif isinstance(message, moshi.Error):
+                    self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend error mid-stream")
+                    return
+        except ProtocolError:
+            self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
+            return
+        except ConnectionClosed:
+            pass
+        if not self._marker_seen:
+            self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
+
+    async def _keepalive(self) -> None:
+        interval = self._config.ping_interval
+        while True:
+            await asyncio.sleep(max(0.0, self._last_sent + interval - time.monotonic()))
+            if time.monotonic() - self._last_sent >= interval:
+                await self._send_client(stream.Ping())
+
+    # -- helpers -------------------------------------------------------------------------
+
+    @property
+    def _interrupted(self) -> bool:
+        return self._client_gone or self._failure is not None or self._shutting_down
+
+    def _fail(self, code: ErrorCode, message: str) -> None:
+        if self._failure is None:
+            self._failure = Failure(code, message)
+            log.warning(
+                "stream error", extra={"stream": self._id, "code": code.value, "detail": message}
+            )
+        self._changed.set()
+
+    async def _wait(self, condition: Callable[[], bool], timeout: float | None) -> bool:
+        """Wait until ``condition()`` holds (re-checked whenever a reader reports) or timeout."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            self._changed.clear()
+            if condition():
+                return True
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._changed.wait(), remaining)
+
+    async def _close_backend(self) -> None:
+        """Release the backend slot (at once: nothing more is expected from it)."""
+        if self._backend is not None:
+            await self._backend.close()
+
+    def _note_backlog(self, buffered: int) -> None:
+        if buffered > self._max_backlog:
+            if buffered >= _BACKLOG_WARNING_SAMPLES > self._max_backlog:
+                log.warning(
+                    "backend falling behind",
+                    extra={"stream": self._id, "buffered_s": buffered / SAMPLE_RATE},
+                )
+            self._max_backlog = buffered
+            self._stats.max_backlog_samples = max(self._stats.max_backlog_samples, buffered)
+
+    async def _send_frames(self, frames: list[Samples]) -> None:
+        for frame in frames:
+            await self._send_backend(moshi.encode(moshi.Audio.from_samples(frame)))
+            self._frames_up += 1
+
+    async def _send_backend(self, data: bytes) -> None:
+        assert self._backend is not None
+        try:
+            await self._backend.send(data)
+        except ConnectionClosed:
+            self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
+
+    async def _send_client(self, message: stream.ServerMessage) -> None:
+        if self._client_gone:
+            return
+        self._last_sent = time.monotonic()
+        try:
+            await self._client.send(stream.encode_server(message))
+        except ConnectionClosed:
+            self._client_gone = True
+            self._changed.set()
+        else:
+            if isinstance(message, stream.Token):
+                self._stats.tokens += 1
+
+
+def _loop_time(monotonic_deadline: float) -> float:
+    """Convert a time.monotonic() deadline to the event loop's clock."""
+    loop = asyncio.get_running_loop()
+    return loop.time() + (monotonic_deadline - time.monotonic())

@@ -1,0 +1,136 @@
+"""The proxy's WebSocket server: routing, auth before the upgrade, health, metrics, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from http import HTTPStatus
+from urllib.parse import urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.http11 import Request, Response
+
+from server.protocol import stream
+from server.proxy.auth import is_authorized
+from server.proxy.config import ProxyConfig
+from server.proxy.relay import StreamRelay
+from server.proxy.stats import ProxyStats
+
+log = logging.getLogger("kyutai_dictate.proxy")
+
+
+class ProxyServer:
+    """``async with ProxyServer(config) as proxy:`` serves until :meth:`shutdown`."""
+
+    def __init__(self, config: ProxyConfig) -> None:
+        self.config = config
+        self.stats = ProxyStats()
+        self._relays: set[StreamRelay] = set()
+        self._server: Server | None = None
+        self._next_id = 0
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @property
+    def url(self) -> str:
+        return f"ws://{self.config.host}:{self.port}{stream.PATH}"
+
+    async def __aenter__(self) -> ProxyServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.shutdown()
+
+    async def start(self) -> None:
+        cfg = self.config
+        self._server = await serve(
+            self._handle,
+            cfg.host,
+            cfg.port,
+            process_request=self._route,
+            # Messages up to the limit get a JSON ``too_large`` error from the relay; the
+            # WebSocket layer cuts off anything twice as large before reading it into memory.
+            max_size=2 * cfg.max_message_bytes,
+            ping_interval=20,
+            ping_timeout=20,
+            compression=None,
+        )
+        log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
+
+    async def shutdown(self) -> None:
+        """Stop accepting streams, flush every active one, then close."""
+        if self._server is None:
+            return
+        self._server.close(close_connections=False)
+        for relay in list(self._relays):
+            relay.shutdown()
+        try:
+            async with asyncio.timeout(self.config.shutdown_grace):
+                await self._server.wait_closed()
+        except TimeoutError:
+            log.warning("streams did not finish in time; closing them")
+            self._server.close(close_connections=True)
+            await self._server.wait_closed()
+        self._server = None
+        log.info("proxy stopped")
+
+    async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path == "/healthz":
+            return await self._health(connection)
+        if path == "/metrics":
+            return connection.respond(HTTPStatus.OK, self.stats.render())
+        if path != stream.PATH:
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        if not is_authorized(request.headers.get("Authorization"), self.config.tokens):
+            log.warning("unauthorized request", extra={"peer": _peer(connection)})
+            body = (
+                b'{"type": "error", "code": "unauthorized", "message": "missing or invalid token"}'
+            )
+            headers = Headers(
+                [("WWW-Authenticate", "Bearer"), ("Content-Type", "application/json")]
+            )
+            return Response(401, "Unauthorized", headers, body)
+        if self._server is not None and not self._server.is_serving():
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
+        return None
+
+    async def _health(self, connection: ServerConnection) -> Response:
+        backend = urlsplit(self.config.backend_url)
+        port = backend.port or (443 if backend.scheme == "wss" else 80)
+        try:
+            async with asyncio.timeout(2):
+                _, writer = await asyncio.open_connection(backend.hostname, port)
+            writer.close()
+            reachable = True
+        except (OSError, TimeoutError):
+            reachable = False
+        body = {"status": "ok" if reachable else "degraded", "backend_reachable": reachable}
+        status = HTTPStatus.OK if reachable else HTTPStatus.SERVICE_UNAVAILABLE
+        response = connection.respond(status, json.dumps(body) + "\n")
+        response.headers["Content-Type"] = "application/json"
+        return response
+
+    async def _handle(self, connection: ServerConnection) -> None:
+        self._next_id += 1
+        relay = StreamRelay(connection, self.config, self.stats, self._next_id)
+        self._relays.add(relay)
+        self.stats.streams_total += 1
+        self.stats.streams_active += 1
+        try:
+            await relay.run()
+        finally:
+            self._relays.discard(relay)
+            self.stats.streams_active -= 1
+
+
+def _peer(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return f"{address[0]}:{address[1]}" if address else "?"
