@@ -100,7 +100,8 @@ ClientMessage = Audio | Marker | OggOpus | Init
 ServerMessage = Ready | Word | EndWord | Step | Marker | Error
 Message = ClientMessage | ServerMessage
 
-# Canonical Audio layout: fixmap(2) "type" "Audio" "pcm" array16(n) then n x (0xca, f32 BE).
+# Canonical Audio layout (what msgpack writes with use_single_float=True): fixmap(2) "type"
+# "Audio" "pcm", the smallest array header for n, then n x (0xca, f32 big-endian).
 _AUDIO_HEAD = msgpack.packb({"type": "Audio", "pcm": []})[:-1]  # drop the empty fixarray
 _SAMPLE = np.dtype([("tag", "u1"), ("value", ">f4")])
 _FLOAT32_TAG = 0xCA
@@ -138,7 +139,9 @@ def encode(message: Message) -> bytes:
 def _encode_audio(pcm: bytes) -> bytes:
     samples = np.frombuffer(pcm, dtype="<f4")
     n = len(samples)
-    if n < 0x10000:
+    if n < 16:
+        head = _AUDIO_HEAD + bytes([0x90 | n])
+    elif n < 0x10000:
         head = _AUDIO_HEAD + b"\xdc" + struct.pack(">H", n)
     else:
         head = _AUDIO_HEAD + b"\xdd" + struct.pack(">I", n)
@@ -159,7 +162,8 @@ def decode_client(data: bytes) -> ClientMessage:
             pcm = obj.get("pcm")
             if not isinstance(pcm, list) or not all(_is_number(v) for v in pcm):
                 raise ProtocolError("Audio.pcm is not a list of numbers")
-            return Audio(np.asarray(pcm, dtype="<f4").tobytes())
+            with np.errstate(over="ignore"):  # out-of-range values become inf, sanitised later
+                return Audio(np.asarray(pcm, dtype="<f4").tobytes())
         case "Marker":
             return Marker(_int(obj, "id"))
         case "OggOpus":

@@ -336,7 +336,7 @@ class StreamRelay:
             return
         except ConnectionClosed:
             pass
-        if not self._marker_seen:
+        if not (self._marker_seen or self._client_gone):
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
 
     async def _keepalive(self) -> None:

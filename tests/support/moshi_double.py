@@ -86,6 +86,8 @@ class MoshiDouble:
         self._server: Server | None = None
         self._loop_task: asyncio.Task[None] | None = None
         self.received_frames = 0  # audio frames processed, all channels
+        self.non_finite_samples = 0  # NaN or inf seen in processed audio
+        self.peak = 0.0  # largest absolute sample value processed
         self.sessions_started = 0
 
     @property
@@ -229,6 +231,9 @@ class MoshiDouble:
 
     def _process_frame(self, channel: _Channel, frame: np.ndarray) -> list[moshi.ServerMessage]:
         self.received_frames += 1
+        finite = np.isfinite(frame)
+        self.non_finite_samples += int(len(frame) - finite.sum())
+        self.peak = max(self.peak, float(np.abs(frame[finite]).max(initial=0.0)))
         channel.steps += 1
         for word in channel.recognizer.feed(frame):
             channel.due_words.append((emit_step(word, self.config.delay_frames), word))

@@ -1,0 +1,172 @@
+"""The proxy as a service: auth before the upgrade, health, metrics, SIGTERM drain."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pytest
+from websockets.asyncio.client import connect
+from websockets.exceptions import InvalidStatus
+
+from tests.conftest import DoubleFactory, ProxyFactory, words_of
+from tests.support.clients import Transcript, receive_all, stream_audio
+from tests.support.speech import SENTENCES
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def http_get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong", "Basic c2VjcmV0", "Bearer ", "secret-one"],
+    ids=["missing", "wrong", "basic", "empty", "no-scheme"],
+)
+async def test_unauthorized_gets_401_before_the_upgrade(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, authorization: str | None
+) -> None:
+    headers = {"Authorization": authorization} if authorization is not None else {}
+    tokens = frozenset({"secret-one", "secret-two"})
+    async with moshi_double() as double, proxy(double.url, tokens=tokens) as server:
+        with pytest.raises(InvalidStatus) as caught:
+            await connect(server.url, additional_headers=headers)
+        assert double.sessions_started == 0
+    response = caught.value.response
+    assert response.status_code == 401
+    assert json.loads(response.body)["code"] == "unauthorized"
+
+
+async def test_valid_token_streams(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, two_sentences: np.ndarray
+) -> None:
+    tokens = frozenset({"secret-one", "secret-two"})
+    async with moshi_double() as double, proxy(double.url, tokens=tokens) as server:
+        headers = {"Authorization": "Bearer secret-two"}
+        result = await stream_audio(server.url, two_sentences, headers=headers)
+    assert result.words == words_of(SENTENCES[:2])
+
+
+async def test_health_and_metrics(moshi_double: DoubleFactory, proxy: ProxyFactory) -> None:
+    async with moshi_double() as double, proxy(double.url) as server:
+        base = f"http://127.0.0.1:{server.port}"
+        status, body = await asyncio.to_thread(http_get, base + "/healthz")
+        assert (status, json.loads(body)["backend_reachable"]) == (200, True)
+        status, body = await asyncio.to_thread(http_get, base + "/metrics")
+        assert status == 200
+        assert "kyutai_dictate_streams_active 0" in body
+        status, _ = await asyncio.to_thread(http_get, base + "/nope")
+        assert status == 404
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    async with proxy(f"ws://127.0.0.1:{dead}/api/asr-streaming") as server:
+        status, body = await asyncio.to_thread(http_get, f"http://127.0.0.1:{server.port}/healthz")
+    assert (status, json.loads(body)["backend_reachable"]) == (503, False)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def serve_process(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "app", "serve", *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+async def wait_listening(port: int, process: subprocess.Popen[str]) -> None:
+    for _ in range(100):
+        if process.poll() is not None:
+            raise AssertionError(f"proxy exited: {process.communicate()[1]}")
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.close()
+            return
+        except OSError:
+            await asyncio.sleep(0.1)
+    raise AssertionError("proxy did not start listening")
+
+
+async def test_sigterm_flushes_active_streams(
+    moshi_double: DoubleFactory, two_sentences: np.ndarray
+) -> None:
+    """`kyutai-dictate serve` as a process: SIGTERM mid-stream still delivers every word."""
+    async with moshi_double() as double:
+        port = free_port()
+        process = serve_process(
+            "--port", str(port), "--backend", double.url, env={"KYUTAI_DICTATE_IDLE_TIMEOUT": "30"}
+        )
+        try:
+            await wait_listening(port, process)
+            transcript = Transcript()
+            async with connect(f"ws://127.0.0.1:{port}/v1/stream") as ws:
+                receiver = asyncio.create_task(receive_all(ws, transcript))
+                for start in range(0, len(two_sentences), 1920):
+                    await ws.send(two_sentences[start : start + 1920].tobytes())
+                    await asyncio.sleep(0.02)
+                process.send_signal(signal.SIGTERM)
+                await asyncio.wait_for(receiver, 30)
+            _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+        finally:
+            process.kill()
+    assert process.returncode == 0, stderr
+    assert transcript.words == words_of(SENTENCES[:2])
+    assert transcript.types[-1] == "end"
+    assert transcript.close_code == 1001
+    log_lines = [json.loads(line) for line in stderr.splitlines()]
+    closed = [entry for entry in log_lines if entry["message"] == "stream closed"]
+    assert closed[0]["outcome"] == "shutdown"
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--host", "0.0.0.0"], {}, "without authentication"),
+        (["--model", "whisper"], {}, "unknown model"),
+        (["--backend", "http://x"], {}, "ws://"),
+        ([], {"KYUTAI_DICTATE_PORT": "eighty"}, "KYUTAI_DICTATE_PORT"),
+        (["--token-file", "/nonexistent/tokens"], {}, "cannot read token file"),
+    ],
+    ids=["open-without-tokens", "bad-model", "bad-backend-url", "bad-env", "missing-token-file"],
+)
+def test_serve_refuses_bad_configuration(
+    args: list[str], env: dict[str, str], message: str
+) -> None:
+    process = serve_process("--port", str(free_port()), *args, env=env)
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2
+    assert message in stderr
+
+
+async def test_serve_reports_a_port_in_use(moshi_double: DoubleFactory) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        process = serve_process("--port", str(taken.getsockname()[1]))
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    assert process.returncode == 1
+    assert "cannot listen" in stderr
