@@ -25,6 +25,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from websockets.asyncio.client import connect
@@ -176,7 +177,7 @@ def percentiles(values: list[float]) -> dict[str, float]:
     }
 
 
-def summarize(samples: Samples) -> dict[str, object]:
+def summarize(samples: Samples) -> dict[str, Any]:
     return {
         "frames_sent": samples.sent,
         "frames_answered": samples.answered,
@@ -188,7 +189,7 @@ def summarize(samples: Samples) -> dict[str, object]:
     }
 
 
-def run_level(streams: int, seconds: float) -> dict[str, object]:
+def run_level(streams: int, seconds: float) -> dict[str, Any]:
     python = sys.executable
     backend_port, proxy_port = free_port(), free_port()
     backend = subprocess.Popen(
@@ -233,7 +234,7 @@ def run_level(streams: int, seconds: float) -> dict[str, object]:
         "via_proxy": via_summary,
         "direct": direct_summary,
         "added_ms": {
-            f"{key}_{q}": round(via_summary[key][q] - direct_summary[key][q], 3)  # type: ignore[index]
+            f"{key}_{q}": round(via_summary[key][q] - direct_summary[key][q], 3)
             for key in ("up_ms", "round_trip_ms")
             for q in ("p50", "p99")
         },
@@ -243,7 +244,7 @@ def run_level(streams: int, seconds: float) -> dict[str, object]:
     }
 
 
-def print_table(results: list[dict[str, object]]) -> None:
+def print_table(results: list[dict[str, Any]]) -> None:
     head = (
         f"{'streams':>7} | {'via proxy up p50/p99':>21} | {'down p50/p99':>13} | "
         f"{'round trip p50/p99':>19} | {'direct rt p50/p99':>18} | {'added rt p99':>12} | "
@@ -252,10 +253,10 @@ def print_table(results: list[dict[str, object]]) -> None:
     print(head)
     print("-" * len(head))
     for r in results:
-        via, direct = r["via_proxy"], r["direct"]  # type: ignore[index]
-        up, down, rt = via["up_ms"], via["down_ms"], via["round_trip_ms"]  # type: ignore[index]
-        drt = direct["round_trip_ms"]  # type: ignore[index]
-        unanswered = via["frames_sent"] - via["frames_answered"]  # type: ignore[index]
+        via, direct = r["via_proxy"], r["direct"]
+        up, down, rt = via["up_ms"], via["down_ms"], via["round_trip_ms"]
+        drt = direct["round_trip_ms"]
+        unanswered = via["frames_sent"] - via["frames_answered"]
         print(
             f"{r['streams']:>7} | {up['p50']:>9.2f} / {up['p99']:>9.2f} | "
             f"{down['p50']:>5.2f} / {down['p99']:>5.2f} | {rt['p50']:>8.2f} / {rt['p99']:>8.2f} | "

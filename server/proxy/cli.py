@@ -13,8 +13,9 @@ from server.proxy.server import ProxyServer
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """Add the ``serve`` flags to ``parser``."""
+    """Add the ``serve`` flags to ``parser``; a service logs at info level unless told otherwise."""
     proxy_config.add_arguments(parser)
+    parser.set_defaults(log_level="info")
 
 
 def run(args: argparse.Namespace) -> int:

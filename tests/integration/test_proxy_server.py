@@ -148,7 +148,7 @@ async def test_sigterm_flushes_active_streams(
         (["--host", "0.0.0.0"], {}, "without authentication"),
         (["--model", "whisper"], {}, "unknown model"),
         (["--backend", "http://x"], {}, "ws://"),
-        ([], {"KYUTAI_DICTATE_PORT": "eighty"}, "KYUTAI_DICTATE_PORT"),
+        ([], {"KYUTAI_DICTATE_IDLE_TIMEOUT": "soon"}, "KYUTAI_DICTATE_IDLE_TIMEOUT"),
         (["--token-file", "/nonexistent/tokens"], {}, "cannot read token file"),
     ],
     ids=["open-without-tokens", "bad-model", "bad-backend-url", "bad-env", "missing-token-file"],

@@ -11,9 +11,12 @@ import numpy as np
 
 from server.protocol.audio import SAMPLE_RATE
 
+# Chosen because PocketSphinx recognises them exactly whatever the gain, offset and
+# quantisation (checked with each spoken twice, at full and half gain, shifted by a few
+# hundred samples); "hello world this is a dictation test" lost its last word in all of them.
 SENTENCES = [
-    "hello world this is a dictation test",
     "the quick brown fox jumps over the lazy dog",
+    "my voice becomes text in the window",
     "please type every word of this sentence",
 ]
 

@@ -1,0 +1,313 @@
+"""The ``kyutai-dictate`` command line: one subcommand per entry in :data:`COMMANDS`.
+
+Only the chosen command declares its options (``serve`` takes them from ``server.proxy.cli``)
+and each command imports its implementation when it runs, so ``kyutai-dictate devices`` loads
+neither websockets nor the proxy. To add a command, write its ``add_arguments`` and ``run``
+functions here and list them in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.errors import AppError, UsageError
+
+if TYPE_CHECKING:
+    from app.endpoint import Endpoint
+
+PROG = "kyutai-dictate"
+PROXY_CLI = "server.proxy.cli"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A subcommand: its help line, how it declares its options, and how it runs."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for usage errors)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_chosen_command(argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or argparse reporting a usage error
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    _configure_logging(args.log_level)
+    command = _COMMANDS_BY_NAME.get(args.command or "")
+    if command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    try:
+        return command.run(args)
+    except AppError as exc:
+        print(f"{PROG} {command.name}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{PROG} {command.name}: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; with ``only``, just that one has options."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Dictation with Kyutai's streaming speech-to-text on your own GPU."
+    )
+    _add_log_level(parser, default="warning")
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        sub = subcommands.add_parser(command.name, help=command.help, description=command.help)
+        # Also accepted after the command; SUPPRESS keeps the value given before it otherwise.
+        # (Each subparser gets its own action: set_defaults on one must not reach the others.)
+        _add_log_level(sub, default=argparse.SUPPRESS)
+        if only is None or only == command.name:
+            command.add_arguments(sub)
+    return parser
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The first argument that names a command (no top-level option takes such a value)."""
+    return next((arg for arg in argv if arg in _COMMANDS_BY_NAME), None)
+
+
+# --- transcribe ---------------------------------------------------------------------------
+
+
+def _add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_endpoint_arguments(parser)
+    source = parser.add_argument_group("audio source (default: the microphone)")
+    source.add_argument("--file", type=Path, help="stream this audio file instead (WAV, FLAC...)")
+    source.add_argument(
+        "--rtf",
+        type=_rtf,
+        help="with --file: speed as a multiple of real time (default 1; 0 or inf: no pacing)",
+    )
+    source.add_argument(
+        "--device", help="microphone: index or (part of the) name, see 'kyutai-dictate devices'"
+    )
+
+
+def _run_transcribe(args: argparse.Namespace) -> int:
+    from app.transcribe import TranscribeOptions, run_transcribe
+
+    if args.file is None and args.rtf is not None:
+        raise UsageError("--rtf applies to --file only")
+    if args.file is not None and args.device is not None:
+        raise UsageError("--device applies to the microphone, not to --file")
+    options = TranscribeOptions(
+        endpoint=_endpoint(args),
+        file=args.file,
+        rtf=1.0 if args.rtf is None else args.rtf,
+        device=args.device,
+        open_timeout=args.open_timeout,
+        drain_timeout=args.drain_timeout,
+    )
+    return run_transcribe(options)
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+def _add_devices_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def _run_devices(args: argparse.Namespace) -> int:
+    from app.devices import run_devices
+
+    return run_devices()
+
+
+# --- bench --------------------------------------------------------------------------------
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_endpoint_arguments(parser)
+    bench = parser.add_argument_group("benchmark")
+    bench.add_argument("--file", type=Path, required=True, help="audio file to stream (speech)")
+    bench.add_argument(
+        "-p", "--parallel", type=_positive_int, default=4, help="simultaneous streams (default 4)"
+    )
+    bench.add_argument(
+        "--runs", type=_positive_int, default=3, help="rounds of parallel streams (default 3)"
+    )
+    bench.add_argument(
+        "--rtf",
+        type=_rtf,
+        default=3.0,
+        help="speed as a multiple of real time (default 3; 0 or inf: no pacing)",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead")
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from app.bench import BenchOptions, run_bench
+
+    options = BenchOptions(
+        endpoint=_endpoint(args),
+        file=args.file,
+        parallel=args.parallel,
+        runs=args.runs,
+        rtf=args.rtf,
+        json=args.json,
+        open_timeout=args.open_timeout,
+        drain_timeout=args.drain_timeout,
+    )
+    return run_bench(options)
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    try:
+        proxy_cli = importlib.import_module(PROXY_CLI)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not PROXY_CLI.startswith(exc.name):
+            raise
+        return  # not written yet: 'serve' then reports it when run
+    proxy_cli.add_arguments(parser)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    try:
+        proxy_cli = importlib.import_module(PROXY_CLI)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not PROXY_CLI.startswith(exc.name):
+            raise
+        raise AppError(f"the proxy is not available in this installation ({exc})") from None
+    return int(proxy_cli.run(args))
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "transcribe",
+        "stream the microphone (or a file) to the backend and print the words as they come",
+        _add_transcribe_arguments,
+        _run_transcribe,
+    ),
+    Command(
+        "devices",
+        "list the microphones (audio input devices)",
+        _add_devices_arguments,
+        _run_devices,
+    ),
+    Command(
+        "bench",
+        "measure latency with parallel streams of an audio file",
+        _add_bench_arguments,
+        _run_bench,
+    ),
+    Command(
+        "serve",
+        "run the /v1/stream proxy in front of a moshi-server or the Python engine",
+        _add_serve_arguments,
+        _run_serve,
+    ),
+)
+_COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}
+
+
+# --- shared options -----------------------------------------------------------------------
+
+
+def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backend")
+    group.add_argument(
+        "--url",
+        help="WebSocket URL of the /v1/stream endpoint (ws:// or wss://); wins over --service",
+    )
+    group.add_argument(
+        "--service",
+        choices=("modal", "local"),
+        help="modal: wss://$MODAL_WORKSPACE--$KYUTAI_DICTATE_MODAL_LABEL.modal.run with "
+        "MODAL_KEY/MODAL_SECRET; local (default): $LOCAL_WS_URL or ws://127.0.0.1:8000/v1/stream",
+    )
+    group.add_argument(
+        "--token",
+        help="bearer token for a self-hosted proxy (default: $KYUTAI_DICTATE_TOKEN, which "
+        "unlike this option does not show in the process list)",
+    )
+    group.add_argument(
+        "--open-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up connecting after this long (default 60: a cold GPU takes a while)",
+    )
+    group.add_argument(
+        "--drain-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="after the audio ends, wait this long for the last words (default 30)",
+    )
+
+
+def _endpoint(args: argparse.Namespace) -> Endpoint:
+    from app.endpoint import resolve_endpoint
+
+    return resolve_endpoint(args.url, args.service, args.token, os.environ)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _rtf(text: str) -> float:
+    value = _float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 or inf: no pacing), got {text!r}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _add_log_level(parser: argparse.ArgumentParser, default: str) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.lower,
+        default=default,
+        help="log to stderr from this level on (default: warning)",
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

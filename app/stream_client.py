@@ -1,0 +1,274 @@
+"""Async client of the ``/v1/stream`` protocol (PROTOCOL.md section 1) over websockets.
+
+::
+
+    async with StreamClient.connect(endpoint) as stream:
+        await stream.send_audio(frame)  # float32 samples at 24 kHz
+        await stream.end()
+        async for message in stream.messages():  # Ready, Token, VadEnd, Ping, then End
+            ...
+
+Failures surface as :class:`StreamClientError` subclasses: :class:`ConnectError` (and
+:class:`Unauthorized`) while connecting, :class:`StreamError` when the server sends ``error``,
+:class:`StreamClosed` when the connection ends without ``end``, :class:`StreamProtocolError`
+for a malformed server message. Unknown server message types are skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+
+from app.endpoint import Endpoint, redact_url
+from app.errors import AppError
+from server.protocol.errors import ErrorCode, ProtocolError
+from server.protocol.stream import (
+    AudioChunk,
+    End,
+    EndOfAudio,
+    Error,
+    ServerMessage,
+    decode_server,
+    encode_client,
+)
+
+log = logging.getLogger(__name__)
+
+SECRET_HEADERS = frozenset({"authorization", "modal-key", "modal-secret", "kyutai-api-key"})
+
+
+class _RedactSecrets(logging.Filter):
+    """Hide header values and URL query values in websockets' handshake debug lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if record.msg in ("> %s: %s", "< %s: %s") and isinstance(args, tuple) and len(args) == 2:
+            name = str(args[0])
+            if name.lower() in SECRET_HEADERS:
+                record.args = (name, "***")
+        elif record.msg == "> GET %s HTTP/1.1" and isinstance(args, tuple) and len(args) == 1:
+            record.args = (redact_url(str(args[0])),)
+        return True
+
+
+# websockets logs the handshake (headers included) at debug level: send that through a filter.
+_wire_log = logging.getLogger(f"{__name__}.wire")
+_wire_log.addFilter(_RedactSecrets())
+
+# Server message types this client understands; anything else is a newer extension and skipped.
+KNOWN_SERVER_TYPES = frozenset({"ready", "token", "vad_end", "ping", "error", "end"})
+
+
+class StreamClientError(AppError):
+    """Base class of every failure this client reports."""
+
+
+class ConnectError(StreamClientError):
+    """The connection or the opening handshake failed."""
+
+
+class Unauthorized(ConnectError):
+    """The server refused the credentials (HTTP 401 or 403 before the upgrade)."""
+
+
+class StreamError(StreamClientError):
+    """The server sent ``error``; ``code`` is its machine-readable code, if any."""
+
+    def __init__(self, message: str, code: ErrorCode | None) -> None:
+        super().__init__(f"{code.value}: {message}" if code else message)
+        self.message = message
+        self.code = code
+
+
+class StreamClosed(StreamClientError):
+    """The connection ended before the server sent ``end``."""
+
+    def __init__(self, close_code: int | None, reason: str) -> None:
+        if close_code is None:
+            text = "the connection to the server was lost"
+        else:
+            detail = f"{close_code} {reason}".strip()
+            text = f"the server closed the connection before the stream ended ({detail})"
+        super().__init__(text)
+        self.close_code = close_code
+        self.reason = reason
+
+
+class StreamProtocolError(StreamClientError):
+    """The server sent a message that breaks the protocol."""
+
+
+@dataclass(slots=True)
+class SendStats:
+    """What this client has sent, with ``time.monotonic()`` timestamps (None: not yet)."""
+
+    audio_messages: int = 0
+    samples: int = 0
+    first_audio_at: float | None = None
+    last_audio_at: float | None = None
+    end_sent_at: float | None = None
+
+
+class StreamClient:
+    """One ``/v1/stream`` session on an open WebSocket connection. Use :meth:`connect`."""
+
+    def __init__(self, connection: ClientConnection) -> None:
+        self._connection = connection
+        self._stats = SendStats()
+        self._ended = False
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(
+        cls,
+        endpoint: Endpoint,
+        *,
+        open_timeout: float | None = 10.0,
+        close_timeout: float | None = 5.0,
+    ) -> AsyncIterator[StreamClient]:
+        """Open a stream to ``endpoint``; the connection closes when the block exits.
+
+        Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP 401/403).
+        """
+        where = redact_url(endpoint.url)
+        try:
+            connection = await connect(
+                endpoint.url,
+                additional_headers=list(endpoint.headers),
+                open_timeout=open_timeout,
+                close_timeout=close_timeout,
+                compression=None,  # PCM does not compress; deflate would only cost CPU
+                logger=_wire_log,
+            )
+        except InvalidStatus as exc:
+            raise _status_error(exc, where) from None
+        except TimeoutError:
+            raise ConnectError(f"timed out after {open_timeout} s connecting to {where}") from None
+        except ConnectionRefusedError:
+            raise ConnectError(
+                f"connection refused by {where}: is the server running and the port right?"
+            ) from None
+        except socket.gaierror as exc:
+            raise ConnectError(f"cannot resolve the host of {where}: {exc.strerror}") from None
+        except OSError as exc:
+            raise ConnectError(f"cannot connect to {where}: {exc}") from None
+        except WebSocketException as exc:
+            raise ConnectError(f"WebSocket handshake with {where} failed: {exc}") from None
+        try:
+            yield cls(connection)
+        finally:
+            await connection.close()
+
+    @property
+    def stats(self) -> SendStats:
+        """Counters and timestamps of what was sent so far."""
+        return self._stats
+
+    async def send_audio(self, samples: npt.NDArray[np.float32]) -> None:
+        """Send mono 24 kHz samples as one float32 little-endian binary message.
+
+        Raises :class:`StreamClosed` if the connection is gone.
+        """
+        if self._ended:
+            raise RuntimeError("send_audio() after end()")
+        pcm = np.ascontiguousarray(samples, dtype="<f4")
+        if pcm.ndim != 1:
+            raise ValueError(f"expected mono samples (1-D), got shape {pcm.shape}")
+        if not len(pcm):
+            return
+        await self._send(encode_client(AudioChunk(pcm.tobytes())))
+        now = time.monotonic()
+        stats = self._stats
+        stats.audio_messages += 1
+        stats.samples += len(pcm)
+        if stats.first_audio_at is None:
+            stats.first_audio_at = now
+        stats.last_audio_at = now
+
+    async def end(self) -> None:
+        """Say there is no more audio; the server flushes and answers ``end``. Idempotent."""
+        if self._ended:
+            return
+        self._ended = True
+        await self._send(encode_client(EndOfAudio()))
+        self._stats.end_sent_at = time.monotonic()
+
+    async def messages(self) -> AsyncIterator[ServerMessage]:
+        """Yield server messages; the last one is :class:`End`, after which iteration stops.
+
+        Raises :class:`StreamError` on ``error``, :class:`StreamClosed` when the connection ends
+        first, :class:`StreamProtocolError` on a malformed message. Call it from one task only.
+        """
+        while True:
+            try:
+                data = await self._connection.recv()
+            except ConnectionClosed as exc:
+                received = exc.rcvd
+                raise StreamClosed(
+                    None if received is None else received.code,
+                    "" if received is None else received.reason,
+                ) from None
+            message = _decode(data)
+            if message is None:
+                continue
+            if isinstance(message, Error):
+                raise StreamError(message.message, message.code)
+            yield message
+            if isinstance(message, End):
+                return
+
+    async def _send(self, data: bytes | str) -> None:
+        try:
+            await self._connection.send(data)
+        except ConnectionClosed as exc:
+            received = exc.rcvd
+            raise StreamClosed(
+                None if received is None else received.code,
+                "" if received is None else received.reason,
+            ) from None
+
+
+def _decode(data: bytes | str) -> ServerMessage | None:
+    """Decode one server message; None for a well-formed message of an unknown type."""
+    try:
+        return decode_server(data)
+    except ProtocolError as exc:
+        kind = _message_type(data)
+        if kind is not None and kind not in KNOWN_SERVER_TYPES:
+            log.debug("skipping server message of unknown type %r", kind)
+            return None
+        raise StreamProtocolError(f"malformed message from the server: {exc}") from None
+
+
+def _message_type(data: bytes | str) -> str | None:
+    if isinstance(data, bytes):
+        return None
+    try:
+        obj = json.loads(data)
+    except (ValueError, RecursionError):
+        return None
+    kind = obj.get("type") if isinstance(obj, dict) else None
+    return kind if isinstance(kind, str) else None
+
+
+def _status_error(exc: InvalidStatus, where: str) -> ConnectError:
+    status = exc.response.status_code
+    body = (exc.response.body or b"").decode("utf-8", "replace").strip().splitlines()
+    detail = f": {body[0][:200]}" if body else ""
+    if status in (401, 403):
+        return Unauthorized(
+            f"unauthorized: {where} refused the credentials (HTTP {status}{detail}); "
+            "check --token / KYUTAI_DICTATE_TOKEN, or MODAL_KEY / MODAL_SECRET"
+        )
+    hint = " (wrong path? the stream is at /v1/stream)" if status == 404 else ""
+    return ConnectError(f"{where} answered HTTP {status}{detail}{hint}")

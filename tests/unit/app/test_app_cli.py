@@ -1,0 +1,245 @@
+"""The command line end to end, in-process, against a small /v1/stream server in a thread."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile
+from websockets.http11 import Request, Response
+from websockets.sync.server import ServerConnection, serve
+
+from app.cli import build_parser, main
+from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
+from server.protocol.errors import ErrorCode
+from server.protocol.stream import (
+    End,
+    EndOfAudio,
+    Error,
+    Ready,
+    ServerMessage,
+    Token,
+    VadEnd,
+    decode_client,
+    encode_server,
+)
+
+TOKEN = "s3cret-token"
+
+
+def send(ws: ServerConnection, *messages: ServerMessage) -> None:
+    for message in messages:
+        ws.send(encode_server(message))
+
+
+def words_server(ws: ServerConnection) -> None:
+    """Two words after the second audio message, one more word after ``end``."""
+    send(ws, Ready())
+    for audio_messages, data in enumerate(ws):
+        if isinstance(decode_client(data), EndOfAudio):
+            send(ws, Token(" again"), VadEnd(), End())
+            return
+        if audio_messages == 1:
+            send(ws, Token(" Hello"), Token(" world."), VadEnd())
+
+
+def busy_server(ws: ServerConnection) -> None:
+    send(ws, Error("no free backend slot", ErrorCode.BUSY))
+    ws.close(ErrorCode.BUSY.close_code)
+
+
+def require_token(connection: ServerConnection, request: Request) -> Response | None:
+    if request.headers.get("Authorization") != f"Bearer {TOKEN}":
+        return connection.respond(401, "missing or wrong token\n")
+    return None
+
+
+def run_server(handler: object, **kwargs: object) -> Iterator[str]:
+    with serve(handler, "127.0.0.1", 0, **kwargs) as server:  # type: ignore[arg-type]
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        yield f"ws://127.0.0.1:{server.socket.getsockname()[1]}/v1/stream"
+        server.shutdown()
+        thread.join(5)
+
+
+@pytest.fixture
+def url() -> Iterator[str]:
+    yield from run_server(words_server, process_request=require_token)
+
+
+@pytest.fixture
+def busy_url() -> Iterator[str]:
+    yield from run_server(busy_server)
+
+
+@pytest.fixture
+def wav(tmp_path: Path) -> Path:
+    path = tmp_path / "speech.wav"
+    noise = np.random.default_rng(1).uniform(-0.1, 0.1, 5 * FRAME_SAMPLES)
+    soundfile.write(path, noise, SAMPLE_RATE, subtype="PCM_16")
+    return path
+
+
+@pytest.fixture(autouse=True)
+def no_token_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KYUTAI_DICTATE_TOKEN", "LOCAL_WS_URL", "MODAL_KEY", "MODAL_SECRET"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def test_transcribe_file_prints_lines(
+    url: str, wav: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(["transcribe", "--url", url, "--token", TOKEN, "--file", str(wav), "--rtf", "0"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert out == "Hello world.\nagain\n"
+
+
+def test_transcribe_token_from_the_environment(
+    url: str, wav: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KYUTAI_DICTATE_TOKEN", TOKEN)
+    assert main(["transcribe", "--url", url, "--file", str(wav), "--rtf", "inf"]) == 0
+    assert capsys.readouterr().out.startswith("Hello world.")
+
+
+def test_transcribe_paced_at_real_time_multiple(
+    url: str, wav: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["transcribe", "--url", url, "--token", TOKEN, "--file", str(wav), "--rtf", "20"]
+    assert main(args) == 0
+    assert capsys.readouterr().out == "Hello world.\nagain\n"
+
+
+def test_transcribe_unauthorized(url: str, wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["transcribe", "--url", url, "--token", "wrong-one", "--file", str(wav)])
+    out, err = capsys.readouterr()
+    assert code == 1
+    assert "unauthorized" in err
+    assert "wrong-one" not in err
+    assert out == ""
+
+
+def test_transcribe_server_error(
+    busy_url: str, wav: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["transcribe", "--url", busy_url, "--file", str(wav), "--rtf", "0"]) == 1
+    assert "busy: no free backend slot" in capsys.readouterr().err
+
+
+def test_transcribe_connection_refused(wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with socket.socket() as probe:  # a port that was free a moment ago: nothing listens there
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    args = ["transcribe", "--url", f"ws://127.0.0.1:{port}/v1/stream", "--file", str(wav)]
+    assert main(args) == 1
+    assert "refused" in capsys.readouterr().err
+
+
+def test_transcribe_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["transcribe", "--file", str(tmp_path / "nope.wav")]) == 1
+    assert "no such file" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["transcribe", "--rtf", "2"], "--rtf applies to --file"),
+        (["transcribe", "--file", "a.wav", "--device", "1"], "--device applies"),
+        (["transcribe", "--url", "http://host/v1/stream", "--file", "a.wav"], "ws://"),
+        (["transcribe", "--service", "modal", "--file", "a.wav"], "MODAL_"),
+        (["transcribe", "--rtf", "-1"], "rtf"),
+        (["bench", "--url", "ws://h"], "--file"),
+        (["bench", "--file", "a.wav", "-p", "0"], "at least 1"),
+        (["frobnicate"], "invalid choice"),
+    ],
+)
+def test_usage_errors_exit_2(
+    args: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(args) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "transcribe" in capsys.readouterr().err
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    assert "bench" in capsys.readouterr().out
+
+
+def test_log_level_before_or_after_the_command() -> None:
+    parser = build_parser()
+    assert parser.parse_args(["devices"]).log_level == "warning"
+    assert parser.parse_args(["--log-level", "DEBUG", "devices"]).log_level == "debug"
+    assert parser.parse_args(["devices", "--log-level", "info"]).log_level == "info"
+
+
+def test_bench_json(url: str, wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "--url", url, "--token", TOKEN, "--file", str(wav), "-p", "3", "--runs", "2"]
+    code = main([*args, "--rtf", "20", "--json"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["counts"] == {"total": 6, "ok": 6, "failed": 0, "ok_without_words": 0}
+    assert len(report["streams"]) == 6
+    assert {(s["run"], s["stream"]) for s in report["streams"]} == {
+        (run, stream) for run in (1, 2) for stream in (1, 2, 3)
+    }
+    assert all(s["words"] == 3 for s in report["streams"])
+    first = report["latency_ms"]["first_token"]
+    assert first["n"] == 6
+    assert 0 <= first["min"] <= first["median"] <= first["p95"] <= first["max"]
+    assert report["config"]["audio_seconds"] == pytest.approx(0.4)
+    assert TOKEN not in out
+
+
+def test_bench_table(url: str, wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["bench", "--url", url, "--token", TOKEN, "--file", str(wav), "-p", "2"]
+    assert main([*args, "--runs", "1", "--rtf", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "streams: 2, ok: 2, failed: 0" in out
+    assert "first token" in out
+    assert TOKEN not in out
+
+
+def test_bench_counts_failed_streams(
+    busy_url: str, wav: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["bench", "--url", busy_url, "--file", str(wav), "-p", "2", "--runs", "1"]
+    assert main(args) == 1
+    out = capsys.readouterr().out
+    assert "failed: 2" in out
+    assert "run 1 stream 2: busy: no free backend slot" in out
+
+
+def test_devices_reports_devices_or_their_absence(capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["devices"])
+    out, err = capsys.readouterr()
+    if code == 0:
+        assert "index" in out
+    else:
+        assert code == 1
+        assert "no audio input devices" in err
+
+
+def test_devices_does_not_load_the_network_stack() -> None:
+    code = (
+        "import sys; from app.cli import main; main(['devices']); "
+        "print(sorted(m for m in ('websockets', 'server.proxy') if m in sys.modules))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert done.stdout.strip() == "[]", done.stderr
