@@ -13,6 +13,7 @@ from typing import TextIO
 from app.audio_file import load_audio_file
 from app.bench_report import BenchConfig, format_table, report_dict
 from app.endpoint import Endpoint
+from app.errors import AppError
 from app.latency_stats import StreamResult, StreamTimes, stream_result
 from app.pacing import paced_frames
 from app.stream_client import SendStats, StreamClient, StreamClientError
@@ -29,8 +30,9 @@ class BenchOptions:
     file: Path
     parallel: int = 4
     runs: int = 3
-    rtf: float = 3.0
+    rtf: float = 1.0
     json: bool = False
+    output: Path | None = None  # also write the JSON report here
     open_timeout: float = 60.0
     drain_timeout: float = 30.0
 
@@ -48,10 +50,13 @@ def run_bench(options: BenchOptions, out: TextIO | None = None) -> int:
         runs=options.runs,
         rtf=options.rtf,
     )
-    if options.json:
-        print(json.dumps(report_dict(config, results), indent=2), file=out)
-    else:
-        print(format_table(config, results), file=out)
+    report = json.dumps(report_dict(config, results), indent=2)
+    if options.output is not None:
+        try:
+            options.output.write_text(report + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise AppError(f"cannot write the report to {options.output}: {exc}") from None
+    print(report if options.json else format_table(config, results), file=out)
     return 1 if any(not r.ok for r in results) else 0
 
 

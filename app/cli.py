@@ -37,6 +37,7 @@ class Command:
     help: str
     add_arguments: Callable[[argparse.ArgumentParser], None]
     run: Callable[[argparse.Namespace], int]
+    log_level: str = "warning"  # unless --log-level says otherwise
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -47,11 +48,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or argparse reporting a usage error
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
-    _configure_logging(args.log_level)
     command = _COMMANDS_BY_NAME.get(args.command or "")
     if command is None:
         parser.print_help(sys.stderr)
         return 2
+    args.log_level = args.log_level or command.log_level
+    _configure_logging(args.log_level)
     try:
         return command.run(args)
     except AppError as exc:
@@ -67,7 +69,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Dictation with Kyutai's streaming speech-to-text on your own GPU."
     )
-    _add_log_level(parser, default="warning")
+    _add_log_level(parser, default=None)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         sub = subcommands.add_parser(command.name, help=command.help, description=command.help)
@@ -148,10 +150,11 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     bench.add_argument(
         "--rtf",
         type=_rtf,
-        default=3.0,
-        help="speed as a multiple of real time (default 3; 0 or inf: no pacing)",
+        default=1.0,
+        help="speed as a multiple of real time (default 1, as a microphone; 0 or inf: no pacing)",
     )
     bench.add_argument("--json", action="store_true", help="print one JSON object instead")
+    bench.add_argument("--output", type=Path, help="also write the JSON report to this file")
 
 
 def _run_bench(args: argparse.Namespace) -> int:
@@ -164,6 +167,7 @@ def _run_bench(args: argparse.Namespace) -> int:
         runs=args.runs,
         rtf=args.rtf,
         json=args.json,
+        output=args.output,
         open_timeout=args.open_timeout,
         drain_timeout=args.drain_timeout,
     )
@@ -217,6 +221,7 @@ COMMANDS: tuple[Command, ...] = (
         "run the /v1/stream proxy in front of a moshi-server or the Python engine",
         _add_serve_arguments,
         _run_serve,
+        log_level="info",  # a service reports what it does
     ),
 )
 _COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}
@@ -295,13 +300,13 @@ def _float(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _add_log_level(parser: argparse.ArgumentParser, default: str) -> None:
+def _add_log_level(parser: argparse.ArgumentParser, default: str | None) -> None:
     parser.add_argument(
         "--log-level",
         choices=LOG_LEVELS,
         type=str.lower,
         default=default,
-        help="log to stderr from this level on (default: warning)",
+        help="log to stderr from this level on (default: warning; info for serve)",
     )
 
 

@@ -10,13 +10,13 @@
 
 Failures surface as :class:`StreamClientError` subclasses: :class:`ConnectError` (and
 :class:`Unauthorized`) while connecting, :class:`StreamError` when the server sends ``error``,
-:class:`StreamClosed` when the connection ends without ``end``, :class:`StreamProtocolError`
-for a malformed server message. Unknown server message types are skipped.
+:class:`StreamClosed` when the stream ends before both sides said ``end``,
+:class:`StreamProtocolError` for a malformed server message. Unknown server message types are
+skipped.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import socket
 import time
@@ -31,7 +31,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from app.endpoint import Endpoint, redact_url
 from app.errors import AppError
-from server.protocol.errors import ErrorCode, ProtocolError
+from server.protocol.errors import ErrorCode, ProtocolError, UnknownMessageType
 from server.protocol.stream import (
     AudioChunk,
     End,
@@ -65,9 +65,6 @@ class _RedactSecrets(logging.Filter):
 _wire_log = logging.getLogger(f"{__name__}.wire")
 _wire_log.addFilter(_RedactSecrets())
 
-# Server message types this client understands; anything else is a newer extension and skipped.
-KNOWN_SERVER_TYPES = frozenset({"ready", "token", "vad_end", "ping", "error", "end"})
-
 
 class StreamClientError(AppError):
     """Base class of every failure this client reports."""
@@ -93,15 +90,22 @@ class StreamError(StreamClientError):
 class StreamClosed(StreamClientError):
     """The connection ended before the server sent ``end``."""
 
-    def __init__(self, close_code: int | None, reason: str) -> None:
-        if close_code is None:
+    def __init__(self, close_code: int | None, reason: str = "", text: str | None = None) -> None:
+        if text is None and close_code is None:
             text = "the connection to the server was lost"
-        else:
+        elif text is None:
             detail = f"{close_code} {reason}".strip()
             text = f"the server closed the connection before the stream ended ({detail})"
         super().__init__(text)
         self.close_code = close_code
         self.reason = reason
+
+
+class StreamEndedEarly(StreamClosed):
+    """The server sent ``end`` although this client had not ended its audio."""
+
+    def __init__(self) -> None:
+        super().__init__(None, text="the server ended the stream before the audio ended")
 
 
 class StreamProtocolError(StreamClientError):
@@ -207,22 +211,21 @@ class StreamClient:
         """Yield server messages; the last one is :class:`End`, after which iteration stops.
 
         Raises :class:`StreamError` on ``error``, :class:`StreamClosed` when the connection ends
-        first, :class:`StreamProtocolError` on a malformed message. Call it from one task only.
+        first (:class:`StreamEndedEarly` when ``end`` comes before :meth:`end` was called),
+        :class:`StreamProtocolError` on a malformed message. Call it from one task only.
         """
         while True:
             try:
                 data = await self._connection.recv()
             except ConnectionClosed as exc:
-                received = exc.rcvd
-                raise StreamClosed(
-                    None if received is None else received.code,
-                    "" if received is None else received.reason,
-                ) from None
+                raise _closed(exc) from None
             message = _decode(data)
             if message is None:
                 continue
             if isinstance(message, Error):
                 raise StreamError(message.message, message.code)
+            if isinstance(message, End) and not self._ended:
+                raise StreamEndedEarly
             yield message
             if isinstance(message, End):
                 return
@@ -231,34 +234,25 @@ class StreamClient:
         try:
             await self._connection.send(data)
         except ConnectionClosed as exc:
-            received = exc.rcvd
-            raise StreamClosed(
-                None if received is None else received.code,
-                "" if received is None else received.reason,
-            ) from None
+            raise _closed(exc) from None
+
+
+def _closed(exc: ConnectionClosed) -> StreamClosed:
+    received = exc.rcvd  # the server's close frame, None if the connection just dropped
+    return (
+        StreamClosed(None, "") if received is None else StreamClosed(received.code, received.reason)
+    )
 
 
 def _decode(data: bytes | str) -> ServerMessage | None:
     """Decode one server message; None for a well-formed message of an unknown type."""
     try:
         return decode_server(data)
+    except UnknownMessageType as exc:
+        log.debug("skipping server message of unknown type %r", exc.kind)
+        return None
     except ProtocolError as exc:
-        kind = _message_type(data)
-        if kind is not None and kind not in KNOWN_SERVER_TYPES:
-            log.debug("skipping server message of unknown type %r", kind)
-            return None
         raise StreamProtocolError(f"malformed message from the server: {exc}") from None
-
-
-def _message_type(data: bytes | str) -> str | None:
-    if isinstance(data, bytes):
-        return None
-    try:
-        obj = json.loads(data)
-    except (ValueError, RecursionError):
-        return None
-    kind = obj.get("type") if isinstance(obj, dict) else None
-    return kind if isinstance(kind, str) else None
 
 
 def _status_error(exc: InvalidStatus, where: str) -> ConnectError:

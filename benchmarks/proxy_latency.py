@@ -1,9 +1,10 @@
 """Benchmark: latency the proxy adds per frame, and its CPU and memory per stream.
 
 Runs three processes on loopback: a stand-in backend that answers every audio frame at once
-(a ``Step`` and a ``Word`` carrying the frame's number and the backend's receive and send
-times), the proxy (``kyutai-dictate serve``), and a load generator with N real-time streams
-(one 80 ms frame every 80 ms each). The same load also runs straight against the backend; the
+with a ``Step`` (as stt-1b-en_fr does) and every 4th frame also with a ``Word`` carrying the
+frame's number and the backend's receive and send times (3.1 words a second), the proxy
+(``kyutai-dictate serve``), and a load generator with N real-time streams (one 80 ms frame
+every 80 ms each). The same load also runs straight against the backend; the
 difference between the two is what the proxy adds. All times are CLOCK_MONOTONIC, shared by
 the processes of one machine.
 
@@ -33,10 +34,12 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from server.protocol import moshi
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
+from server.proxy.cli import run_event_loop
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQ_SCALE = 2.0**24  # frame number n travels as sample value n / 2**24 (exact in float32)
 STEP_PRS = (0.0, 0.0, 0.0, 0.0)
+WORD_EVERY = 4  # a word every 4th frame: 3.1 words a second, fast speech
 
 
 # -- stand-in backend ---------------------------------------------------------------------
@@ -59,8 +62,9 @@ async def echo_backend(port: int) -> None:
             step += 1
             seq = round(float(message.samples()[0]) * SEQ_SCALE)
             await ws.send(moshi.encode(moshi.Step(step, STEP_PRS, 0)))
-            text = f"{seq}:{received}:{time.monotonic_ns()}"
-            await ws.send(moshi.encode(moshi.Word(text, step * FRAME_SECONDS)))
+            if seq % WORD_EVERY == 0:
+                text = f"{seq}:{received}:{time.monotonic_ns()}"
+                await ws.send(moshi.encode(moshi.Word(text, step * FRAME_SECONDS)))
 
     async with serve(handle, "127.0.0.1", port, max_size=None, compression=None):
         await asyncio.Event().wait()
@@ -71,6 +75,7 @@ async def echo_backend(port: int) -> None:
 
 @dataclass
 class Samples:
+    # Latencies of the frames that the backend answers with a word (every WORD_EVERY-th).
     up_ms: list[float] = field(default_factory=list)  # client send -> backend receive
     down_ms: list[float] = field(default_factory=list)  # backend send -> client receive
     round_trip_ms: list[float] = field(default_factory=list)
@@ -118,9 +123,10 @@ async def one_stream(url: str, direct: bool, seconds: float, samples: Samples) -
                 payload = (
                     moshi.encode(moshi.Audio.from_samples(frame)) if direct else frame.tobytes()
                 )
-                sent_at[seq] = time.monotonic_ns()
+                if seq % WORD_EVERY == 0:
+                    sent_at[seq] = time.monotonic_ns()
+                    samples.sent += 1
                 await ws.send(payload)
-                samples.sent += 1
                 await asyncio.sleep(max(0.0, t0 + seq * FRAME_SECONDS - time.monotonic()))
             await asyncio.sleep(1.0)  # late answers still count
             receiver.cancel()
@@ -179,8 +185,8 @@ def percentiles(values: list[float]) -> dict[str, float]:
 
 def summarize(samples: Samples) -> dict[str, Any]:
     return {
-        "frames_sent": samples.sent,
-        "frames_answered": samples.answered,
+        "timed_frames_sent": samples.sent,
+        "timed_frames_answered": samples.answered,
         "failed_streams": samples.failed_streams,
         "late_over_1s": sum(v > 1000 for v in samples.round_trip_ms),
         "up_ms": percentiles(samples.up_ms),
@@ -215,13 +221,18 @@ def run_level(streams: int, seconds: float) -> dict[str, Any]:
     try:
         wait_port(backend_port)
         wait_port(proxy_port)
-        direct = asyncio.run(
+        direct = run_event_loop(
             load(f"ws://127.0.0.1:{backend_port}{moshi.PATH}", True, streams, seconds)
         )
         rss_before = rss_mib(proxy.pid)
-        cpu_before, wall_before = cpu_seconds(proxy.pid), time.monotonic()
-        via = asyncio.run(load(f"ws://127.0.0.1:{proxy_port}/v1/stream", False, streams, seconds))
-        cpu = (cpu_seconds(proxy.pid) - cpu_before) / (time.monotonic() - wall_before)
+        pids = {"proxy": proxy.pid, "backend": backend.pid, "load": os.getpid()}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        wall_before = time.monotonic()
+        via = run_event_loop(
+            load(f"ws://127.0.0.1:{proxy_port}/v1/stream", False, streams, seconds)
+        )
+        wall = time.monotonic() - wall_before
+        cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall for name, pid in pids.items()}
         rss_after = rss_mib(proxy.pid)
     finally:
         for process in (proxy, backend):
@@ -238,7 +249,7 @@ def run_level(streams: int, seconds: float) -> dict[str, Any]:
             for key in ("up_ms", "round_trip_ms")
             for q in ("p50", "p99")
         },
-        "proxy_cpu_cores": round(cpu, 3),
+        "cpu_cores": {name: round(value, 3) for name, value in cpu.items()},
         "proxy_rss_mib": round(rss_after, 1),
         "proxy_rss_per_stream_kib": round((rss_after - rss_before) * 1024 / streams, 1),
     }
@@ -248,20 +259,22 @@ def print_table(results: list[dict[str, Any]]) -> None:
     head = (
         f"{'streams':>7} | {'via proxy up p50/p99':>21} | {'down p50/p99':>13} | "
         f"{'round trip p50/p99':>19} | {'direct rt p50/p99':>18} | {'added rt p99':>12} | "
-        f"{'unanswered':>10} | {'proxy CPU':>9} | {'RSS':>7}"
+        f"{'unanswered':>10} | {'CPU proxy/backend/load':>22} | {'RSS':>7}"
     )
     print(head)
     print("-" * len(head))
     for r in results:
         via, direct = r["via_proxy"], r["direct"]
         up, down, rt = via["up_ms"], via["down_ms"], via["round_trip_ms"]
-        drt = direct["round_trip_ms"]
-        unanswered = via["frames_sent"] - via["frames_answered"]
+        drt, cpu = direct["round_trip_ms"], r["cpu_cores"]
+        unanswered = via["timed_frames_sent"] - via["timed_frames_answered"]
         print(
             f"{r['streams']:>7} | {up['p50']:>9.2f} / {up['p99']:>9.2f} | "
             f"{down['p50']:>5.2f} / {down['p99']:>5.2f} | {rt['p50']:>8.2f} / {rt['p99']:>8.2f} | "
             f"{drt['p50']:>7.2f} / {drt['p99']:>8.2f} | {rt['p99'] - drt['p99']:>9.2f} ms | "
-            f"{unanswered:>10} | {r['proxy_cpu_cores']:>7.2f} c | {r['proxy_rss_mib']:>5.0f} M"
+            f"{unanswered:>10} | "
+            f"{cpu['proxy']:>6.2f} / {cpu['backend']:>5.2f} / {cpu['load']:>5.2f} | "
+            f"{r['proxy_rss_mib']:>5.0f} M"
         )
 
 
@@ -273,7 +286,7 @@ def main() -> None:
     parser.add_argument("--echo-backend", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_backend:
-        asyncio.run(echo_backend(args.echo_backend))
+        run_event_loop(echo_backend(args.echo_backend))
         return
     results = [run_level(n, args.seconds) for n in args.streams]
     print_table(results)

@@ -7,6 +7,6 @@
 Every decoder raises :class:`ProtocolError` (and nothing else) for malformed input.
 """
 
-from server.protocol.errors import ErrorCode, ProtocolError
+from server.protocol.errors import ErrorCode, ProtocolError, UnknownMessageType
 
-__all__ = ["ErrorCode", "ProtocolError"]
+__all__ = ["ErrorCode", "ProtocolError", "UnknownMessageType"]

@@ -28,9 +28,14 @@ def pcm_from_bytes(data: bytes) -> Samples:
 
 def sanitize(samples: npt.NDArray[np.floating]) -> Samples:
     """Return a float32 copy with non-finite samples set to 0 and the rest clipped to [-1, 1]."""
-    out = np.asarray(samples, dtype=np.float32).copy()
-    if not np.isfinite(out).all():
-        np.nan_to_num(out, copy=False, nan=0.0, posinf=0.0, neginf=0.0)
+    samples = np.asarray(samples, dtype=np.float32)
+    # One BLAS pass: the dot product is finite unless a sample is NaN, infinite or huge.
+    with np.errstate(over="ignore", invalid="ignore"):
+        finite = np.isfinite(np.dot(samples, samples))
+    if finite:
+        out: Samples = np.clip(samples, -1.0, 1.0)
+        return out
+    out = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
     np.clip(out, -1.0, 1.0, out=out)
     return out
 

@@ -41,3 +41,14 @@ class ProtocolError(ValueError):
     def __init__(self, message: str, code: ErrorCode = ErrorCode.BAD_MESSAGE) -> None:
         super().__init__(message)
         self.code = code
+
+
+class UnknownMessageType(ProtocolError):
+    """A well-formed message of a type this version does not know (a peer's newer extension).
+
+    Peers may skip it instead of failing; everything else malformed is a plain ProtocolError.
+    """
+
+    def __init__(self, kind: object) -> None:
+        super().__init__(f"unknown message type {kind!r}")
+        self.kind = kind

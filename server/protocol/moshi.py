@@ -18,7 +18,7 @@ from typing import Any
 import msgpack
 import numpy as np
 
-from server.protocol.errors import ProtocolError
+from server.protocol.errors import ProtocolError, UnknownMessageType
 
 PATH = "/api/asr-streaming"
 API_KEY_HEADER = "kyutai-api-key"
@@ -110,7 +110,7 @@ _FLOAT32_TAG = 0xCA
 def encode(message: Message) -> bytes:
     """The msgpack bytes of any message of this protocol."""
     if isinstance(message, Audio):
-        return _encode_audio(message.pcm)
+        return encode_audio(message.samples())
     obj: dict[str, Any]
     single_float = False
     match message:
@@ -136,8 +136,8 @@ def encode(message: Message) -> bytes:
     return packed
 
 
-def _encode_audio(pcm: bytes) -> bytes:
-    samples = np.frombuffer(pcm, dtype="<f4")
+def encode_audio(samples: np.ndarray[Any, np.dtype[np.float32]]) -> bytes:
+    """``encode(Audio(...))`` straight from an array of samples (the proxy's hot path)."""
     n = len(samples)
     if n < 16:
         head = _AUDIO_HEAD + bytes([0x90 | n])
@@ -174,7 +174,7 @@ def decode_client(data: bytes) -> ClientMessage:
         case "Init":
             return Init()
         case other:
-            raise ProtocolError(f"unknown client message type {other!r}")
+            raise _unknown(other)
 
 
 def decode_server(data: bytes) -> ServerMessage:
@@ -205,7 +205,7 @@ def decode_server(data: bytes) -> ServerMessage:
                 raise ProtocolError("Error.message is not a string")
             return Error(text)
         case other:
-            raise ProtocolError(f"unknown server message type {other!r}")
+            raise _unknown(other)
 
 
 def _decode_canonical_audio(data: bytes) -> Audio | None:
@@ -219,6 +219,12 @@ def _decode_canonical_audio(data: bytes) -> Audio | None:
     if not (body["tag"] == _FLOAT32_TAG).all():
         return None
     return Audio(body["value"].astype("<f4").tobytes())
+
+
+def _unknown(kind: object) -> ProtocolError:
+    if not isinstance(kind, str):
+        return ProtocolError("message without a type")
+    return UnknownMessageType(kind)
 
 
 def _unpack(data: bytes) -> dict[str, Any]:

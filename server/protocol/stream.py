@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from server.protocol.audio import pcm_from_bytes
-from server.protocol.errors import ErrorCode, ProtocolError
+from server.protocol.errors import ErrorCode, ProtocolError, UnknownMessageType
 
 PATH = "/v1/stream"
 
@@ -93,7 +93,7 @@ def decode_client(data: bytes | str) -> ClientMessage:
     kind = _json_object(data).get("type")
     if kind == "end":
         return EndOfAudio()
-    raise ProtocolError(f"unknown client message type {kind!r}")
+    raise _unknown(kind)
 
 
 def encode_server(message: ServerMessage) -> str:
@@ -140,7 +140,13 @@ def decode_server(data: bytes | str) -> ServerMessage:
             raise ProtocolError("error without a message string")
         known = {c.value for c in ErrorCode}
         return Error(text, ErrorCode(code) if code in known else None)
-    raise ProtocolError(f"unknown server message type {kind!r}")
+    raise _unknown(kind)
+
+
+def _unknown(kind: object) -> ProtocolError:
+    if not isinstance(kind, str):
+        return ProtocolError("message without a type")
+    return UnknownMessageType(kind)
 
 
 def _is_finite_number(value: object) -> bool:

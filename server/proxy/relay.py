@@ -39,8 +39,9 @@ from server.proxy.vad import VadTracker
 
 log = logging.getLogger("kyutai_dictate.proxy")
 
-_SILENT_FRAME = moshi.encode(moshi.Audio.from_samples(silence(1)))
+_SILENT_FRAME = moshi.encode_audio(silence(1))
 _BACKLOG_WARNING_SAMPLES = SAMPLE_RATE  # one second queued on the GPU side
+FLUSH_GRACE = 10.0  # seconds a flush waits past the expected end while the backend is silent
 _marker_ids = itertools.count(1)
 
 
@@ -89,6 +90,10 @@ class StreamRelay:
         self._failure: Failure | None = None
         self._last_audio = time.monotonic()
         self._last_sent = time.monotonic()
+        self._ready_at = (
+            0.0  # when the backend said Ready: it consumes audio in real time from then
+        )
+        self._last_heard = 0.0  # last message from the backend
         self._frames_up = 0
         self._tokens_down = 0
         self._max_backlog = 0
@@ -154,6 +159,7 @@ class StreamRelay:
             return False
         waited = self._config.backend_timeout - (deadline - time.monotonic())
         log.info("backend ready", extra={"stream": self._id, "wait_s": round(waited, 3)})
+        self._ready_at = self._last_heard = time.monotonic()
         await self._send_client(stream.Ready())
         async with self._backend_lock:
             await self._send_frames(self._pending)
@@ -242,10 +248,15 @@ class StreamRelay:
             self._flush_marker = next(_marker_ids)
             await self._send_frames([partial, *frames] if partial is not None else frames)
             await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
-        deadline = time.monotonic() + self._config.model.delay_seconds + 10.0
+        # The backend works through audio in real time: a client that sent faster left a
+        # backlog, which it drains before the marker can come back.
+        now = time.monotonic()
+        backlog = max(0.0, self._frames_up * FRAME_SECONDS - (now - self._ready_at))
+        expected = now + backlog + self._config.model.delay_seconds
         done = lambda: self._marker_seen or self._failure is not None or self._client_gone  # noqa: E731
         while not await self._wait(done, FRAME_SECONDS):
-            if time.monotonic() > deadline:
+            now = time.monotonic()
+            if now > expected + FLUSH_GRACE and now - self._last_heard > FLUSH_GRACE:
                 self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
                 return
             await self._send_backend(_SILENT_FRAME)
@@ -314,6 +325,7 @@ class StreamRelay:
             async for data in self._backend:
                 if isinstance(data, str):
                     continue
+                self._last_heard = time.monotonic()
                 message = moshi.decode_server(data)
                 if isinstance(message, moshi.Step):
                     self._note_backlog(message.buffered_pcm)
@@ -390,7 +402,7 @@ class StreamRelay:
 
     async def _send_frames(self, frames: list[Samples]) -> None:
         for frame in frames:
-            await self._send_backend(moshi.encode(moshi.Audio.from_samples(frame)))
+            await self._send_backend(moshi.encode_audio(frame))
             self._frames_up += 1
 
     async def _send_backend(self, data: bytes) -> None:

@@ -97,3 +97,14 @@ async def test_concurrent_streams_get_their_own_words(
     assert [r.words for r in results] == [s.split() for s in SENTENCES], [
         r.messages for r in results
     ]
+
+
+async def test_flush_waits_for_a_backlog_from_a_client_faster_than_real_time(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, two_sentences: np.ndarray
+) -> None:
+    """The backend works in real time: audio sent at 10x queues up, and every word of it
+    must still come out before ``end``."""
+    async with moshi_double(step_seconds=0.08) as double, proxy(double.url) as server:
+        result = await stream_audio(server.url, two_sentences, speed=10.0)
+    assert result.words == words_of(SENTENCES[:2])
+    assert result.types[-1] == "end"

@@ -181,9 +181,10 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_log_level_before_or_after_the_command() -> None:
     parser = build_parser()
-    assert parser.parse_args(["devices"]).log_level == "warning"
+    assert parser.parse_args(["devices"]).log_level is None  # the command's own default
     assert parser.parse_args(["--log-level", "DEBUG", "devices"]).log_level == "debug"
     assert parser.parse_args(["devices", "--log-level", "info"]).log_level == "info"
+    assert parser.parse_args(["--log-level", "error", "serve"]).log_level == "error"
 
 
 def test_bench_json(url: str, wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -205,13 +206,17 @@ def test_bench_json(url: str, wav: Path, capsys: pytest.CaptureFixture[str]) -> 
     assert TOKEN not in out
 
 
-def test_bench_table(url: str, wav: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_table_and_output_file(
+    url: str, wav: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     args = ["bench", "--url", url, "--token", TOKEN, "--file", str(wav), "-p", "2"]
-    assert main([*args, "--runs", "1", "--rtf", "0"]) == 0
+    output = tmp_path / "report.json"
+    assert main([*args, "--runs", "1", "--rtf", "0", "--output", str(output)]) == 0
     out = capsys.readouterr().out
     assert "streams: 2, ok: 2, failed: 0" in out
     assert "first token" in out
     assert TOKEN not in out
+    assert json.loads(output.read_text())["counts"]["ok"] == 2
 
 
 def test_bench_counts_failed_streams(

@@ -18,6 +18,7 @@ from app.stream_client import (
     ConnectError,
     StreamClient,
     StreamClosed,
+    StreamEndedEarly,
     StreamError,
     StreamProtocolError,
     Unauthorized,
@@ -55,6 +56,13 @@ async def send(ws: ServerConnection, message: ServerMessage) -> None:
     await ws.send(encode_server(message))
 
 
+async def wait_for_end(ws: ServerConnection) -> None:
+    """Read client messages up to and including ``end``."""
+    async for data in ws:
+        if isinstance(decode_client(data), EndOfAudio):
+            return
+
+
 async def echo_words(ws: ServerConnection) -> None:
     """Ready, then one token per audio message (its sample count), then End on end."""
     await send(ws, Ready())
@@ -74,6 +82,11 @@ async def frames_of(*sizes: int) -> AsyncIterator[Samples]:
 
 async def collect(stream: StreamClient) -> list[ServerMessage]:
     return [message async for message in stream.messages()]
+
+
+async def end_and_collect(stream: StreamClient) -> list[ServerMessage]:
+    await stream.end()
+    return await collect(stream)
 
 
 async def test_audio_up_tokens_down_end_last() -> None:
@@ -118,6 +131,7 @@ async def test_headers_reach_the_server() -> None:
         return None
 
     async def handler(ws: ServerConnection) -> None:
+        await wait_for_end(ws)
         await send(ws, End())
 
     headers = (("Authorization", "Bearer t0k"), ("Modal-Key", "k"))
@@ -125,7 +139,7 @@ async def test_headers_reach_the_server() -> None:
         stream_server(handler, process_request) as url,
         StreamClient.connect(Endpoint(url, headers)) as stream,
     ):
-        assert await collect(stream) == [End()]
+        assert await end_and_collect(stream) == [End()]
     assert seen["Authorization"] == "Bearer t0k"
     assert seen["Modal-Key"] == "k"
 
@@ -135,11 +149,12 @@ async def test_send_audio_converts_to_float32_little_endian() -> None:
 
     async def handler(ws: ServerConnection) -> None:
         received.append(await ws.recv(decode=False))
+        await wait_for_end(ws)
         await send(ws, End())
 
     async with stream_server(handler) as url, StreamClient.connect(Endpoint(url)) as stream:
         await stream.send_audio(np.array([0.5, -0.25], dtype=np.float64))
-        await collect(stream)
+        await end_and_collect(stream)
     assert received == [np.array([0.5, -0.25], dtype="<f4").tobytes()]
 
 
@@ -250,15 +265,31 @@ async def test_normal_close_without_end_is_still_unexpected() -> None:
             await collect(stream)
 
 
+async def test_end_before_the_client_ended_is_an_early_end() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()
+        await send(ws, Token(" cut"))
+        await send(ws, End())  # e.g. the proxy shutting down
+        async for _ in ws:  # read on, so that the client's close frame gets through
+            pass
+
+    got: list[ServerMessage] = []
+    async with stream_server(handler) as url, StreamClient.connect(Endpoint(url)) as stream:
+        with pytest.raises(StreamEndedEarly, match="before the audio ended"):
+            await run_stream(stream, frames_of(*[FRAME_SAMPLES] * 1000), got.append)
+    assert got == [Token(" cut")]
+
+
 async def test_unknown_message_types_are_skipped(caplog: pytest.LogCaptureFixture) -> None:
     async def handler(ws: ServerConnection) -> None:
         await ws.send('{"type": "stats", "load": 0.5}')
         await send(ws, Token(" kept"))
+        await wait_for_end(ws)
         await send(ws, End())
 
     caplog.set_level(logging.DEBUG, logger="app.stream_client")
     async with stream_server(handler) as url, StreamClient.connect(Endpoint(url)) as stream:
-        assert await collect(stream) == [Token(" kept"), End()]
+        assert await end_and_collect(stream) == [Token(" kept"), End()]
     assert "stats" in caplog.text
 
 
@@ -267,16 +298,18 @@ async def test_unknown_message_types_are_skipped(caplog: pytest.LogCaptureFixtur
 )
 async def test_malformed_messages_are_protocol_errors(bad: str | bytes) -> None:
     async def handler(ws: ServerConnection) -> None:
+        await wait_for_end(ws)
         await ws.send(bad)
         await send(ws, End())
 
     async with stream_server(handler) as url, StreamClient.connect(Endpoint(url)) as stream:
         with pytest.raises(StreamProtocolError):
-            await collect(stream)
+            await end_and_collect(stream)
 
 
 async def test_handshake_debug_log_hides_secrets(caplog: pytest.LogCaptureFixture) -> None:
     async def handler(ws: ServerConnection) -> None:
+        await wait_for_end(ws)
         await send(ws, End())
 
     caplog.set_level(logging.DEBUG)
@@ -285,7 +318,7 @@ async def test_handshake_debug_log_hides_secrets(caplog: pytest.LogCaptureFixtur
         stream_server(handler) as url,
         StreamClient.connect(Endpoint(url + "?auth_id=qu3ry", headers)) as stream,
     ):
-        await collect(stream)
+        await end_and_collect(stream)
     client_log = "\n".join(
         record.getMessage() for record in caplog.records if record.name.startswith("app.")
     )
