@@ -170,3 +170,36 @@ async def test_serve_reports_a_port_in_use(moshi_double: DoubleFactory) -> None:
         _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
     assert process.returncode == 1
     assert "cannot listen" in stderr
+
+
+async def test_keepalive_pings_when_nothing_else_is_sent(
+    moshi_double: DoubleFactory, proxy: ProxyFactory
+) -> None:
+    async with moshi_double() as double, proxy(double.url, ping_interval=0.3) as server:
+        quiet = np.zeros(1920 * 18, np.float32)  # 1.4 s of silence: no words to send
+        result = await stream_audio(server.url, quiet, speed=1.0)
+    pings = [m for m in result.messages if m["type"] == "ping"]
+    assert len(pings) >= 3
+    assert result.types == ["ready", "end"]
+
+
+async def test_logs_carry_no_secret_and_no_transcript(
+    moshi_double: DoubleFactory,
+    proxy: ProxyFactory,
+    two_sentences: np.ndarray,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level("DEBUG")
+    tokens = frozenset({"hunter2-token"})
+    async with moshi_double() as double:  # noqa: SIM117
+        async with proxy(double.url, tokens=tokens, backend_key="public_token") as server:
+            headers = {"Authorization": "Bearer hunter2-token"}
+            result = await stream_audio(server.url, two_sentences, headers=headers)
+            with pytest.raises(InvalidStatus):
+                await connect(server.url, additional_headers={"Authorization": "Bearer guess"})
+    assert result.words == words_of(SENTENCES[:2])
+    ours = [r for r in caplog.records if r.name.startswith("kyutai_dictate")]
+    logged = "\n".join(f"{r.getMessage()} {vars(r)}" for r in ours)
+    assert "stream closed" in logged
+    for secret in ("hunter2-token", "guess", "public_token", "quick", "window"):
+        assert secret not in logged

@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server.protocol import ProtocolError, moshi
-from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS, Reframer
+from server.protocol.audio import FRAME_SECONDS, Reframer
 from tests.support.recognizer import RecognizedWord, StreamRecognizer, emit_step
 
 log = logging.getLogger("moshi-double")
@@ -213,14 +213,13 @@ class MoshiDouble:
             if isinstance(message, moshi.Audio):
                 frames = channel.reframer.push(message.samples())
                 frame = frames[0] if frames else None
-                for extra in frames[1:]:  # more than a frame per message: kept as backlog
-                    channel.inbox.appendleft(moshi.Audio.from_samples(extra))
+                # More than a frame in one message: the rest waits, ahead of later messages.
+                backlog = [moshi.Audio.from_samples(extra) for extra in frames[1:]]
+                channel.inbox.extendleft(reversed(backlog))
             elif isinstance(message, moshi.Marker):
-                backlog = (
-                    sum(len(m.pcm) // 4 for m in channel.inbox if isinstance(m, moshi.Audio))
-                    // FRAME_SAMPLES
-                )
-                due = channel.steps + self.config.delay_frames + backlog
+                # Audio sent before the marker (the backlog) was processed before it was read
+                # here; what remains is the model delay.
+                due = channel.steps + self.config.delay_frames
                 channel.markers.append((due, message.id))
             elif isinstance(message, moshi.Init):
                 channel.recognizer.reset()
