@@ -1,0 +1,1 @@
+"""Deploying the backend: moshi-server configuration, the Modal app, Proxmox scripts."""

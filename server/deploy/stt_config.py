@@ -1,0 +1,110 @@
+"""moshi-server's TOML configuration for a Kyutai STT model, from one function for all models.
+
+python -m server.deploy.stt_config --model stt-1b-en_fr --batch-size 8 > stt.toml
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from server.models import MODELS, ModelProfile, model_profile
+from server.protocol import moshi
+
+MIMI = "mimi-pytorch-e351c8d8@125.safetensors"  # the audio tokenizer both models share
+
+
+def stt_config(
+    model: ModelProfile,
+    *,
+    batch_size: int | None = None,
+    api_keys: tuple[str, ...] = ("public_token",),
+    log_dir: str = "/tmp/moshi-server-logs",
+    static_dir: str = "./static/",
+) -> str:
+    """The TOML text of a moshi-server config serving ``model`` at ``/api/asr-streaming``."""
+    batch = model.default_batch_size if batch_size is None else batch_size
+    if batch < 1:
+        raise ValueError(f"batch size must be at least 1, got {batch}")
+    if not api_keys:
+        raise ValueError("at least one API key is needed (moshi-server's authorized_ids)")
+    arch = model.architecture
+    hf = f"hf://{model.candle_repo}"
+    lines = [
+        f"static_dir = {_s(static_dir)}",
+        f"log_dir = {_s(log_dir)}",
+        'instance_name = "stt"',
+        f"authorized_ids = [{', '.join(_s(k) for k in api_keys)}]",
+        "",
+        "[modules.asr]",
+        f"path = {_s(moshi.PATH)}",
+        'type = "BatchedAsr"',
+        f"lm_model_file = {_s(f'{hf}/model.safetensors')}",
+        f"text_tokenizer_file = {_s(f'{hf}/{model.text_tokenizer}')}",
+        f"audio_tokenizer_file = {_s(f'{hf}/{MIMI}')}",
+        f"asr_delay_in_tokens = {model.delay_frames}",
+        f"batch_size = {batch}",
+        "conditioning_learnt_padding = true",
+        "temperature = 0.0",
+        "",
+        "[modules.asr.model]",
+        f"audio_vocab_size = {arch.audio_vocab_size}",
+        f"text_in_vocab_size = {arch.text_in_vocab_size}",
+        f"text_out_vocab_size = {arch.text_out_vocab_size}",
+        f"audio_codebooks = {arch.audio_codebooks}",
+        "",
+        "[modules.asr.model.transformer]",
+        f"d_model = {arch.d_model}",
+        f"num_heads = {arch.num_heads}",
+        f"num_layers = {arch.num_layers}",
+        f"dim_feedforward = {arch.dim_feedforward}",
+        "causal = true",
+        "norm_first = true",
+        "bias_ff = false",
+        "bias_attn = false",
+        f"context = {arch.context}",
+        "max_period = 100000",
+        "use_conv_block = false",
+        "use_conv_bias = true",
+        'gating = "silu"',
+        'norm = "RmsNorm"',
+        'positional_embedding = "Rope"',
+        "conv_layout = false",
+        "conv_kernel_size = 3",
+        "kv_repeat = 1",
+        "max_seq_len = 40960",
+    ]
+    if arch.extra_heads is not None:
+        heads, dim = arch.extra_heads
+        lines += ["", "[modules.asr.model.extra_heads]", f"num_heads = {heads}", f"dim = {dim}"]
+    return "\n".join(lines) + "\n"
+
+
+def _s(value: str) -> str:
+    """A TOML basic string (JSON's escaping is valid TOML for these values)."""
+    return json.dumps(value)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Print a moshi-server STT config.")
+    parser.add_argument(
+        "--model", default="stt-1b-en_fr", choices=[*MODELS, *(m.repo for m in MODELS.values())]
+    )
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--api-key", action="append", help="accepted kyutai-api-key (repeatable)")
+    parser.add_argument("--log-dir", default="/tmp/moshi-server-logs")
+    args = parser.parse_args()
+    keys = tuple(args.api_key or ["public_token"])
+    print(
+        stt_config(
+            model_profile(args.model),
+            batch_size=args.batch_size,
+            api_keys=keys,
+            log_dir=args.log_dir,
+        ),
+        end="",
+    )
+
+
+if __name__ == "__main__":
+    main()
