@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from server.logs import setup_logging
 from server.proxy import config as proxy_config
+from server.proxy.backend import BackendFailure
 from server.proxy.server import ProxyServer
 
 _T = TypeVar("_T")
@@ -31,6 +32,9 @@ def run(args: argparse.Namespace) -> int:
         return 2
     try:
         run_event_loop(_serve(config))
+    except BackendFailure as exc:
+        print(f"kyutai-dictate serve: {exc.message}", file=sys.stderr)
+        return 1
     except OSError as exc:
         print(
             f"kyutai-dictate serve: cannot listen on {config.host}:{config.port}: {exc.strerror}",

@@ -30,6 +30,7 @@ class ProxyConfig:
     max_message_bytes: int = 1 << 20
     tokens: frozenset[str] = frozenset()
     no_auth: bool = False
+    wait_backend: bool = False  # listen only once the backend has said Ready (deploy health)
     backend_timeout: float = 60.0  # how long a stream waits for the backend's Ready
     ping_interval: float = 5.0  # keepalive when nothing else was sent for this long
     max_buffered_seconds: float = 120.0  # client audio held while the backend gets ready
@@ -102,6 +103,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             flag, type=kind, default=None, help=f"{text} (${ENV_PREFIX}{env}; default {default})"
         )
     parser.add_argument(
+        "--wait-backend",
+        action="store_true",
+        default=None,
+        help="start listening only once the backend's model is ready, so that an open port "
+        f"means a working service (${ENV_PREFIX}WAIT_BACKEND=1)",
+    )
+    parser.add_argument(
         "--no-auth",
         action="store_true",
         default=None,
@@ -133,11 +141,8 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
     token_file = pick("token_file", "")
     if token_file:
         tokens |= read_token_file(Path(token_file))
-    no_auth = args.no_auth or environ.get(ENV_PREFIX + "NO_AUTH", "").lower() in {
-        "1",
-        "true",
-        "yes",
-    }
+    no_auth = args.no_auth or _flag(environ, "NO_AUTH")
+    wait_backend = getattr(args, "wait_backend", None) or _flag(environ, "WAIT_BACKEND")
     config = ProxyConfig(
         host=pick("host", defaults.host),
         port=pick("port", defaults.port),
@@ -149,9 +154,14 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         backend_timeout=pick("backend_timeout", defaults.backend_timeout),
         tokens=frozenset(tokens),
         no_auth=bool(no_auth),
+        wait_backend=bool(wait_backend),
     )
     config.validate()
     return config
+
+
+def _flag(environ: Mapping[str, str], name: str) -> bool:
+    return environ.get(ENV_PREFIX + name, "").lower() in {"1", "true", "yes"}
 
 
 def read_token_file(path: Path) -> set[str]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from enum import Enum
 
 import numpy as np
-from websockets.asyncio.client import ClientConnection, connect
+from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed
 
 from server.protocol import ErrorCode, ProtocolError, moshi, stream
 from server.protocol.audio import (
@@ -33,6 +33,7 @@ from server.protocol.audio import (
     sanitize,
     silence,
 )
+from server.proxy.backend import BackendFailure, open_session
 from server.proxy.config import ProxyConfig
 from server.proxy.stats import ProxyStats
 from server.proxy.vad import VadTracker
@@ -168,54 +169,11 @@ class StreamRelay:
         return True
 
     async def _connect_and_wait_ready(self, deadline: float) -> Failure | None:
-        cfg = self._config
-        delay = 0.1
-        while True:
-            remaining = deadline - time.monotonic()
-            try:
-                self._backend = await connect(
-                    cfg.backend_url,
-                    additional_headers={moshi.API_KEY_HEADER: cfg.backend_key},
-                    open_timeout=max(0.1, min(10.0, remaining)),
-                    close_timeout=1,
-                    max_size=1 << 20,
-                    ping_interval=20,
-                    ping_timeout=20,
-                    compression=None,
-                )
-                break
-            except InvalidStatus as exc:
-                if exc.response.status_code in (401, 403):
-                    log.error("backend refused the API key", extra={"stream": self._id})
-                    return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend refused the proxy's key")
-                reason = f"backend answered HTTP {exc.response.status_code}"
-            except InvalidURI:
-                return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend URL is invalid")
-            except (OSError, TimeoutError) as exc:
-                reason = f"backend not reachable ({type(exc).__name__})"
-            if time.monotonic() + delay >= deadline:
-                return Failure(ErrorCode.BACKEND_UNAVAILABLE, reason)
-            await asyncio.sleep(delay)
-            delay = min(delay * 2, 2.0)
         try:
-            async with asyncio.timeout_at(_loop_time(deadline)):
-                while True:
-                    message = moshi.decode_server(await self._backend.recv(decode=False))
-                    if isinstance(message, moshi.Ready):
-                        return None
-                    if isinstance(message, moshi.Error):
-                        if moshi.NO_FREE_CHANNELS in message.message:
-                            return Failure(ErrorCode.BUSY, "all backend slots are busy; retry soon")
-                        return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend error before ready")
-        except TimeoutError:
-            return Failure(
-                ErrorCode.BACKEND_UNAVAILABLE,
-                f"backend not ready within {cfg.backend_timeout:g} s",
-            )
-        except ProtocolError:
-            return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
-        except ConnectionClosed:
-            return Failure(ErrorCode.BACKEND_UNAVAILABLE, "backend closed before ready")
+            self._backend = await open_session(self._config, deadline)
+        except BackendFailure as exc:
+            return Failure(exc.code, exc.message)
+        return None
 
     async def _stream(self) -> Outcome:
         """Relay until something ends the stream; flush unless it cannot be flushed."""
@@ -424,9 +382,3 @@ class StreamRelay:
         else:
             if isinstance(message, stream.Token):
                 self._stats.tokens += 1
-
-
-def _loop_time(monotonic_deadline: float) -> float:
-    """Convert a time.monotonic() deadline to the event loop's clock."""
-    loop = asyncio.get_running_loop()
-    return loop.time() + (monotonic_deadline - time.monotonic())

@@ -14,6 +14,7 @@ from websockets.http11 import Request, Response
 
 from server.protocol import stream
 from server.proxy.auth import is_authorized
+from server.proxy.backend import wait_until_ready
 from server.proxy.config import ProxyConfig
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
@@ -49,7 +50,11 @@ class ProxyServer:
         await self.shutdown()
 
     async def start(self) -> None:
+        """Listen; with ``wait_backend``, only once the backend is ready (or raise
+        :class:`~server.proxy.backend.BackendFailure`)."""
         cfg = self.config
+        if cfg.wait_backend:
+            await wait_until_ready(cfg)
         self._server = await serve(
             self._handle,
             cfg.host,

@@ -203,3 +203,30 @@ async def test_logs_carry_no_secret_and_no_transcript(
     assert "stream closed" in logged
     for secret in ("hunter2-token", "guess", "public_token", "quick", "window"):
         assert secret not in logged
+
+
+async def test_wait_backend_listens_only_once_the_model_is_ready(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, two_sentences: np.ndarray
+) -> None:
+    async with moshi_double(warmup_seconds=1.5) as double:
+        started = asyncio.get_running_loop().time()
+        async with proxy(double.url, wait_backend=True) as server:
+            assert asyncio.get_running_loop().time() - started >= 1.4
+            assert double.busy_slots == 0  # the probe session was released
+            result = await stream_audio(server.url, two_sentences)
+    assert result.words == words_of(SENTENCES[:2])
+
+
+def test_wait_backend_gives_up_with_a_clear_error() -> None:
+    process = serve_process(
+        "--port",
+        str(free_port()),
+        "--backend",
+        f"ws://127.0.0.1:{free_port()}/api/asr-streaming",
+        "--wait-backend",
+        "--backend-timeout",
+        "1",
+    )
+    _, stderr = process.communicate(timeout=30)
+    assert process.returncode == 1
+    assert "backend not reachable" in stderr

@@ -1,0 +1,108 @@
+"""Opening a session on the moshi-server backend: connect (retrying while it starts) and wait
+for ``Ready``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+from server.protocol import ErrorCode, ProtocolError, moshi
+from server.proxy.config import ProxyConfig
+
+log = logging.getLogger("kyutai_dictate.proxy")
+
+
+class BackendFailure(Exception):
+    """The backend cannot take this stream; ``code`` is what the client is told."""
+
+    def __init__(self, code: ErrorCode, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+async def open_session(config: ProxyConfig, deadline: float) -> ClientConnection:
+    """A backend connection that has said ``Ready``, by ``deadline`` (time.monotonic()).
+
+    Connection errors are retried with backoff until the deadline (the port of a starting
+    backend opens late); a refused key, a busy backend or a bad answer fail at once.
+    """
+    backend = await _connect(config, deadline)
+    try:
+        async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+            while True:
+                message = moshi.decode_server(await backend.recv(decode=False))
+                if isinstance(message, moshi.Ready):
+                    return backend
+                if isinstance(message, moshi.Error):
+                    if moshi.NO_FREE_CHANNELS in message.message:
+                        raise BackendFailure(
+                            ErrorCode.BUSY, "all backend slots are busy; retry soon"
+                        )
+                    raise BackendFailure(
+                        ErrorCode.BACKEND_UNAVAILABLE, "backend error before ready"
+                    )
+    except BaseException as exc:
+        await backend.close()
+        if isinstance(exc, TimeoutError):
+            text = f"backend not ready within {config.backend_timeout:g} s"
+            raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
+        if isinstance(exc, ProtocolError):
+            text = "backend sent an invalid message"
+            raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
+        if isinstance(exc, ConnectionClosed):
+            text = "backend closed before ready"
+            raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
+        raise
+
+
+async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
+    delay = 0.1
+    while True:
+        remaining = deadline - time.monotonic()
+        try:
+            return await connect(
+                config.backend_url,
+                additional_headers={moshi.API_KEY_HEADER: config.backend_key},
+                open_timeout=max(0.1, min(10.0, remaining)),
+                close_timeout=1,
+                max_size=1 << 20,
+                ping_interval=20,
+                ping_timeout=20,
+                compression=None,
+            )
+        except InvalidStatus as exc:
+            if exc.response.status_code in (401, 403):
+                log.error("backend refused the API key")
+                text = "backend refused the proxy's key"
+                raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
+            reason = f"backend answered HTTP {exc.response.status_code}"
+        except InvalidURI:
+            raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, "backend URL is invalid") from None
+        except (OSError, TimeoutError) as exc:
+            reason = f"backend not reachable ({type(exc).__name__})"
+        if time.monotonic() + delay >= deadline:
+            raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, reason)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
+
+
+async def wait_until_ready(config: ProxyConfig) -> None:
+    """Block until the backend hands out a session (its model is warm), then release it.
+
+    A busy backend is up too. Raises :class:`BackendFailure` after ``backend_timeout``.
+    """
+    started = time.monotonic()
+    log.info("waiting for the backend to be ready", extra={"backend": config.backend_url})
+    try:
+        session = await open_session(config, started + config.backend_timeout)
+    except BackendFailure as exc:
+        if exc.code is not ErrorCode.BUSY:
+            raise
+    else:
+        await session.close()
+    log.info("backend ready", extra={"wait_s": round(time.monotonic() - started, 3)})
