@@ -1,0 +1,83 @@
+"""kyutai-dictate's backend on Modal: moshi-server on a GPU behind this project's proxy.
+
+    KYUTAI_GPU=L40S BATCH_SIZE=8 MODEL_NAME=kyutai/stt-1b-en_fr \\
+        modal deploy -m server.deploy.modal_cloud.app          (or: kyutai-dictate deploy modal)
+
+One container runs moshi-server (127.0.0.1:8998) and the proxy (0.0.0.0:8000, /v1/stream).
+The proxy starts listening only once moshi-server has handed out a session (``Ready``), so
+Modal routes traffic to a container only when its model is warm. Modal's proxy auth guards
+the endpoint (clients send ``Modal-Key`` / ``Modal-Secret``). Each container takes as many
+streams as the model has batch slots; the next one starts a new container. With no
+connection for 60 s, the container stops (the proxy closes idle streams after 10 s).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import modal
+
+from server.deploy.modal_cloud.settings import MOSHI_SERVER_VERSION, ModalSettings
+from server.deploy.stt_config import stt_config
+
+SETTINGS = ModalSettings.from_env()
+PROXY_PORT = 8000
+BACKEND_PORT = 8998
+HF_CACHE = "/cache/huggingface"
+CONFIG_PATH = "/tmp/stt.toml"
+MINUTES = 60
+
+image = (
+    modal.Image.from_registry("nvidia/cuda:12.8.1-devel-ubuntu22.04", add_python="3.11")
+    .apt_install("curl", "build-essential", "pkg-config", "libssl-dev", "cmake", "git")
+    .run_commands("curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal")
+    .env({"CUDA_COMPUTE_CAP": str(SETTINGS.compute_capability)})
+    .run_commands(
+        # moshi-server embeds Python (pyo3): libpython must be found at build and run time.
+        "export LD_LIBRARY_PATH=$(python -c 'import sysconfig; print(sysconfig.get_config_var(\"LIBDIR\"))')"
+        f" && /root/.cargo/bin/cargo install --locked --features cuda moshi-server@{MOSHI_SERVER_VERSION}"
+    )
+    .uv_pip_install("websockets>=15,<18", "msgpack>=1.0", "numpy>=1.26", "uvloop>=0.19")
+    .env({"HF_HOME": HF_CACHE, "PYTHONUNBUFFERED": "1"})
+    .add_local_python_source("server")  # add_local_* steps come last
+)
+hf_cache = modal.Volume.from_name("kyutai-dictate-hf-cache", create_if_missing=True)
+
+app = modal.App(SETTINGS.app_name, image=image)
+
+
+@app.function(
+    gpu=SETTINGS.gpu,
+    volumes={HF_CACHE: hf_cache},
+    timeout=60 * MINUTES,  # the longest single stream
+    scaledown_window=60,  # scale to zero a minute after the last connection
+    min_containers=0,
+    buffer_containers=0,
+    max_containers=10,
+)
+@modal.concurrent(max_inputs=SETTINGS.batch_size)  # one stream per batch slot
+@modal.web_server(
+    PROXY_PORT, startup_timeout=20 * MINUTES, label=SETTINGS.app_name, requires_proxy_auth=True
+)
+def serve() -> None:
+    """Start moshi-server and the proxy; Modal waits until the proxy's port opens."""
+    Path(CONFIG_PATH).write_text(
+        stt_config(SETTINGS.model, batch_size=SETTINGS.batch_size, log_dir="/tmp/moshi-logs")
+    )
+    env = {**os.environ, "LD_LIBRARY_PATH": sysconfig.get_config_var("LIBDIR") or ""}
+    subprocess.Popen(
+        ["/root/.cargo/bin/moshi-server", "worker", "--config", CONFIG_PATH,
+         "--addr", "127.0.0.1", "--port", str(BACKEND_PORT)],
+        env=env,
+    )
+    subprocess.Popen(
+        [sys.executable, "-m", "server.proxy", "--host", "0.0.0.0", "--port", str(PROXY_PORT),
+         "--backend", f"ws://127.0.0.1:{BACKEND_PORT}/api/asr-streaming",
+         "--model", SETTINGS.model.name, "--idle-timeout", "10", "--max-message-bytes",
+         str(2 * 1024 * 1024 - 1024), "--backend-timeout", str(20 * MINUTES),
+         "--wait-backend", "--no-auth"],  # fmt: skip
+    )

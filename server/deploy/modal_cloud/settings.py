@@ -1,0 +1,73 @@
+"""What a Modal deployment is made of, read from the environment at deploy time (one place)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from server.models import ModelProfile, model_profile
+
+MOSHI_SERVER_VERSION = "0.6.4"
+DEFAULT_APP_NAME = "kyutai-dictate"
+
+# CUDA compute capability per Modal GPU type: candle's kernels are compiled for it when the
+# image is built, on a machine without a GPU.
+COMPUTE_CAPABILITY = {
+    "T4": 75,
+    "L4": 89,
+    "A10G": 86,
+    "L40S": 89,
+    "A100": 80,
+    "A100-40GB": 80,
+    "A100-80GB": 80,
+    "H100": 90,
+    "H200": 90,
+}
+
+
+@dataclass(frozen=True)
+class ModalSettings:
+    gpu: str = "L40S"
+    batch_size: int = 8
+    model: ModelProfile = model_profile("stt-1b-en_fr")
+    app_name: str = DEFAULT_APP_NAME
+
+    @property
+    def compute_capability(self) -> int:
+        return COMPUTE_CAPABILITY[self.gpu]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ModalSettings:
+        """``KYUTAI_GPU``, ``BATCH_SIZE``, ``MODEL_NAME``, ``KYUTAI_DICTATE_APP_NAME``."""
+        env = os.environ if env is None else env
+        gpu = env.get("KYUTAI_GPU", "") or cls.gpu
+        known = {name.upper(): name for name in COMPUTE_CAPABILITY}
+        if gpu.upper() not in known:
+            raise ValueError(f"KYUTAI_GPU={gpu!r} is not one of {', '.join(COMPUTE_CAPABILITY)}")
+        raw_batch = env.get("BATCH_SIZE", "") or str(cls.batch_size)
+        if not raw_batch.isdigit() or int(raw_batch) < 1:
+            raise ValueError(f"BATCH_SIZE={raw_batch!r} is not a positive whole number")
+        app_name = env.get("KYUTAI_DICTATE_APP_NAME", "") or DEFAULT_APP_NAME
+        if not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,62}", app_name):
+            raise ValueError(
+                f"KYUTAI_DICTATE_APP_NAME={app_name!r}: use lower-case letters, digits and "
+                "dashes (it becomes the URL label), at most 63 characters"
+            )
+        return cls(
+            gpu=known[gpu.upper()],
+            batch_size=int(raw_batch),
+            model=model_profile(env.get("MODEL_NAME", "") or cls.model.repo),
+            app_name=app_name,
+        )
+
+
+def app_name_for_gpu(gpu: str) -> str:
+    """The app name used when several GPUs are compared side by side."""
+    return f"{DEFAULT_APP_NAME}-{gpu.lower()}"
+
+
+def endpoint_url(workspace: str, app_name: str = DEFAULT_APP_NAME) -> str:
+    """The deployed app's ``/v1/stream`` URL (the app name is the web endpoint's label)."""
+    return f"wss://{workspace}--{app_name}.modal.run/v1/stream"

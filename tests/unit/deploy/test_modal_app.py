@@ -1,0 +1,136 @@
+"""The Modal app, imported offline: what it declares for each GPU and model."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import os
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from server.deploy.modal_cloud import settings as modal_settings
+from server.deploy.modal_cloud.settings import ModalSettings, app_name_for_gpu, endpoint_url
+from tests.unit.deploy.modal_introspection import (
+    autoscaler_settings,
+    image_commands,
+    webhook_config,
+)
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def load_app(monkeypatch: pytest.MonkeyPatch, **env: str) -> ModuleType:
+    for name in ("KYUTAI_GPU", "BATCH_SIZE", "MODEL_NAME", "KYUTAI_DICTATE_APP_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import server.deploy.modal_cloud.app as module
+
+    return importlib.reload(module)
+
+
+@pytest.mark.parametrize(
+    ("gpu", "capability"), [("L4", 89), ("L40S", 89), ("A10G", 86), ("A100", 80), ("H100", 90)]
+)
+@pytest.mark.parametrize("model", ["kyutai/stt-1b-en_fr", "kyutai/stt-2.6b-en"])
+def test_declarations_per_gpu_and_model(
+    monkeypatch: pytest.MonkeyPatch, gpu: str, capability: int, model: str
+) -> None:
+    module = load_app(monkeypatch, KYUTAI_GPU=gpu, BATCH_SIZE="12", MODEL_NAME=model)
+    info = module.serve.info()
+    assert info.gpus == [(gpu, 1)]
+    assert info.timeout == 3600
+    assert info.concurrency_info.max_inputs == 12  # streams per container = batch slots
+    assert info.web_info.unauthenticated is False  # Modal proxy auth is on
+    assert set(info.volumes) == {"/cache/huggingface"}
+    assert info.volumes["/cache/huggingface"].name == "kyutai-dictate-hf-cache"
+
+    web = webhook_config(module.serve)
+    assert (web.web_server_port, web.requires_proxy_auth) == (8000, True)
+    assert web.requested_suffix == "kyutai-dictate"
+
+    scaling = autoscaler_settings(module.serve)
+    assert (scaling.min_containers, scaling.buffer_containers) == (0, 0)
+    assert (scaling.scaledown_window, scaling.max_containers) == (60, 10)
+
+    commands = "\n".join(image_commands(module.image))
+    assert f"ENV CUDA_COMPUTE_CAP={capability}" in commands
+    assert "cargo install --locked --features cuda moshi-server@0.6.4" in commands
+    assert "LD_LIBRARY_PATH" in commands
+    assert "ENV HF_HOME=/cache/huggingface" in commands
+
+
+def test_the_config_written_in_the_container_matches_the_model(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    module = load_app(monkeypatch, MODEL_NAME="kyutai/stt-2.6b-en", BATCH_SIZE="4")
+    settings = module.SETTINGS
+    from server.deploy.stt_config import stt_config
+
+    config = tomllib.loads(stt_config(settings.model, batch_size=settings.batch_size))
+    assert config["modules"]["asr"]["batch_size"] == 4
+    assert config["modules"]["asr"]["asr_delay_in_tokens"] == 32
+
+
+def test_defaults_and_app_name_per_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_app(monkeypatch)
+    assert module.serve.info().gpus == [("L40S", 1)]
+    assert module.serve.info().concurrency_info.max_inputs == 8
+    assert module.SETTINGS.model.name == "stt-1b-en_fr"
+    assert module.app.name == "kyutai-dictate"
+    compared = load_app(monkeypatch, KYUTAI_DICTATE_APP_NAME=app_name_for_gpu("A10G"))
+    assert compared.app.name == "kyutai-dictate-a10g"
+    assert webhook_config(compared.serve).requested_suffix == "kyutai-dictate-a10g"
+    assert endpoint_url("me", "kyutai-dictate-a10g") == (
+        "wss://me--kyutai-dictate-a10g.modal.run/v1/stream"
+    )
+
+
+def test_no_deprecated_modal_parameters() -> None:
+    source = inspect.getsource(importlib.import_module("server.deploy.modal_cloud.app"))
+    for old in ("keep_warm", "container_idle_timeout", "allow_concurrent_inputs",
+                "concurrency_limit", "modal.Stub", "mounts="):  # fmt: skip
+        assert old not in source
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"KYUTAI_GPU": "RTX9090"}, "KYUTAI_GPU"),
+        ({"BATCH_SIZE": "0"}, "BATCH_SIZE"),
+        ({"BATCH_SIZE": "many"}, "BATCH_SIZE"),
+        ({"MODEL_NAME": "openai/whisper"}, "unknown model"),
+        ({"KYUTAI_DICTATE_APP_NAME": "Bad Name"}, "KYUTAI_DICTATE_APP_NAME"),
+    ],
+)
+def test_bad_settings_are_refused(env: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        ModalSettings.from_env(env)
+
+
+def test_gpu_names_are_case_insensitive() -> None:
+    assert ModalSettings.from_env({"KYUTAI_GPU": "l40s"}).gpu == "L40S"
+    assert set(modal_settings.COMPUTE_CAPABILITY) >= {"L4", "L40S", "A10G", "A100", "H100"}
+
+
+def test_modal_deploy_without_a_token_fails_fast(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MODAL_")} | {
+        "HOME": str(tmp_path),
+        "MODAL_SERVER_URL": "http://127.0.0.1:9",
+    }
+    modal_cli = Path(sys.executable).with_name("modal")
+    done = subprocess.run(
+        [str(modal_cli), "deploy", "-m", "server.deploy.modal_cloud.app"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode != 0
+    assert "token" in (done.stdout + done.stderr).lower()
