@@ -30,6 +30,7 @@ BACKEND_PORT = 8998
 HF_CACHE = "/cache/huggingface"
 CONFIG_PATH = "/tmp/stt.toml"
 MINUTES = 60
+LIBDIR = 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))'
 
 image = (
     modal.Image.from_registry("nvidia/cuda:12.8.1-devel-ubuntu22.04", add_python="3.11")
@@ -38,8 +39,8 @@ image = (
     .env({"CUDA_COMPUTE_CAP": str(SETTINGS.compute_capability)})
     .run_commands(
         # moshi-server embeds Python (pyo3): libpython must be found at build and run time.
-        "export LD_LIBRARY_PATH=$(python -c 'import sysconfig; print(sysconfig.get_config_var(\"LIBDIR\"))')"
-        f" && /root/.cargo/bin/cargo install --locked --features cuda moshi-server@{MOSHI_SERVER_VERSION}"
+        f"export LD_LIBRARY_PATH=$(python -c '{LIBDIR}') && /root/.cargo/bin/cargo install"
+        f" --locked --features cuda moshi-server@{MOSHI_SERVER_VERSION}"
     )
     .uv_pip_install("websockets>=15,<18", "msgpack>=1.0", "numpy>=1.26", "uvloop>=0.19")
     .env({"HF_HOME": HF_CACHE, "PYTHONUNBUFFERED": "1"})
@@ -70,14 +71,38 @@ def serve() -> None:
     )
     env = {**os.environ, "LD_LIBRARY_PATH": sysconfig.get_config_var("LIBDIR") or ""}
     subprocess.Popen(
-        ["/root/.cargo/bin/moshi-server", "worker", "--config", CONFIG_PATH,
-         "--addr", "127.0.0.1", "--port", str(BACKEND_PORT)],
+        [
+            "/root/.cargo/bin/moshi-server",
+            "worker",
+            "--config",
+            CONFIG_PATH,
+            "--addr",
+            "127.0.0.1",
+            "--port",
+            str(BACKEND_PORT),
+        ],
         env=env,
     )
     subprocess.Popen(
-        [sys.executable, "-m", "server.proxy", "--host", "0.0.0.0", "--port", str(PROXY_PORT),
-         "--backend", f"ws://127.0.0.1:{BACKEND_PORT}/api/asr-streaming",
-         "--model", SETTINGS.model.name, "--idle-timeout", "10", "--max-message-bytes",
-         str(2 * 1024 * 1024 - 1024), "--backend-timeout", str(20 * MINUTES),
-         "--wait-backend", "--no-auth"],  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "server.proxy",
+            "--host",
+            "0.0.0.0",
+            "--port",
+            str(PROXY_PORT),
+            "--backend",
+            f"ws://127.0.0.1:{BACKEND_PORT}/api/asr-streaming",
+            "--model",
+            SETTINGS.model.name,
+            "--idle-timeout",
+            "10",
+            "--max-message-bytes",
+            str(2 * 1024 * 1024 - 1024),
+            "--backend-timeout",
+            str(20 * MINUTES),
+            "--wait-backend",
+            "--no-auth",
+        ],
     )
