@@ -7,7 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from server.models import ModelProfile, model_profile
+from server.models import STT_1B, ModelProfile, model_profile
 
 MOSHI_SERVER_VERSION = "0.6.4"
 DEFAULT_APP_NAME = "kyutai-dictate"
@@ -31,7 +31,7 @@ COMPUTE_CAPABILITY = {
 class ModalSettings:
     gpu: str = "L40S"
     batch_size: int = 8
-    model: ModelProfile = model_profile("stt-1b-en_fr")
+    model: ModelProfile = STT_1B
     app_name: str = DEFAULT_APP_NAME
 
     @property

@@ -126,6 +126,7 @@ def test_modal_deploy_without_a_token_fails_fast(tmp_path: Path) -> None:
     modal_cli = Path(sys.executable).with_name("modal")
     done = subprocess.run(
         [str(modal_cli), "deploy", "-m", "server.deploy.modal_cloud.app"],
+        check=False,
         cwd=ROOT,
         env=env,
         capture_output=True,
