@@ -230,3 +230,30 @@ def test_wait_backend_gives_up_with_a_clear_error() -> None:
     _, stderr = process.communicate(timeout=30)
     assert process.returncode == 1
     assert "backend not reachable" in stderr
+
+
+async def test_deployment_smoke_test_against_the_proxy(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, tmp_path: Path
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("deploy-token\n")
+    async with moshi_double() as double:
+        async with proxy(double.url, tokens=frozenset({"deploy-token"})) as server:
+            command = [sys.executable, "-m", "server.deploy.smoke_test", "--url", server.url]
+            good = await asyncio.to_thread(
+                subprocess.run,
+                [*command, "--token-file", str(token_file)],
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+            )
+            bad = await asyncio.to_thread(
+                subprocess.run, command,
+                cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
+            )  # fmt: skip
+    assert good.returncode == 0, good.stderr
+    assert json.loads(good.stdout)["words"] == SENTENCES[0].split()
+    assert bad.returncode == 1
+    assert "HTTP 401" in bad.stderr

@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# Creates or updates the kyutai-dictate backend in an LXC container on a Proxmox VE host:
+# unprivileged Debian 12 container with nesting, NVIDIA GPU passed through, then the
+# container-side install (driver userspace, CUDA, moshi-server, proxy, systemd units) and a
+# smoke test. Idempotent: a second run with the same options changes nothing.
+#
+# Run it on the Proxmox host, or from anywhere with --host root@pve (over SSH).
+# See server/deploy/proxmox/RUNBOOK.md.
+set -euo pipefail
+
+usage() {
+  cat <<'EOF'
+usage: pve-host.sh [options]
+  --host USER@HOST   run on this Proxmox host over SSH (default: this machine is the host)
+  --ctid N           container id (default 240)
+  --hostname NAME    container hostname (default kyutai-dictate)
+  --cores N          CPU cores (default 8)
+  --memory MIB       memory in MiB (default 16384)
+  --disk GIB         root disk in GiB (default 64)
+  --storage NAME     storage for the root disk (default local-lvm)
+  --template VOLID   Debian 12 template (default local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst)
+  --bridge NAME      network bridge (default vmbr0)
+  --ip CIDR|dhcp     container address, e.g. 192.168.1.50/24 (default dhcp)
+  --gateway IP       gateway when --ip is static
+  --model NAME       stt-1b-en_fr (default) or stt-2.6b-en
+  --batch-size N     streams served at once (default 8)
+  --port N           proxy port (default 8000)
+  --dry-run          print every command that would change something, change nothing
+  -h, --help         this help
+EOF
+}
+
+CTID=240
+CT_HOSTNAME=kyutai-dictate
+CORES=8
+MEMORY=16384
+DISK=64
+STORAGE=local-lvm
+TEMPLATE=local:vztmpl/debian-12-standard_12.12-1_amd64.tar.zst
+BRIDGE=vmbr0
+IP=dhcp
+GATEWAY=
+MODEL=stt-1b-en_fr
+BATCH_SIZE=8
+PORT=8000
+DRY_RUN=0
+REMOTE=
+
+while (($#)); do
+  case "$1" in
+    --host) REMOTE=$2; shift ;;
+    --ctid) CTID=$2; shift ;;
+    --hostname) CT_HOSTNAME=$2; shift ;;
+    --cores) CORES=$2; shift ;;
+    --memory) MEMORY=$2; shift ;;
+    --disk) DISK=$2; shift ;;
+    --storage) STORAGE=$2; shift ;;
+    --template) TEMPLATE=$2; shift ;;
+    --bridge) BRIDGE=$2; shift ;;
+    --ip) IP=$2; shift ;;
+    --gateway) GATEWAY=$2; shift ;;
+    --model) MODEL=$2; shift ;;
+    --batch-size) BATCH_SIZE=$2; shift ;;
+    --port) PORT=$2; shift ;;
+    --dry-run) DRY_RUN=1 ;;
+    -h | --help) usage; exit 0 ;;
+    *) echo "pve-host.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+
+for number in "$CTID" "$CORES" "$MEMORY" "$DISK" "$BATCH_SIZE" "$PORT"; do
+  [[ $number =~ ^[0-9]+$ ]] || { echo "pve-host.sh: '$number' is not a number" >&2; exit 2; }
+done
+case "$MODEL" in stt-1b-en_fr | stt-2.6b-en) ;; *)
+  echo "pve-host.sh: --model must be stt-1b-en_fr or stt-2.6b-en" >&2; exit 2 ;;
+esac
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+REPO=$(cd "$HERE/../../.." && pwd)
+
+# Where Proxmox keeps container configs and the kernel lists device majors (tests point
+# these at stand-ins).
+PVE_LXC_DIR=${PVE_LXC_DIR:-/etc/pve/lxc}
+PROC_DEVICES=${PROC_DEVICES:-/proc/devices}
+
+log() { printf '==> %s\n' "$*" >&2; }
+die() { printf 'pve-host.sh: %s\n' "$*" >&2; exit 1; }
+
+# Runs a command that changes the host, or prints it under --dry-run.
+change() {
+  if ((DRY_RUN)); then
+    printf 'would run:'; printf ' %q' "$@"; printf '\n'
+  else
+    "$@"
+  fi
+}
+
+# --- over SSH: ship this folder and the server package, run there -----------------------
+if [[ -n $REMOTE ]]; then
+  command -v ssh >/dev/null || die "ssh is not installed"
+  ssh -o BatchMode=yes -o ConnectTimeout=10 "$REMOTE" true 2>/dev/null \
+    || die "cannot reach $REMOTE over SSH (key-based login as root is needed)"
+  args=(--ctid "$CTID" --hostname "$CT_HOSTNAME" --cores "$CORES" --memory "$MEMORY"
+    --disk "$DISK" --storage "$STORAGE" --template "$TEMPLATE" --bridge "$BRIDGE" --ip "$IP"
+    --model "$MODEL" --batch-size "$BATCH_SIZE" --port "$PORT")
+  [[ -n $GATEWAY ]] && args+=(--gateway "$GATEWAY")
+  ((DRY_RUN)) && args+=(--dry-run)
+  remote_dir=${KYUTAI_DICTATE_REMOTE_DIR:-/root/kyutai-dictate-deploy}
+  log "copying the deployment files to $REMOTE:$remote_dir"
+  tar -C "$REPO" -czf - server | ssh -o BatchMode=yes "$REMOTE" \
+    "rm -rf $remote_dir && mkdir -p $remote_dir && tar -C $remote_dir -xzf -"
+  exec ssh -o BatchMode=yes "$REMOTE" \
+    "bash $remote_dir/server/deploy/proxmox/pve-host.sh $(printf '%q ' "${args[@]}")"
+fi
+
+# --- prerequisites ------------------------------------------------------------------------
+command -v pct >/dev/null || die "pct not found: run this on a Proxmox VE host (or use --host)"
+command -v nvidia-smi >/dev/null || die "nvidia-smi not found: install the NVIDIA driver on the host first"
+DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1 | tr -d ' ')
+[[ $DRIVER =~ ^[0-9]+(\.[0-9]+)+$ ]] || die "could not read the NVIDIA driver version (got '$DRIVER')"
+log "host NVIDIA driver $DRIVER"
+
+major_of() { awk -v name="$1" '$2 == name { print $1 }' "$PROC_DEVICES"; }
+NVIDIA_MAJOR=$(major_of nvidia-frontend)
+[[ -n $NVIDIA_MAJOR ]] || NVIDIA_MAJOR=195
+UVM_MAJOR=$(major_of nvidia-uvm)
+[[ -n $UVM_MAJOR ]] || die "nvidia-uvm is not in $PROC_DEVICES: load it (modprobe nvidia-uvm) and run nvidia-smi once"
+log "device majors: nvidia $NVIDIA_MAJOR, nvidia-uvm $UVM_MAJOR"
+
+# --- the container ------------------------------------------------------------------------
+if pct status "$CTID" >/dev/null 2>&1; then
+  log "container $CTID exists"
+else
+  log "creating container $CTID"
+  net="name=eth0,bridge=$BRIDGE,ip=$IP"
+  [[ -n $GATEWAY ]] && net+=",gw=$GATEWAY"
+  change pct create "$CTID" "$TEMPLATE" --hostname "$CT_HOSTNAME" --cores "$CORES" \
+    --memory "$MEMORY" --swap 0 --rootfs "$STORAGE:$DISK" --net0 "$net" \
+    --unprivileged 1 --features nesting=1 --onboot 1
+fi
+
+# GPU passthrough: allow the devices in the cgroup and bind-mount the nodes. Lines are added
+# only when missing, so the config is left alone on a second run.
+conf="$PVE_LXC_DIR/$CTID.conf"
+gpu_lines=(
+  "lxc.cgroup2.devices.allow: c $NVIDIA_MAJOR:* rwm"
+  "lxc.cgroup2.devices.allow: c $UVM_MAJOR:* rwm"
+)
+for node in /dev/nvidia0 /dev/nvidiactl /dev/nvidia-uvm /dev/nvidia-uvm-tools; do
+  gpu_lines+=("lxc.mount.entry: $node ${node#/} none bind,optional,create=file")
+done
+config_changed=0
+for line in "${gpu_lines[@]}"; do
+  if ! { [[ -f $conf ]] && grep -qxF -- "$line" "$conf"; }; then
+    config_changed=1
+    if ((DRY_RUN)); then
+      printf 'would append to %s: %s\n' "$conf" "$line"
+    else
+      printf '%s\n' "$line" >>"$conf"
+    fi
+  fi
+done
+status=$(pct status "$CTID" 2>/dev/null || true)
+if [[ $status == *running* ]]; then
+  if ((config_changed)); then
+    log "restarting container $CTID for the new device configuration"
+    change pct reboot "$CTID"
+  fi
+else
+  log "starting container $CTID"
+  change pct start "$CTID"
+fi
+
+# --- install inside the container (skipped when nothing changed) ---------------------------
+bundle=$(mktemp -d)
+trap 'rm -rf "$bundle"' EXIT
+tar -C "$REPO" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
+  --exclude=__pycache__ -cf "$bundle/server.tar" server
+options="driver=$DRIVER model=$MODEL batch=$BATCH_SIZE port=$PORT"
+stamp=$( { cat "$bundle/server.tar"; echo "$options"; } | sha256sum | cut -d' ' -f1)
+installed=$(pct exec "$CTID" -- cat /opt/kyutai-dictate/.installed 2>/dev/null || true)
+if [[ $installed == "$stamp" ]]; then
+  log "container $CTID is up to date"
+else
+  log "installing into container $CTID (this builds moshi-server: 15-30 minutes the first time)"
+  change pct push "$CTID" "$bundle/server.tar" /root/kyutai-dictate-server.tar
+  change pct exec "$CTID" -- bash -c \
+    "mkdir -p /opt/kyutai-dictate/src && tar -C /opt/kyutai-dictate/src -xf /root/kyutai-dictate-server.tar"
+  change pct exec "$CTID" -- bash /opt/kyutai-dictate/src/server/deploy/proxmox/container-install.sh \
+    --driver-version "$DRIVER" --model "$MODEL" --batch-size "$BATCH_SIZE" --port "$PORT" --stamp "$stamp"
+fi
+
+# --- smoke test ---------------------------------------------------------------------------
+if ((DRY_RUN)); then
+  echo "would run: pct exec $CTID -- /opt/kyutai-dictate/bin/smoke-test"
+else
+  log "smoke test: streaming speech through the deployed endpoint"
+  pct exec "$CTID" -- /opt/kyutai-dictate/bin/smoke-test
+  address=$(pct exec "$CTID" -- hostname -I 2>/dev/null | awk '{print $1}')
+  token=$(pct exec "$CTID" -- cat /etc/kyutai-dictate/token)
+  printf 'endpoint: ws://%s:%s/v1/stream\n' "${address:-<container address>}" "$PORT"
+  printf 'token: %s\n' "$token"
+fi
