@@ -80,6 +80,13 @@ async def test_health_and_metrics(moshi_double: DoubleFactory, proxy: ProxyFacto
     assert (status, json.loads(body)["backend_reachable"]) == (503, False)
 
 
+async def run_async(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run a command without blocking the event loop (the servers under test live on it)."""
+    return await asyncio.to_thread(
+        subprocess.run, command, cwd=ROOT, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -237,22 +244,11 @@ async def test_deployment_smoke_test_against_the_proxy(
 ) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("deploy-token\n")
-    async with moshi_double() as double:
-        async with proxy(double.url, tokens=frozenset({"deploy-token"})) as server:
-            command = [sys.executable, "-m", "server.deploy.smoke_test", "--url", server.url]
-            good = await asyncio.to_thread(
-                subprocess.run,
-                [*command, "--token-file", str(token_file)],
-                cwd=ROOT,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-            )
-            bad = await asyncio.to_thread(
-                subprocess.run, command,
-                cwd=ROOT, capture_output=True, text=True, timeout=60, check=False,
-            )  # fmt: skip
+    tokens = frozenset({"deploy-token"})
+    async with moshi_double() as double, proxy(double.url, tokens=tokens) as server:
+        command = [sys.executable, "-m", "server.deploy.smoke_test", "--url", server.url]
+        good = await run_async([*command, "--token-file", str(token_file)])
+        bad = await run_async(command)
     assert good.returncode == 0, good.stderr
     assert json.loads(good.stdout)["words"] == SENTENCES[0].split()
     assert bad.returncode == 1
