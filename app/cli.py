@@ -155,13 +155,21 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     bench.add_argument("--json", action="store_true", help="print one JSON object instead")
     bench.add_argument("--output", type=Path, help="also write the JSON report to this file")
+    bench.add_argument(
+        "--compare-gpus",
+        metavar="GPUS",
+        help="comma-separated Modal GPU types (e.g. L4,L40S,A10G): deploy one app per GPU, "
+        "benchmark each, print one table, stop them (needs a Modal token, MODAL_KEY/MODAL_SECRET)",
+    )
 
 
 def _run_bench(args: argparse.Namespace) -> int:
     from app.bench import BenchOptions, run_bench
+    from app.endpoint import Endpoint
 
+    compare = [gpu.strip() for gpu in (args.compare_gpus or "").split(",") if gpu.strip()]
     options = BenchOptions(
-        endpoint=_endpoint(args),
+        endpoint=Endpoint("wss://deployed-per-gpu") if compare else _endpoint(args),
         file=args.file,
         parallel=args.parallel,
         runs=args.runs,
@@ -171,7 +179,66 @@ def _run_bench(args: argparse.Namespace) -> int:
         open_timeout=args.open_timeout,
         drain_timeout=args.drain_timeout,
     )
+    if compare:
+        from app.bench_compare import compare_gpus
+
+        return compare_gpus(compare, options, dict(os.environ))
     return run_bench(options)
+
+
+# --- deploy -------------------------------------------------------------------------------
+
+
+def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    modal = targets.add_parser("modal", help="deploy to Modal (serverless GPU, scales to zero)")
+    modal.add_argument("--gpu", help="Modal GPU type (default L40S; $KYUTAI_GPU)")
+    modal.add_argument("--batch-size", type=_positive_int, help="streams per GPU (default 8)")
+    modal.add_argument("--model", help="kyutai/stt-1b-en_fr (default) or kyutai/stt-2.6b-en")
+    modal.add_argument("--app-name", help="Modal app name and URL label (default kyutai-dictate)")
+    pve = targets.add_parser("proxmox", help="deploy to an LXC container on a Proxmox VE host")
+    pve.add_argument("--host", help="USER@HOST of the Proxmox host (default: this machine)")
+    pve.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+    for flag in ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
+                 "ip", "gateway", "model", "batch-size", "port"):  # fmt: skip
+        pve.add_argument(f"--{flag}", help="see server/deploy/proxmox/pve-host.sh --help")
+    targets.add_parser("status", help="list the deployed Modal apps")
+    stop = targets.add_parser("stop", help="stop a deployed Modal app")
+    stop.add_argument("--app-name", default="kyutai-dictate", help="default kyutai-dictate")
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    from app import deploy
+
+    env = dict(os.environ)
+    if args.target == "status":
+        print(deploy.modal_apps(env), end="")
+        return 0
+    if args.target == "stop":
+        deploy.stop_modal(args.app_name, env)
+        return 0
+    if args.target == "modal":
+        result = deploy.deploy_modal(args.gpu, args.batch_size, args.model, args.app_name, env)
+        print(f"endpoint: {result.url}")
+        print("clients authenticate with a Modal proxy auth token: set MODAL_KEY and MODAL_SECRET")
+        return 0
+    flags = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
+             "ip", "gateway", "model", "batch_size", "port")  # fmt: skip
+    script_args = [
+        item
+        for flag in flags
+        if getattr(args, flag) is not None
+        for item in (f"--{flag.replace('_', '-')}", str(getattr(args, flag)))
+    ]
+    if args.dry_run:
+        script_args.append("--dry-run")
+    found = deploy.deploy_proxmox(args.host, script_args, env)
+    if found is not None:
+        print(f"endpoint: {found.url}")
+        print("clients send the token printed above: set KYUTAI_DICTATE_TOKEN")
+    return 0
 
 
 # --- serve --------------------------------------------------------------------------------
@@ -215,6 +282,13 @@ COMMANDS: tuple[Command, ...] = (
         "measure latency with parallel streams of an audio file",
         _add_bench_arguments,
         _run_bench,
+    ),
+    Command(
+        "deploy",
+        "put the backend on Modal or a Proxmox host; status; stop",
+        _add_deploy_arguments,
+        _run_deploy,
+        log_level="info",
     ),
     Command(
         "serve",

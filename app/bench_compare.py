@@ -1,0 +1,60 @@
+"""``kyutai-dictate bench --compare-gpus L4,L40S,A10G``: one Modal app per GPU, the same
+benchmark against each, one table; every app it deployed is stopped afterwards."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from typing import TextIO
+
+from app.audio_file import load_audio_file
+from app.bench import BenchOptions, bench
+from app.deploy import deploy_modal, stop_modal
+from app.endpoint import Endpoint
+from app.errors import UsageError
+from app.latency_stats import StreamResult, Summary, summarize_results
+from server.deploy.modal_cloud.settings import app_name_for_gpu
+
+
+def compare_gpus(
+    gpus: Sequence[str],
+    options: BenchOptions,
+    env: Mapping[str, str],
+    out: TextIO | None = None,
+) -> int:
+    """Deploy, measure and stop each GPU in turn; print the table. 1 if a stream failed."""
+    out = out or sys.stdout
+    key, secret = env.get("MODAL_KEY", ""), env.get("MODAL_SECRET", "")
+    if not key or not secret:
+        raise UsageError("set MODAL_KEY and MODAL_SECRET (a Modal proxy auth token) to connect")
+    samples = load_audio_file(options.file)
+    rows: list[tuple[str, list[StreamResult]]] = []
+    for gpu in gpus:
+        app_name = app_name_for_gpu(gpu)
+        try:
+            deployed = deploy_modal(gpu, None, None, app_name, env)
+            endpoint = Endpoint(deployed.url, (("Modal-Key", key), ("Modal-Secret", secret)))
+            results = asyncio.run(bench(replace(options, endpoint=endpoint), samples))
+            rows.append((gpu, results))
+        finally:
+            stop_modal(app_name, env)
+    print(format_comparison(rows), file=out)
+    return 1 if any(not r.ok for _, results in rows for r in results) else 0
+
+
+def format_comparison(rows: Sequence[tuple[str, Sequence[StreamResult]]]) -> str:
+    """GPU | first token median / p95 | end median / p95 | streams ok, in milliseconds."""
+    header = f"{'GPU':<10} {'first token (ms) median / p95':>30} {'end (ms) median / p95':>24}"
+    lines = [f"{header} {'ok':>7}"]
+    for gpu, results in rows:
+        summary = summarize_results(results)
+        first, end = summary["first_token_ms"], summary["end_ms"]
+        ok = sum(r.ok for r in results)
+        lines.append(f"{gpu:<10} {_pair(first):>30} {_pair(end):>24} {f'{ok}/{len(results)}':>7}")
+    return "\n".join(lines)
+
+
+def _pair(summary: Summary | None) -> str:
+    return "-" if summary is None else f"{summary.median:.0f} / {summary.p95:.0f}"

@@ -1,0 +1,151 @@
+"""`kyutai-dictate deploy` and `bench --compare-gpus` with stand-ins of modal, pct and ssh."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.conftest import DoubleFactory, ProxyFactory
+from tests.support.speech import SENTENCES, speech
+
+ROOT = Path(__file__).resolve().parents[2]
+STAND_INS = [ROOT / "tests/support/modal_stand_in", ROOT / "tests/support/pve_stand_ins"]
+
+
+class Sandbox:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.log = root / "calls.log"
+        (root / "home").mkdir()
+        (root / "state").mkdir()
+
+    @property
+    def calls(self) -> list[str]:
+        return self.log.read_text().splitlines() if self.log.exists() else []
+
+    def env(self, token: bool = True, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("MODAL_", "KYUTAI_"))}
+        env |= {
+            "PATH": os.pathsep.join([*map(str, STAND_INS), env["PATH"]]),
+            "HOME": str(self.root / "home"),
+            "STANDIN_LOG": str(self.log),
+            "STANDIN_STATE": str(self.root / "state"),
+            "PVE_LXC_DIR": str(self.root / "lxc"),
+            "PROC_DEVICES": str(self.devices()),
+        }
+        if token:
+            env |= {"MODAL_TOKEN_ID": "ak-test", "MODAL_TOKEN_SECRET": "as-test"}
+        return env | extra
+
+    def devices(self) -> Path:
+        path = self.root / "devices"
+        path.write_text("Character devices:\n195 nvidia\n511 nvidia-uvm\n")
+        return path
+
+    def run(self, *args: str, **env: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "app", *args],
+            cwd=ROOT,
+            env=self.env(**env),  # type: ignore[arg-type]
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Sandbox:
+    return Sandbox(tmp_path)
+
+
+def test_deploy_modal_needs_a_token(sandbox: Sandbox) -> None:
+    done = sandbox.run("deploy", "modal", token=False)
+    assert done.returncode == 1
+    assert "modal token new" in done.stderr
+    assert sandbox.calls == []  # nothing ran
+
+
+def test_deploy_modal_passes_the_settings_and_reports_the_endpoint(sandbox: Sandbox) -> None:
+    done = sandbox.run(
+        "deploy", "modal", "--gpu", "a10g", "--batch-size", "16", "--model", "kyutai/stt-2.6b-en"
+    )
+    assert done.returncode == 0, done.stderr
+    assert sandbox.calls == [
+        "modal deploy -m server.deploy.modal_cloud.app | gpu=A10G batch=16 "
+        "model=kyutai/stt-2.6b-en app=kyutai-dictate"
+    ]
+    assert "endpoint: wss://me--kyutai-dictate.modal.run/v1/stream" in done.stdout
+    assert "Created web function" in done.stderr  # modal's progress is streamed
+
+
+def test_deploy_modal_refuses_bad_settings_before_running_anything(sandbox: Sandbox) -> None:
+    done = sandbox.run("deploy", "modal", "--gpu", "RTX5090")
+    assert done.returncode == 2
+    assert "KYUTAI_GPU" in done.stderr
+    assert sandbox.calls == []
+
+
+def test_deploy_status_and_stop(sandbox: Sandbox) -> None:
+    assert "kyutai-dictate" in sandbox.run("deploy", "status").stdout
+    assert sandbox.run("deploy", "stop").returncode == 0
+    assert sandbox.calls[-1].startswith("modal app stop kyutai-dictate |")
+
+
+def test_deploy_proxmox_unreachable_host(sandbox: Sandbox) -> None:
+    done = sandbox.run("deploy", "proxmox", "--host", "root@unreachable")
+    assert done.returncode == 1
+    assert "cannot reach root@unreachable" in done.stderr
+
+
+def test_deploy_proxmox_dry_run_and_for_real(sandbox: Sandbox) -> None:
+    dry = sandbox.run("deploy", "proxmox", "--ctid", "301", "--dry-run")
+    assert dry.returncode == 0, dry.stderr
+    assert "would run: pct create 301" in dry.stderr
+    assert not (sandbox.root / "lxc" / "301.conf").exists()
+    real = sandbox.run("deploy", "proxmox", "--ctid", "301", "--batch-size", "4")
+    assert real.returncode == 0, real.stderr
+    assert "endpoint: ws://10.0.0.50:8000/v1/stream" in real.stdout
+    assert "c 511:* rwm" in (sandbox.root / "lxc" / "301.conf").read_text()
+
+
+async def test_bench_compare_gpus_deploys_measures_and_stops_each(
+    sandbox: Sandbox,
+    moshi_double: DoubleFactory,
+    proxy: ProxyFactory,
+    speech_dir: Path,
+    tmp_path: Path,
+) -> None:
+    audio = speech([SENTENCES[0]], speech_dir, gap_seconds=0.5)
+    wav = tmp_path / "speech.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(24_000)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    async with moshi_double() as double, proxy(double.url) as server:
+        web_url = f"http://127.0.0.1:{server.port}"
+        args = ["bench", "--compare-gpus", "L4,A10G", "--file", str(wav), "-p", "2", "--runs", "1"]
+        done = await asyncio.to_thread(
+            sandbox.run, *args, "--rtf", "4",
+            STANDIN_WEB_URL=web_url, MODAL_KEY="wk-1", MODAL_SECRET="ws-1",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {line.split()[0]: line for line in done.stdout.splitlines()[1:]}
+    assert set(rows) == {"L4", "A10G"}
+    assert all(row.endswith("2/2") for row in rows.values())
+    calls = sandbox.calls
+    assert [c.split(" | ")[0] for c in calls] == [
+        "modal deploy -m server.deploy.modal_cloud.app",
+        "modal app stop kyutai-dictate-l4",
+        "modal deploy -m server.deploy.modal_cloud.app",
+        "modal app stop kyutai-dictate-a10g",
+    ]
+    assert "app=kyutai-dictate-l4" in calls[0]
