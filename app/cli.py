@@ -196,11 +196,13 @@ def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     modal.add_argument("--batch-size", type=_positive_int, help="streams per GPU (default 8)")
     modal.add_argument("--model", help="kyutai/stt-1b-en_fr (default) or kyutai/stt-2.6b-en")
     modal.add_argument("--app-name", help="Modal app name and URL label (default kyutai-dictate)")
+    modal.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
     pve = targets.add_parser("proxmox", help="deploy to an LXC container on a Proxmox VE host")
     pve.add_argument("--host", help="USER@HOST of the Proxmox host (default: this machine)")
     pve.add_argument(
         "--dry-run", action="store_true", help="print what would change, change nothing"
     )
+    pve.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
     for flag in ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
                  "ip", "gateway", "model", "batch-size", "port"):  # fmt: skip
         pve.add_argument(f"--{flag}", help="see server/deploy/proxmox/pve-host.sh --help")
@@ -222,6 +224,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
     if args.target == "modal":
         result = deploy.deploy_modal(args.gpu, args.batch_size, args.model, args.app_name, env)
         print(f"endpoint: {result.url}")
+        _report(deploy.remember(result, args.config))
         print("clients authenticate with a Modal proxy auth token: set MODAL_KEY and MODAL_SECRET")
         return 0
     flags = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
@@ -237,8 +240,13 @@ def _run_deploy(args: argparse.Namespace) -> int:
     found = deploy.deploy_proxmox(args.host, script_args, env)
     if found is not None:
         print(f"endpoint: {found.url}")
-        print("clients send the token printed above: set KYUTAI_DICTATE_TOKEN")
+        _report(deploy.remember(found, args.config))
     return 0
+
+
+def _report(lines: list[str]) -> None:
+    for line in lines:
+        print(f"{PROG} deploy: {line}", file=sys.stderr)
 
 
 # --- serve --------------------------------------------------------------------------------

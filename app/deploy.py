@@ -13,10 +13,13 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
+from app import secret_store, settings_store
 from app.errors import AppError, UsageError
+from app.secret_store import Secret
+from app.settings import BackendKind, BackendSettings
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
 
 PVE_HOST_SCRIPT = Path(__file__).resolve().parents[1] / "server/deploy/proxmox/pve-host.sh"
@@ -29,6 +32,32 @@ class Deployed:
 
     url: str
     token: str | None = None
+
+
+_MODAL_STREAM_URL = re.compile(
+    r"wss://(?P<workspace>[a-z0-9-]+?)--(?P<label>[a-z0-9-]+)\.modal\.run/"
+)
+
+
+def remember(deployed: Deployed, settings_path: Path | None) -> list[str]:
+    """Make the deployed backend the app's backend: the endpoint into the settings file, the
+    token into the keyring. Returns warnings for what could not be saved."""
+    modal = _MODAL_STREAM_URL.match(deployed.url)
+    if modal:
+        backend = BackendSettings(
+            BackendKind.MODAL, modal_workspace=modal["workspace"], modal_label=modal["label"]
+        )
+    else:
+        backend = BackendSettings(BackendKind.PROXY, url=deployed.url)
+    current = settings_store.load(settings_path)
+    path = settings_store.save(replace(current, backend=backend), settings_path)
+    warnings = [f"saved the endpoint in {path}"]
+    if deployed.token is not None:
+        try:
+            secret_store.store(Secret.PROXY_TOKEN, deployed.token)
+        except secret_store.SecretStoreError as exc:
+            warnings.append(f"the token was not saved: {exc}")
+    return warnings
 
 
 def modal_cli(env: Mapping[str, str]) -> str:

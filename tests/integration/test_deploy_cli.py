@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -12,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from app import settings_store
+from app.settings import BackendKind, BackendSettings, Settings
 from tests.conftest import DoubleFactory, ProxyFactory
 from tests.support.speech import SENTENCES, speech
 
@@ -27,6 +30,13 @@ class Sandbox:
         (root / "state").mkdir()
 
     @property
+    def keyring(self) -> Path:
+        return self.root / "keyring.json"
+
+    def settings(self) -> Settings:
+        return settings_store.load(self.root / "config" / "kyutai-dictate" / "config.toml")
+
+    @property
     def calls(self) -> list[str]:
         return self.log.read_text().splitlines() if self.log.exists() else []
 
@@ -39,6 +49,9 @@ class Sandbox:
             "STANDIN_STATE": str(self.root / "state"),
             "PVE_LXC_DIR": str(self.root / "lxc"),
             "PROC_DEVICES": str(self.devices()),
+            "XDG_CONFIG_HOME": str(self.root / "config"),
+            "PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring",
+            "KYUTAI_TEST_KEYRING_FILE": str(self.keyring),
         }
         if token:
             env |= {"MODAL_TOKEN_ID": "ak-test", "MODAL_TOKEN_SECRET": "as-test"}
@@ -84,6 +97,9 @@ def test_deploy_modal_passes_the_settings_and_reports_the_endpoint(sandbox: Sand
     ]
     assert "endpoint: wss://me--kyutai-dictate.modal.run/v1/stream" in done.stdout
     assert "Created web function" in done.stderr  # modal's progress is streamed
+    assert sandbox.settings().backend == BackendSettings(
+        BackendKind.MODAL, modal_workspace="me", modal_label="kyutai-dictate"
+    )
 
 
 def test_deploy_modal_refuses_bad_settings_before_running_anything(sandbox: Sandbox) -> None:
@@ -114,6 +130,26 @@ def test_deploy_proxmox_dry_run_and_for_real(sandbox: Sandbox) -> None:
     assert real.returncode == 0, real.stderr
     assert "endpoint: ws://10.0.0.50:8000/v1/stream" in real.stdout
     assert "c 511:* rwm" in (sandbox.root / "lxc" / "301.conf").read_text()
+    assert sandbox.settings().backend == BackendSettings(
+        BackendKind.PROXY, url="ws://10.0.0.50:8000/v1/stream"
+    )
+    assert json.loads(sandbox.keyring.read_text()) == {
+        "kyutai-dictate/proxy-token": "container-token"
+    }
+    assert (
+        "container-token"
+        not in (sandbox.root / "config").joinpath("kyutai-dictate", "config.toml").read_text()
+    )
+
+
+def test_deploy_proxmox_refuses_to_keep_the_token_in_plain_text(sandbox: Sandbox) -> None:
+    done = sandbox.run(
+        "deploy", "proxmox", PYTHON_KEYRING_BACKEND="keyrings.alt.file.PlaintextKeyring"
+    )
+    assert done.returncode == 0, done.stderr  # the backend is deployed all the same
+    assert "the token was not saved: no secure keyring" in done.stderr
+    assert sandbox.settings().backend.url == "ws://10.0.0.50:8000/v1/stream"
+    assert not list((sandbox.root / "home").rglob("keyring_pass.cfg"))
 
 
 async def test_bench_compare_gpus_deploys_measures_and_stops_each(

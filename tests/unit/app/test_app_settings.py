@@ -1,0 +1,81 @@
+"""The settings model, its file, and secrets in the keyring (a file-backed test keyring)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import keyring
+import pytest
+from keyrings.alt.file import PlaintextKeyring
+
+from app import secret_store, settings_store
+from app.secret_store import Secret, SecretStoreError
+from app.settings import BackendKind, BackendSettings, Settings, SettingsError
+from tests.support.file_keyring import FileKeyring
+
+
+def test_round_trip_through_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "config.toml"
+    settings = Settings(BackendSettings(BackendKind.MODAL, modal_workspace="me", modal_label="x"))
+    settings_store.save(settings, path)
+    assert settings_store.load(path) == settings
+    assert settings_store.load(path).backend.stream_url() == "wss://me--x.modal.run/v1/stream"
+    assert "token" not in path.read_text().lower()
+
+
+def test_missing_file_gives_defaults_that_are_not_configured(tmp_path: Path) -> None:
+    settings = settings_store.load(tmp_path / "none.toml")
+    assert settings == Settings()
+    assert not settings.backend.configured
+
+
+def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))
+    assert settings_store.default_path() == tmp_path / "kyutai-dictate" / "config.toml"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("backend = 3", "must be a table"),
+        ('[backend]\nkind = "ftp"', "is not one of"),
+        ("[backend]\nurl = 5", "must be a string"),
+        ("[backend\n", "not valid TOML"),
+    ],
+)
+def test_bad_files_give_clear_errors(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        settings_store.load(path)
+
+
+@pytest.fixture
+def test_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    store = tmp_path / "keyring.json"
+    monkeypatch.setenv("KYUTAI_TEST_KEYRING_FILE", str(store))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(FileKeyring())
+    yield store  # type: ignore[misc]
+    keyring.set_keyring(previous)
+
+
+def test_secrets_go_to_the_keyring(test_keyring: Path) -> None:
+    secret_store.store(Secret.PROXY_TOKEN, "t0ken")
+    assert secret_store.load(Secret.PROXY_TOKEN) == "t0ken"
+    assert secret_store.load(Secret.MODAL_KEY) is None
+    assert "kyutai-dictate/proxy-token" in test_keyring.read_text()
+
+
+def test_plain_text_keyrings_are_refused(tmp_path: Path) -> None:
+    previous = keyring.get_keyring()
+    plain = PlaintextKeyring()
+    plain.file_path = str(tmp_path / "plain.cfg")  # type: ignore[misc]
+    keyring.set_keyring(plain)
+    try:
+        with pytest.raises(SecretStoreError, match="no secure keyring"):
+            secret_store.store(Secret.PROXY_TOKEN, "t0ken")
+    finally:
+        keyring.set_keyring(previous)
+    assert not os.path.exists(tmp_path / "plain.cfg")
