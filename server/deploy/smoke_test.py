@@ -14,11 +14,12 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 import wave
 from pathlib import Path
 
 import numpy as np
-from websockets.asyncio.client import connect
+from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import InvalidStatus
 
 from server.protocol import stream
@@ -44,11 +45,32 @@ def read_wav(path: Path) -> np.ndarray:
         return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
 
 
-async def transcribe(url: str, token: str | None, audio: np.ndarray) -> list[str]:
+async def connect_when_up(
+    url: str, headers: dict[str, str] | None, wait: float
+) -> ClientConnection:
+    """Connect, retrying for up to ``wait`` seconds while nothing listens yet (a fresh
+    deployment downloads and warms up its model before the proxy opens its port)."""
+    deadline = time.monotonic() + wait
+    announced = False
+    while True:
+        try:
+            return await connect(url, additional_headers=headers, open_timeout=60)
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise
+            if not announced:
+                print(f"smoke test: waiting for {url} to come up", file=sys.stderr)
+                announced = True
+            await asyncio.sleep(2)
+
+
+async def transcribe(
+    url: str, token: str | None, audio: np.ndarray, wait: float = 0.0
+) -> list[str]:
     """Stream ``audio`` in real time and return the words, in order, until ``end``."""
     headers = {"Authorization": f"Bearer {token}"} if token else None
     words: list[str] = []
-    async with connect(url, additional_headers=headers, open_timeout=60) as ws:
+    async with await connect_when_up(url, headers, wait) as ws:
         for start in range(0, len(audio), FRAME_SAMPLES):
             await ws.send(audio[start : start + FRAME_SAMPLES].astype("<f4").tobytes())
             await asyncio.sleep(FRAME_SECONDS)
@@ -69,11 +91,14 @@ def main() -> int:
     parser.add_argument("--url", required=True)
     parser.add_argument("--token-file", type=Path)
     parser.add_argument("--wav", type=Path, help="speech to send instead of espeak-ng's")
+    parser.add_argument(
+        "--wait", type=float, default=0.0, help="seconds to wait for the endpoint to come up"
+    )
     args = parser.parse_args()
     token = args.token_file.read_text().strip() if args.token_file else None
     try:
         audio = read_wav(args.wav) if args.wav else spoken_sentence()
-        words = asyncio.run(transcribe(args.url, token, audio))
+        words = asyncio.run(transcribe(args.url, token, audio, args.wait))
     except InvalidStatus as exc:
         print(f"smoke test: HTTP {exc.response.status_code} from {args.url}", file=sys.stderr)
         return 1

@@ -8,9 +8,9 @@ import logging
 import time
 
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
 
-from server.protocol import ErrorCode, ProtocolError, moshi
+from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi
 from server.proxy.config import ProxyConfig
 
 log = logging.getLogger("kyutai_dictate.proxy")
@@ -35,7 +35,10 @@ async def open_session(config: ProxyConfig, deadline: float) -> ClientConnection
     try:
         async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
             while True:
-                message = moshi.decode_server(await backend.recv(decode=False))
+                try:
+                    message = moshi.decode_server(await backend.recv(decode=False))
+                except UnknownMessageType:
+                    continue  # a newer moshi-server's addition
                 if isinstance(message, moshi.Ready):
                     return backend
                 if isinstance(message, moshi.Error):
@@ -71,7 +74,9 @@ async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
                 open_timeout=max(0.1, min(10.0, remaining)),
                 close_timeout=1,
                 max_size=1 << 20,
-                ping_interval=20,
+                # moshi-server drops a session after 20 s without any frame; pings keep a
+                # stream whose client is silent (and sends no audio) alive.
+                ping_interval=5,
                 ping_timeout=20,
                 compression=None,
             )
@@ -85,6 +90,8 @@ async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
             raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, "backend URL is invalid") from None
         except (OSError, TimeoutError) as exc:
             reason = f"backend not reachable ({type(exc).__name__})"
+        except (InvalidHandshake, EOFError) as exc:  # a starting or restarting server
+            reason = f"backend handshake failed ({type(exc).__name__})"
         if time.monotonic() + delay >= deadline:
             raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, reason)
         await asyncio.sleep(delay)
@@ -94,12 +101,12 @@ async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
 async def wait_until_ready(config: ProxyConfig) -> None:
     """Block until the backend hands out a session (its model is warm), then release it.
 
-    A busy backend is up too. Raises :class:`BackendFailure` after ``backend_timeout``.
+    A busy backend is up too. Raises :class:`BackendFailure` after ``startup_timeout``.
     """
     started = time.monotonic()
-    log.info("waiting for the backend to be ready", extra={"backend": config.backend_url})
+    log.info("waiting for the backend to be ready", extra={"backend": config.backend_for_logs})
     try:
-        session = await open_session(config, started + config.backend_timeout)
+        session = await open_session(config, started + config.startup_timeout)
     except BackendFailure as exc:
         if exc.code is not ErrorCode.BUSY:
             raise

@@ -59,5 +59,16 @@ async def _serve(config: proxy_config.ProxyConfig) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with ProxyServer(config):
+    server = ProxyServer(config)
+    starting = asyncio.create_task(server.start())  # with --wait-backend, waits for the model
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():  # stopped while waiting for the backend
+        starting.cancel()
+        return
+    stopping.cancel()
+    starting.result()  # BackendFailure or OSError from start-up
+    try:
         await stop.wait()
+    finally:
+        await server.shutdown()

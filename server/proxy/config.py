@@ -12,10 +12,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
+from urllib.parse import urlsplit, urlunsplit
 
 from server.models import MODELS, ModelProfile, model_profile
 
 ENV_PREFIX = "KYUTAI_DICTATE_"
+MOSHI_AUDIO_TIMEOUT = 120.0  # moshi-server ends a session after this long without audio
 _T = TypeVar("_T", str, int, float)
 
 
@@ -32,13 +34,23 @@ class ProxyConfig:
     no_auth: bool = False
     wait_backend: bool = False  # listen only once the backend has said Ready (deploy health)
     backend_timeout: float = 60.0  # how long a stream waits for the backend's Ready
+    startup_timeout: float = 1800.0  # with wait_backend: how long start-up waits (cold model)
     ping_interval: float = 5.0  # keepalive when nothing else was sent for this long
     max_buffered_seconds: float = 120.0  # client audio held while the backend gets ready
     shutdown_grace: float = 15.0  # how long SIGTERM waits for streams to flush
 
+    @property
+    def backend_for_logs(self) -> str:
+        """The backend URL without user info or query (``?auth_id=`` would be a key)."""
+        url = urlsplit(self.backend_url)
+        host = url.hostname or ""
+        host = f"[{host}]" if ":" in host else host
+        netloc = f"{host}:{url.port}" if url.port else host
+        return urlunsplit((url.scheme, netloc, url.path, "", ""))
+
     def __repr__(self) -> str:  # never show tokens or keys
         return (
-            f"ProxyConfig(listen={self.host}:{self.port}, backend={self.backend_url}, "
+            f"ProxyConfig(listen={self.host}:{self.port}, backend={self.backend_for_logs}, "
             f"model={self.model.name}, tokens={len(self.tokens)}, no_auth={self.no_auth})"
         )
 
@@ -46,8 +58,13 @@ class ProxyConfig:
         """Raise ValueError for a configuration that must not run."""
         if not (0 <= self.port < 65536):
             raise ValueError(f"port {self.port} is out of range")
-        if self.idle_timeout <= 0 or self.backend_timeout <= 0:
+        if min(self.idle_timeout, self.backend_timeout, self.startup_timeout) <= 0:
             raise ValueError("timeouts must be positive")
+        if self.idle_timeout >= MOSHI_AUDIO_TIMEOUT:
+            raise ValueError(
+                f"idle timeout must be under {MOSHI_AUDIO_TIMEOUT:g} s: moshi-server drops a "
+                "session that long without audio, and the words still in the model with it"
+            )
         if self.max_message_bytes < 4:
             raise ValueError("max message size must be at least 4 bytes")
         if not self.backend_url.startswith(("ws://", "wss://")):
@@ -77,7 +94,12 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
     "model": ("MODEL", str, f"model served by the backend ({', '.join(MODELS)})"),
     "idle_timeout": ("IDLE_TIMEOUT", float, "seconds without audio before a stream is closed"),
     "max_message_bytes": ("MAX_MESSAGE_BYTES", int, "largest client message accepted"),
-    "backend_timeout": ("BACKEND_TIMEOUT", float, "seconds to wait for the backend's Ready"),
+    "backend_timeout": ("BACKEND_TIMEOUT", float, "seconds a stream waits for the backend's Ready"),
+    "startup_timeout": (
+        "STARTUP_TIMEOUT",
+        float,
+        "with --wait-backend: seconds start-up waits for the model",
+    ),
     "token_file": ("TOKEN_FILE", str, "file with one accepted bearer token per line"),
 }
 
@@ -94,6 +116,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "idle_timeout": defaults.idle_timeout,
         "max_message_bytes": defaults.max_message_bytes,
         "backend_timeout": defaults.backend_timeout,
+        "startup_timeout": defaults.startup_timeout,
         "token_file": None,
     }
     for name, (env, kind, text) in _OPTIONS.items():
@@ -152,6 +175,7 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         idle_timeout=pick("idle_timeout", defaults.idle_timeout),
         max_message_bytes=pick("max_message_bytes", defaults.max_message_bytes),
         backend_timeout=pick("backend_timeout", defaults.backend_timeout),
+        startup_timeout=pick("startup_timeout", defaults.startup_timeout),
         tokens=frozenset(tokens),
         no_auth=bool(no_auth),
         wait_backend=bool(wait_backend),

@@ -23,7 +23,7 @@ from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
-from server.protocol import ErrorCode, ProtocolError, moshi, stream
+from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi, stream
 from server.protocol.audio import (
     FRAME_SECONDS,
     SAMPLE_RATE,
@@ -107,25 +107,29 @@ class StreamRelay:
     async def run(self) -> None:
         started = time.monotonic()
         log.info("stream open", extra={"stream": self._id})
-        tasks = [asyncio.create_task(self._read_client())]
+        helpers = [
+            asyncio.create_task(self._read_client()),
+            asyncio.create_task(self._keepalive()),  # pings while the backend starts, too
+        ]
         outcome = Outcome.FAILED
         try:
             if await self._open_backend():
-                tasks.append(asyncio.create_task(self._read_backend()))
-                tasks.append(asyncio.create_task(self._keepalive()))
+                helpers.append(asyncio.create_task(self._read_backend()))
                 outcome = await self._stream()
-            else:
-                outcome = Outcome.CLIENT_GONE if self._client_gone else Outcome.FAILED
+            elif self._client_gone:
+                outcome = Outcome.CLIENT_GONE
+            elif self._failure is None:  # shut down before the backend was ready
+                self._fail(ErrorCode.BACKEND_UNAVAILABLE, "the server is restarting; stream again")
+            await _cancel(helpers)  # nothing may follow the final message
             await self._close_backend()
             await self._finish(outcome)
         except Exception:
             log.exception("stream crashed", extra={"stream": self._id})
             self._fail(ErrorCode.INTERNAL, "internal proxy error")
+            await _cancel(helpers)
             await self._finish(Outcome.FAILED)
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel(helpers)
             await self._close_backend()
             log.info(
                 "stream closed",
@@ -161,6 +165,7 @@ class StreamRelay:
         waited = self._config.backend_timeout - (deadline - time.monotonic())
         log.info("backend ready", extra={"stream": self._id, "wait_s": round(waited, 3)})
         self._ready_at = self._last_heard = time.monotonic()
+        self._last_audio = max(self._last_audio, self._ready_at)  # idle counts from Ready
         await self._send_client(stream.Ready())
         async with self._backend_lock:
             await self._send_frames(self._pending)
@@ -208,9 +213,7 @@ class StreamRelay:
             await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
         # The backend works through audio in real time: a client that sent faster left a
         # backlog, which it drains before the marker can come back.
-        now = time.monotonic()
-        backlog = max(0.0, self._frames_up * FRAME_SECONDS - (now - self._ready_at))
-        expected = now + backlog + self._config.model.delay_seconds
+        expected = time.monotonic() + self._backlog_seconds() + self._config.model.delay_seconds
         done = lambda: self._marker_seen or self._failure is not None or self._client_gone  # noqa: E731
         while not await self._wait(done, FRAME_SECONDS):
             now = time.monotonic()
@@ -218,6 +221,7 @@ class StreamRelay:
                 self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
                 return
             await self._send_backend(_SILENT_FRAME)
+            self._frames_up += 1
 
     async def _finish(self, outcome: Outcome) -> None:
         """Tell the client how the stream ended and close it."""
@@ -257,8 +261,8 @@ class StreamRelay:
                 if isinstance(message, stream.EndOfAudio):
                     self._end_requested = True
                     self._changed.set()
-                elif self._accepting_audio and not self._end_requested:
-                    self._last_audio = time.monotonic()
+                elif self._accepting_audio and not self._end_requested and message.pcm:
+                    self._last_audio = time.monotonic()  # empty messages keep nothing alive
                     await self._take_audio(pcm_from_bytes(message.pcm))
         except ConnectionClosed:
             pass
@@ -284,9 +288,12 @@ class StreamRelay:
                 if isinstance(data, str):
                     continue
                 self._last_heard = time.monotonic()
-                message = moshi.decode_server(data)
+                try:
+                    message = moshi.decode_server(data)
+                except UnknownMessageType:
+                    continue  # a newer moshi-server's addition
                 if isinstance(message, moshi.Step):
-                    self._note_backlog(message.buffered_pcm)
+                    self._note_backlog()
                     if self._vad.on_step(message.prs):
                         await self._send_client(stream.VadEnd())
                 elif isinstance(message, moshi.Word):
@@ -348,20 +355,36 @@ class StreamRelay:
         if self._backend is not None:
             await self._backend.close()
 
-    def _note_backlog(self, buffered: int) -> None:
-        if buffered > self._max_backlog:
-            if buffered >= _BACKLOG_WARNING_SAMPLES > self._max_backlog:
+    def _backlog_seconds(self) -> float:
+        """Audio sent to the backend and not yet processed. With stt-1b-en_fr each processed
+        frame is acknowledged by a Step; without Steps (stt-2.6b-en) the backend is assumed to
+        keep up with real time from Ready. (moshi-server's own ``buffered_pcm`` counts only
+        the leftover of oversized messages, never the queue.)"""
+        if self._config.model.has_vad:
+            return max(0, self._frames_up - self._vad.steps) * FRAME_SECONDS
+        elapsed = time.monotonic() - self._ready_at
+        return max(0.0, self._frames_up * FRAME_SECONDS - elapsed)
+
+    def _note_backlog(self) -> None:
+        """Report a growing backlog in the metrics, and in the log once it passes a second."""
+        if not self._ready_at:
+            return
+        backlog = self._backlog_seconds()
+        samples = round(backlog * SAMPLE_RATE)
+        if samples > self._max_backlog:
+            if samples >= _BACKLOG_WARNING_SAMPLES > self._max_backlog:
                 log.warning(
                     "backend falling behind",
-                    extra={"stream": self._id, "buffered_s": buffered / SAMPLE_RATE},
+                    extra={"stream": self._id, "buffered_s": round(backlog, 2)},
                 )
-            self._max_backlog = buffered
-            self._stats.max_backlog_samples = max(self._stats.max_backlog_samples, buffered)
+            self._max_backlog = samples
+            self._stats.max_backlog_samples = max(self._stats.max_backlog_samples, samples)
 
     async def _send_frames(self, frames: list[Samples]) -> None:
         for frame in frames:
             await self._send_backend(moshi.encode_audio(frame))
             self._frames_up += 1
+        self._note_backlog()
 
     async def _send_backend(self, data: bytes) -> None:
         assert self._backend is not None
@@ -382,3 +405,9 @@ class StreamRelay:
         else:
             if isinstance(message, stream.Token):
                 self._stats.tokens += 1
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

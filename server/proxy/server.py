@@ -31,6 +31,7 @@ class ProxyServer:
         self._relays: set[StreamRelay] = set()
         self._server: Server | None = None
         self._next_id = 0
+        self._shutting_down = False
 
     @property
     def port(self) -> int:
@@ -73,6 +74,7 @@ class ProxyServer:
         """Stop accepting streams, flush every active one, then close."""
         if self._server is None:
             return
+        self._shutting_down = True
         self._server.close(close_connections=False)
         for relay in list(self._relays):
             relay.shutdown()
@@ -126,6 +128,8 @@ class ProxyServer:
     async def _handle(self, connection: ServerConnection) -> None:
         self._next_id += 1
         relay = StreamRelay(connection, self.config, self.stats, self._next_id)
+        if self._shutting_down:  # accepted just before the listener closed
+            relay.shutdown()
         self._relays.add(relay)
         self.stats.streams_total += 1
         self.stats.streams_active += 1

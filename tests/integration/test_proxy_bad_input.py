@@ -140,3 +140,18 @@ async def test_client_vanishing_releases_the_backend_at_once(
         ws.transport.abort()  # no close handshake: the client just disappears
         assert await eventually(lambda: double.busy_slots == 0, timeout=2.0)
         await still_serves(server.url, two_sentences)  # the single slot is free again
+
+
+async def test_backend_that_is_not_a_websocket_server(proxy: ProxyFactory) -> None:
+    """A restarting backend (or a wrong port) that answers garbage is retried, then reported."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"220 not http\r\n\r\n")
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, proxy(f"ws://127.0.0.1:{port}/api/asr-streaming", backend_timeout=1.0) as p:
+        result = await send_then_collect(p.url, SPEECHLESS.tobytes())
+    assert result.errors() == ["backend_unavailable"]
+    assert "handshake failed" in str(result.messages[-1]["message"])

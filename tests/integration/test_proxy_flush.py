@@ -108,3 +108,19 @@ async def test_flush_waits_for_a_backlog_from_a_client_faster_than_real_time(
         result = await stream_audio(server.url, two_sentences, speed=10.0)
     assert result.words == words_of(SENTENCES[:2])
     assert result.types[-1] == "end"
+
+
+async def test_last_words_arrive_while_other_streams_drive_the_batch(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, speech_dir: Path
+) -> None:
+    """The Marker falls due on the batch's step counter, which other streams keep moving:
+    only the silence queued before it makes sure the last words come out first."""
+    spoken = speech([SENTENCES[2]], speech_dir, gap_seconds=0.0)
+    ending = spoken[: np.flatnonzero(np.abs(spoken) > 0.01)[-1] + 1]  # no trailing silence
+    busy = np.zeros(len(ending) + 4 * 24_000, np.float32)  # keeps streaming after the end
+    async with moshi_double() as double, proxy(double.url) as server:
+        results = await asyncio.gather(
+            stream_audio(server.url, ending), stream_audio(server.url, busy)
+        )
+    assert results[0].words == words_of(SENTENCES[2:3])
+    assert results[0].types[-1] == "end"

@@ -18,8 +18,10 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from server.proxy.config import ProxyConfig
+from server.proxy.server import ProxyServer
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
-from tests.support.clients import Transcript, receive_all, stream_audio
+from tests.support.clients import Transcript, eventually, receive_all, stream_audio
 from tests.support.speech import SENTENCES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -231,7 +233,7 @@ def test_wait_backend_gives_up_with_a_clear_error() -> None:
         "--backend",
         f"ws://127.0.0.1:{free_port()}/api/asr-streaming",
         "--wait-backend",
-        "--backend-timeout",
+        "--startup-timeout",
         "1",
     )
     _, stderr = process.communicate(timeout=30)
@@ -253,3 +255,65 @@ async def test_deployment_smoke_test_against_the_proxy(
     assert json.loads(good.stdout)["words"] == SENTENCES[0].split()
     assert bad.returncode == 1
     assert "HTTP 401" in bad.stderr
+
+
+async def test_smoke_test_waits_for_a_deployment_that_is_still_starting(
+    moshi_double: DoubleFactory, proxy: ProxyFactory
+) -> None:
+    port = free_port()
+    url = f"ws://127.0.0.1:{port}/v1/stream"
+    command = [sys.executable, "-m", "server.deploy.smoke_test", "--url", url, "--wait", "60"]
+    smoke = subprocess.Popen(  # noqa: ASYNC220 - it must run while this loop serves
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        await asyncio.sleep(3)  # nothing listens yet: the smoke test keeps trying
+        assert smoke.poll() is None
+        async with moshi_double() as double, proxy(double.url, port=port):
+            out, err = await asyncio.to_thread(smoke.communicate, timeout=60)
+    finally:
+        smoke.kill()
+    assert smoke.returncode == 0, err
+    assert "waiting for" in err
+    assert json.loads(out)["words"] == SENTENCES[0].split()
+
+
+async def test_shutdown_while_the_backend_starts_tells_the_client_to_retry(
+    moshi_double: DoubleFactory, two_sentences: np.ndarray
+) -> None:
+    async with moshi_double(warmup_seconds=5.0) as double:
+        server = ProxyServer(ProxyConfig(port=0, backend_url=double.url))
+        await server.start()
+        transcript = Transcript()
+        async with connect(server.url) as ws:
+            receiver = asyncio.create_task(receive_all(ws, transcript))
+            await ws.send(two_sentences[:24000].tobytes())
+            await asyncio.sleep(0.3)
+            await server.shutdown()  # before the backend said Ready
+            await asyncio.wait_for(receiver, 10)
+    assert transcript.errors() == ["backend_unavailable"]  # not a clean end: audio was lost
+    assert "restarting" in str(transcript.messages[-1]["message"])
+
+
+async def test_idle_timeout_counts_from_ready(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, two_sentences: np.ndarray
+) -> None:
+    """A client that starts sending only at ``ready`` after a slow start is not cut off."""
+    slow_start = moshi_double(warmup_seconds=2.0)
+    async with (
+        slow_start as double,
+        proxy(double.url, idle_timeout=1.0, ping_interval=0.5) as server,
+    ):
+        transcript = Transcript()
+        async with connect(server.url) as ws:
+            receiver = asyncio.create_task(receive_all(ws, transcript))
+            assert await eventually(lambda: {"type": "ready"} in transcript.messages, timeout=10)
+            for start in range(0, len(two_sentences), 1920):
+                await ws.send(two_sentences[start : start + 1920].tobytes())
+                await asyncio.sleep(0.02)
+            await ws.send(json.dumps({"type": "end"}))
+            await asyncio.wait_for(receiver, 30)
+    assert transcript.words == words_of(SENTENCES[:2])
+    assert transcript.types[-1] == "end"
+    ready_at = transcript.messages.index({"type": "ready"})
+    assert {"type": "ping"} in transcript.messages[:ready_at]  # pings while the backend starts

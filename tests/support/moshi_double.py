@@ -5,11 +5,13 @@ Reproduces what the Rust server does that clients rely on (PROTOCOL.md section 2
 - a fixed number of batch slots; when all are busy the socket is accepted, then
   ``Error "no free channels"`` and close;
 - one model loop for all slots, one step every ``step_seconds``; each step takes at most one
-  message per slot, processes one frame of audio (backlog included), sends a ``Step`` (1B-style
-  models only), the words that are due, and markers that are due;
+  message per slot and processes at most one frame per slot (audio beyond a frame in one
+  message is carried over), sends a ``Step`` (1B-style models only) and the words that are
+  due; the step counter is global and advances only when some slot had audio;
 - ``Ready`` at the first step after the connection (after ``warmup_seconds`` on a cold server);
 - ``Word``/``EndWord`` only ``delay`` frames after the audio they belong to, and only while
-  audio keeps arriving; ``Marker`` echoed after delay + backlog steps;
+  audio keeps arriving; ``Marker`` echoed ``delay`` + carried-over frames global steps after it
+  is read, even if its own stream sent nothing since (other streams drive the batch);
 - an undecodable binary frame ends the session; text frames are ignored;
 - WebSocket ping after 10 s without output; session dropped after 20 s without any frame or
   120 s without audio (both configurable).
@@ -37,7 +39,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from server.protocol import ProtocolError, moshi
-from server.protocol.audio import FRAME_SECONDS, Reframer
+from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS, Reframer
 from tests.support.recognizer import RecognizedWord, StreamRecognizer, emit_step
 
 log = logging.getLogger("moshi-double")
@@ -64,6 +66,7 @@ class _Channel:
     recognizer: StreamRecognizer
     inbox: deque[moshi.ClientMessage] = field(default_factory=deque)
     reframer: Reframer = field(default_factory=Reframer)
+    carry: deque[np.ndarray] = field(default_factory=deque)  # frames beyond one per message
     ready_sent: bool = False
     steps: int = 0
     due_words: deque[tuple[int, RecognizedWord]] = field(default_factory=deque)
@@ -85,6 +88,7 @@ class MoshiDouble:
         self._channels: list[_Channel | None] = [None] * config.slots
         self._server: Server | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self._global_step = 0
         self.received_frames = 0  # audio frames processed, all channels
         self.non_finite_samples = 0  # NaN or inf seen in processed audio
         self.peak = 0.0  # largest absolute sample value processed
@@ -193,40 +197,56 @@ class MoshiDouble:
                     await channel.ws.ping()
 
     async def _model_loop(self) -> None:
+        """One batch step at a time, like moshi-server's model loop: every channel takes at
+        most one message and processes at most one frame; the step counter is global and only
+        advances on steps where some channel had audio; markers fall due on it."""
         await asyncio.sleep(self.config.warmup_seconds)
         next_tick = time.monotonic()
         while True:
-            for channel in self._channels:
+            outputs: dict[int, list[moshi.ServerMessage]] = {}
+            processed = False
+            for slot, channel in enumerate(self._channels):
                 if channel is not None and not channel.closed.is_set():
-                    await self._step(channel)
+                    outputs[slot], had_audio = self._step(channel)
+                    processed |= had_audio
+            if processed:
+                self._global_step += 1
+                for slot, channel in enumerate(self._channels):
+                    if channel is not None and slot in outputs:
+                        outputs[slot] += self._due_markers(channel)
+            for slot, messages in outputs.items():
+                channel = self._channels[slot]
+                if messages and channel is not None:
+                    await self._send(channel, messages)
             next_tick += self.config.step_seconds
             await asyncio.sleep(max(0.0, next_tick - time.monotonic()))
 
-    async def _step(self, channel: _Channel) -> None:
+    def _step(self, channel: _Channel) -> tuple[list[moshi.ServerMessage], bool]:
+        """One model step for one channel: its messages, and whether it processed audio."""
         out: list[moshi.ServerMessage] = []
         if not channel.ready_sent:
             channel.ready_sent = True
             out.append(moshi.Ready())
-        frame = None
-        if channel.inbox:
-            message = channel.inbox.popleft()
-            if isinstance(message, moshi.Audio):
-                frames = channel.reframer.push(message.samples())
-                frame = frames[0] if frames else None
-                # More than a frame in one message: the rest waits, ahead of later messages.
-                backlog = [moshi.Audio.from_samples(extra) for extra in frames[1:]]
-                channel.inbox.extendleft(reversed(backlog))
-            elif isinstance(message, moshi.Marker):
-                # Audio sent before the marker (the backlog) was processed before it was read
-                # here; what remains is the model delay.
-                due = channel.steps + self.config.delay_frames
-                channel.markers.append((due, message.id))
-            elif isinstance(message, moshi.Init):
-                channel.recognizer.reset()
-        if frame is not None:
-            out.extend(self._process_frame(channel, frame))
-        if out:
-            await self._send(channel, out)
+        message = channel.inbox.popleft() if channel.inbox else None
+        if isinstance(message, moshi.Marker):
+            # Due once the audio still carried over and the model delay have been processed.
+            due = self._global_step + self.config.delay_frames + len(channel.carry)
+            channel.markers.append((due, message.id))
+            return out, False
+        if isinstance(message, moshi.Init):
+            channel.recognizer.reset()
+            return out, False
+        if isinstance(message, moshi.Audio):
+            channel.carry.extend(channel.reframer.push(message.samples()))
+        if not channel.carry:
+            return out, False
+        out.extend(self._process_frame(channel, channel.carry.popleft()))
+        return out, True
+
+    def _due_markers(self, channel: _Channel) -> list[moshi.ServerMessage]:
+        due = sorted(m for m in channel.markers if m[0] <= self._global_step)
+        channel.markers = [m for m in channel.markers if m[0] > self._global_step]
+        return [moshi.Marker(marker_id) for _, marker_id in due]
 
     def _process_frame(self, channel: _Channel, frame: np.ndarray) -> list[moshi.ServerMessage]:
         self.received_frames += 1
@@ -238,18 +258,16 @@ class MoshiDouble:
             channel.due_words.append((emit_step(word, self.config.delay_frames), word))
         out: list[moshi.ServerMessage] = []
         if self.config.extra_heads:
-            backlog = sum(len(m.pcm) // 4 for m in channel.inbox if isinstance(m, moshi.Audio))
-            out.append(moshi.Step(channel.steps, channel.recognizer.pause_probabilities(), backlog))
+            # Like moshi-server: only audio carried over from oversized messages counts.
+            buffered = len(channel.carry) * FRAME_SAMPLES + channel.reframer.pending_samples
+            pause = channel.recognizer.pause_probabilities()
+            out.append(moshi.Step(self._global_step + 1, pause, buffered))
         while channel.due_words and channel.due_words[0][0] <= channel.steps:
             _, word = channel.due_words.popleft()
             if channel.last_word is not None:
                 out.append(moshi.EndWord(channel.last_word.end))
             out.append(moshi.Word(word.text, word.start))
             channel.last_word = word
-        for due, marker_id in sorted(channel.markers):
-            if due <= channel.steps:
-                out.append(moshi.Marker(marker_id))
-        channel.markers = [m for m in channel.markers if m[0] > channel.steps]
         return out
 
     async def _send(self, channel: _Channel, messages: list[moshi.ServerMessage]) -> None:

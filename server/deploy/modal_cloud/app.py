@@ -17,6 +17,7 @@ import os
 import subprocess
 import sys
 import sysconfig
+import threading
 from pathlib import Path
 
 import modal
@@ -70,7 +71,7 @@ def serve() -> None:
         stt_config(SETTINGS.model, batch_size=SETTINGS.batch_size, log_dir="/tmp/moshi-logs")
     )
     env = {**os.environ, "LD_LIBRARY_PATH": sysconfig.get_config_var("LIBDIR") or ""}
-    subprocess.Popen(
+    backend = subprocess.Popen(
         [
             "/root/.cargo/bin/moshi-server",
             "worker",
@@ -83,7 +84,7 @@ def serve() -> None:
         ],
         env=env,
     )
-    subprocess.Popen(
+    proxy = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -100,9 +101,21 @@ def serve() -> None:
             "10",
             "--max-message-bytes",
             str(2 * 1024 * 1024 - 1024),
-            "--backend-timeout",
+            "--startup-timeout",
             str(20 * MINUTES),
             "--wait-backend",
             "--no-auth",
         ],
     )
+    threading.Thread(target=_stop_when_backend_dies, args=(backend, proxy), daemon=True).start()
+
+
+def _stop_when_backend_dies(
+    backend: subprocess.Popen[bytes], proxy: subprocess.Popen[bytes]
+) -> None:
+    """If moshi-server exits, take the container down so that Modal replaces it (a proxy left
+    running would keep taking streams it cannot serve)."""
+    code = backend.wait()
+    print(f"moshi-server exited with {code}; stopping the container", file=sys.stderr)
+    proxy.terminate()
+    os._exit(1)

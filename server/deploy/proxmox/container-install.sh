@@ -123,7 +123,9 @@ install_file "$PREFIX/bin/smoke-test" 755 >/dev/null <<EOF
 #!/usr/bin/env bash
 # Streams a spoken sentence through the proxy and checks that words come back.
 set -euo pipefail
-PYTHONPATH=$SRC exec $PREFIX/venv/bin/python -m server.deploy.smoke_test --url ws://127.0.0.1:$PORT/v1/stream --token-file $ETC/token
+# The first start downloads and warms up the model before the proxy listens: wait for it.
+PYTHONPATH=$SRC exec $PREFIX/venv/bin/python -m server.deploy.smoke_test --wait 1800 \
+  --url ws://127.0.0.1:$PORT/v1/stream --token-file $ETC/token
 EOF
 
 log "services"

@@ -106,12 +106,16 @@ if [[ -n $REMOTE ]]; then
     --model "$MODEL" --batch-size "$BATCH_SIZE" --port "$PORT")
   [[ -n $GATEWAY ]] && args+=(--gateway "$GATEWAY")
   ((DRY_RUN)) && args+=(--dry-run)
-  remote_dir=${KYUTAI_DICTATE_REMOTE_DIR:-/root/kyutai-dictate-deploy}
+  # The scripts go to a fresh temporary folder on the host, removed afterwards (so a dry run
+  # leaves nothing behind either).
+  remote_dir=$(ssh -o BatchMode=yes "$REMOTE" "mktemp -d ${KYUTAI_DICTATE_REMOTE_TMP:-/tmp}/kyutai-dictate-deploy.XXXXXX")
   log "copying the deployment files to $REMOTE:$remote_dir"
-  tar -C "$REPO" -czf - server | ssh -o BatchMode=yes "$REMOTE" \
-    "rm -rf $remote_dir && mkdir -p $remote_dir && tar -C $remote_dir -xzf -"
-  exec ssh -o BatchMode=yes "$REMOTE" \
-    "bash $remote_dir/server/deploy/proxmox/pve-host.sh $(printf '%q ' "${args[@]}")"
+  tar -C "$REPO" -czf - server | ssh -o BatchMode=yes "$REMOTE" "tar -C $(printf '%q' "$remote_dir") -xzf -"
+  status=0
+  ssh -o BatchMode=yes "$REMOTE" \
+    "bash $(printf '%q' "$remote_dir/server/deploy/proxmox/pve-host.sh") $(printf '%q ' "${args[@]}")" || status=$?
+  ssh -o BatchMode=yes "$REMOTE" "rm -rf $(printf '%q' "$remote_dir")"
+  exit "$status"
 fi
 
 # --- prerequisites ------------------------------------------------------------------------
@@ -184,6 +188,10 @@ if [[ $installed == "$stamp" ]]; then
   log "container $CTID is up to date"
 else
   log "installing into container $CTID (this builds moshi-server: 15-30 minutes the first time)"
+  log "waiting for the container's network"
+  # shellcheck disable=SC2016 # expanded inside the container
+  change pct exec "$CTID" -- sh -c \
+    'for _ in $(seq 60); do getent hosts deb.debian.org >/dev/null && exit 0; sleep 2; done; exit 1'
   change pct push "$CTID" "$bundle/server.tar" /root/kyutai-dictate-server.tar
   change pct exec "$CTID" -- bash -c \
     "mkdir -p /opt/kyutai-dictate/src && tar -C /opt/kyutai-dictate/src -xf /root/kyutai-dictate-server.tar"
@@ -191,14 +199,14 @@ else
     --driver-version "$DRIVER" --model "$MODEL" --batch-size "$BATCH_SIZE" --port "$PORT" --stamp "$stamp"
 fi
 
-# --- smoke test ---------------------------------------------------------------------------
+# --- endpoint, then smoke test --------------------------------------------------------------
 if ((DRY_RUN)); then
   echo "would run: pct exec $CTID -- /opt/kyutai-dictate/bin/smoke-test"
-else
-  log "smoke test: streaming speech through the deployed endpoint"
-  pct exec "$CTID" -- /opt/kyutai-dictate/bin/smoke-test
-  address=$(pct exec "$CTID" -- hostname -I 2>/dev/null | awk '{print $1}')
-  token=$(pct exec "$CTID" -- cat /etc/kyutai-dictate/token)
-  printf 'endpoint: ws://%s:%s/v1/stream\n' "${address:-<container address>}" "$PORT"
-  printf 'token: %s\n' "$token"
+  exit 0
 fi
+address=$(pct exec "$CTID" -- hostname -I 2>/dev/null | awk '{print $1}')
+token=$(pct exec "$CTID" -- cat /etc/kyutai-dictate/token)
+printf 'endpoint: ws://%s:%s/v1/stream\n' "${address:-<container address>}" "$PORT"
+printf 'token: %s\n' "$token"
+log "smoke test: streaming speech through the endpoint (the first start downloads the model)"
+pct exec "$CTID" -- /opt/kyutai-dictate/bin/smoke-test

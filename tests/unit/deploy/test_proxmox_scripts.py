@@ -51,7 +51,7 @@ class Host:
             "STANDIN_STATE": str(self.root / "state"),
             "PVE_LXC_DIR": str(self.root / "lxc"),
             "PROC_DEVICES": str(devices),
-            "KYUTAI_DICTATE_REMOTE_DIR": str(self.root / "remote"),
+            "KYUTAI_DICTATE_REMOTE_TMP": str(self.root),
         }
         return subprocess.run(
             ["bash", str(HOST_SCRIPT), *args],
@@ -141,6 +141,16 @@ def test_over_ssh(host: Host) -> None:
     assert any("BatchMode=yes" in c and c.endswith("root@pve true") for c in ssh_calls)
     assert any("pve-host.sh" in c for c in ssh_calls)
     assert "pct create 240" in "\n".join(host.calls)  # ran on the (pretend) host
+    assert "endpoint: ws://10.0.0.50:8000/v1/stream" in done.stdout
+    assert not list(host.root.glob("kyutai-dictate-deploy.*"))  # the copy was removed
+
+
+def test_dry_run_over_ssh_leaves_nothing_behind(host: Host) -> None:
+    done = host.run("--host", "root@pve", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert "would run: pct create 240" in done.stdout
+    assert not list(host.root.glob("kyutai-dictate-deploy.*"))
+    assert not host.conf.exists()
 
 
 @pytest.mark.parametrize(
