@@ -1,5 +1,6 @@
 """``kyutai-dictate bench --compare-gpus L4,L40S,A10G``: one Modal app per GPU, the same
-benchmark against each, one table; every app it deployed is stopped afterwards."""
+benchmark against each (after one warm-up stream), one table; every app it deployed is
+stopped afterwards, whatever happened."""
 
 from __future__ import annotations
 
@@ -13,9 +14,9 @@ from app.audio_file import load_audio_file
 from app.bench import BenchOptions, bench
 from app.deploy import deploy_modal, stop_modal
 from app.endpoint import Endpoint
-from app.errors import UsageError
+from app.errors import AppError, UsageError
 from app.latency_stats import StreamResult, Summary, summarize_results
-from server.deploy.modal_cloud.settings import app_name_for_gpu
+from server.deploy.modal_cloud.settings import ModalSettings, app_name_for_gpu
 
 
 def compare_gpus(
@@ -24,24 +25,43 @@ def compare_gpus(
     env: Mapping[str, str],
     out: TextIO | None = None,
 ) -> int:
-    """Deploy, measure and stop each GPU in turn; print the table. 1 if a stream failed."""
+    """Deploy, warm up, measure and stop each GPU in turn; print the table (also after a
+    failure, with the GPUs measured so far). 1 if a stream or a deployment failed."""
     out = out or sys.stdout
     key, secret = env.get("MODAL_KEY", ""), env.get("MODAL_SECRET", "")
     if not key or not secret:
         raise UsageError("set MODAL_KEY and MODAL_SECRET (a Modal proxy auth token) to connect")
+    for gpu in gpus:  # all names checked before anything is deployed
+        try:
+            ModalSettings.from_env({"KYUTAI_GPU": gpu})
+        except ValueError as exc:
+            raise UsageError(str(exc)) from None
     samples = load_audio_file(options.file)
     rows: list[tuple[str, list[StreamResult]]] = []
-    for gpu in gpus:
-        app_name = app_name_for_gpu(gpu)
-        try:
-            deployed = deploy_modal(gpu, None, None, app_name, env)
-            endpoint = Endpoint(deployed.url, (("Modal-Key", key), ("Modal-Secret", secret)))
-            results = asyncio.run(bench(replace(options, endpoint=endpoint), samples))
-            rows.append((gpu, results))
-        finally:
-            stop_modal(app_name, env)
-    print(format_comparison(rows), file=out)
+    try:
+        for gpu in gpus:
+            app_name = app_name_for_gpu(gpu)
+            try:
+                deployed = deploy_modal(gpu, None, None, app_name, env)
+                endpoint = Endpoint(deployed.url, (("Modal-Key", key), ("Modal-Secret", secret)))
+                # One unmeasured stream first: the container's cold start is not the GPU's speed.
+                warm_up = replace(options, endpoint=endpoint, parallel=1, runs=1)
+                asyncio.run(bench(warm_up, samples))
+                results = asyncio.run(bench(replace(options, endpoint=endpoint), samples))
+                rows.append((gpu, results))
+            finally:
+                _stop_quietly(app_name, env)
+    finally:
+        print(format_comparison(rows), file=out)
     return 1 if any(not r.ok for _, results in rows for r in results) else 0
+
+
+def _stop_quietly(app_name: str, env: Mapping[str, str]) -> None:
+    """Stop the app; a failure here must not hide the error that brought us here."""
+    try:
+        stop_modal(app_name, env)
+    except AppError as exc:
+        print(f"could not stop {app_name} (stop it with `modal app stop`): {exc}", file=sys.stderr)
 
 
 def format_comparison(rows: Sequence[tuple[str, Sequence[StreamResult]]]) -> str:

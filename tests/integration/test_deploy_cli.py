@@ -185,3 +185,14 @@ async def test_bench_compare_gpus_deploys_measures_and_stops_each(
         "modal app stop kyutai-dictate-a10g",
     ]
     assert "app=kyutai-dictate-l4" in calls[0]
+
+
+def test_bench_compare_gpus_checks_every_gpu_name_first(sandbox: Sandbox, tmp_path: Path) -> None:
+    wav = tmp_path / "x.wav"
+    done = sandbox.run(
+        "bench", "--compare-gpus", "L4,RTX9000", "--file", str(wav),
+        MODAL_KEY="wk-1", MODAL_SECRET="ws-1",
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "RTX9000" in done.stderr
+    assert sandbox.calls == []
