@@ -214,7 +214,7 @@ def run_level(streams: int, seconds: float) -> dict[str, Any]:
             "--backend",
             f"ws://127.0.0.1:{backend_port}{moshi.PATH}",
             "--idle-timeout",
-            "600",
+            "60",
         ],
         cwd=ROOT,
     )
