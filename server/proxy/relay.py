@@ -91,9 +91,7 @@ class StreamRelay:
         self._failure: Failure | None = None
         self._last_audio = time.monotonic()
         self._last_sent = time.monotonic()
-        self._ready_at = (
-            0.0  # when the backend said Ready: it consumes audio in real time from then
-        )
+        self._ready_at = 0.0  # when the backend said Ready
         self._last_heard = 0.0  # last message from the backend
         self._frames_up = 0
         self._tokens_down = 0
@@ -149,7 +147,7 @@ class StreamRelay:
     async def _open_backend(self) -> bool:
         """Connect and wait for ``Ready``; False if the stream cannot go on."""
         deadline = time.monotonic() + self._config.backend_timeout
-        connecting = asyncio.create_task(self._connect_and_wait_ready(deadline))
+        connecting = asyncio.create_task(open_session(self._config, deadline))
         waiter = asyncio.create_task(self._wait(lambda: self._interrupted, None))
         await asyncio.wait({connecting, waiter}, return_when=asyncio.FIRST_COMPLETED)
         waiter.cancel()
@@ -158,9 +156,10 @@ class StreamRelay:
             with contextlib.suppress(asyncio.CancelledError):
                 await connecting
             return False
-        failure = connecting.result()  # re-raises what the task raised
-        if failure is not None:
-            self._fail(failure.code, failure.message)
+        try:
+            self._backend = connecting.result()
+        except BackendFailure as exc:
+            self._fail(exc.code, exc.message)
             return False
         waited = self._config.backend_timeout - (deadline - time.monotonic())
         log.info("backend ready", extra={"stream": self._id, "wait_s": round(waited, 3)})
@@ -172,13 +171,6 @@ class StreamRelay:
             self._pending = []
             self._streaming = True
         return True
-
-    async def _connect_and_wait_ready(self, deadline: float) -> Failure | None:
-        try:
-            self._backend = await open_session(self._config, deadline)
-        except BackendFailure as exc:
-            return Failure(exc.code, exc.message)
-        return None
 
     async def _stream(self) -> Outcome:
         """Relay until something ends the stream; flush unless it cannot be flushed."""
@@ -211,8 +203,8 @@ class StreamRelay:
             self._flush_marker = next(_marker_ids)
             await self._send_frames([partial, *frames] if partial is not None else frames)
             await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
-        # The backend works through audio in real time: a client that sent faster left a
-        # backlog, which it drains before the marker can come back.
+        # Audio not yet processed (a client faster than real time, a slow GPU) is worked
+        # through before the marker can come back.
         expected = time.monotonic() + self._backlog_seconds() + self._config.model.delay_seconds
         done = lambda: self._marker_seen or self._failure is not None or self._client_gone  # noqa: E731
         while not await self._wait(done, FRAME_SECONDS):
@@ -246,12 +238,9 @@ class StreamRelay:
     async def _read_client(self) -> None:
         try:
             async for data in self._client:
-                if isinstance(data, str) and len(data) > self._config.max_message_bytes:
-                    self._fail(ErrorCode.TOO_LARGE, "message too large")
-                    return
-                if isinstance(data, bytes) and len(data) > self._config.max_message_bytes:
+                if len(data) > self._config.max_message_bytes:
                     limit = self._config.max_message_bytes
-                    self._fail(ErrorCode.TOO_LARGE, f"audio message over {limit} bytes")
+                    self._fail(ErrorCode.TOO_LARGE, f"message over {limit} bytes")
                     return
                 try:
                     message = stream.decode_client(data)
