@@ -42,17 +42,10 @@ def virtual_microphone(runtime_dir: Path) -> Iterator[VirtualMicrophone]:
     config = runtime_dir / "default.pa"
     config.write_text(CONFIG)
     env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir)}
+    command = ["pulseaudio", "-n", "-F", str(config), "--daemonize=no"]
+    command += ["--exit-idle-time=-1", "--disallow-exit", "--log-target=stderr"]
     server = subprocess.Popen(
-        [
-            "pulseaudio",
-            "-n",
-            "-F",
-            str(config),
-            "--daemonize=no",
-            "--exit-idle-time=-1",
-            "--disallow-exit",
-            "--log-target=stderr",
-        ],  # fmt: skip
+        command,
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
