@@ -1,0 +1,1 @@
+"""Typing text into the focused window, one backend per platform and tool."""
