@@ -6,24 +6,14 @@ import asyncio
 import json
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
 import numpy as np
 
 from tests.conftest import DoubleFactory, ProxyFactory
-from tests.support.speech import SENTENCES
+from tests.support.speech import SENTENCES, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def write_wav(path: Path, audio: np.ndarray) -> Path:
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24_000)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
-    return path
 
 
 async def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -7,16 +7,14 @@ import json
 import os
 import subprocess
 import sys
-import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
 from tests.conftest import DoubleFactory, ProxyFactory
-from tests.support.speech import SENTENCES, speech
+from tests.support.speech import SENTENCES, speech, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 STAND_INS = [ROOT / "tests/support/modal_stand_in", ROOT / "tests/support/pve_stand_ins"]
@@ -161,11 +159,7 @@ async def test_bench_compare_gpus_deploys_measures_and_stops_each(
 ) -> None:
     audio = speech([SENTENCES[0]], speech_dir, gap_seconds=0.5)
     wav = tmp_path / "speech.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24_000)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav(wav, audio)
     async with moshi_double() as double, proxy(double.url) as server:
         web_url = f"http://127.0.0.1:{server.port}"
         args = ["bench", "--compare-gpus", "L4,A10G", "--file", str(wav), "-p", "2", "--runs", "1"]

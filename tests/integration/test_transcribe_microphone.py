@@ -7,14 +7,11 @@ import asyncio
 import signal
 import subprocess
 import sys
-import wave
 from pathlib import Path
-
-import numpy as np
 
 from tests.conftest import DoubleFactory, ProxyFactory
 from tests.support.pulse import virtual_microphone
-from tests.support.speech import SENTENCES, speech
+from tests.support.speech import SENTENCES, speech, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,11 +21,7 @@ async def test_transcribe_from_the_microphone(
 ) -> None:
     audio = speech(SENTENCES[:2], speech_dir, gap_seconds=1.5)
     wav = tmp_path / "speech.wav"
-    with wave.open(str(wav), "wb") as w:
-        w.setnchannels(1)
-        w.setsampwidth(2)
-        w.setframerate(24_000)
-        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    write_wav(wav, audio)
     with virtual_microphone(tmp_path / "pulse") as mic:
         # The microphone runs in real time: so does the model.
         async with moshi_double(step_seconds=0.08) as double, proxy(double.url) as server:

@@ -45,6 +45,16 @@ def read_wav(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768
 
 
+def write_wav(path: Path, audio: np.ndarray) -> Path:
+    """Write float samples as a 16-bit mono 24 kHz WAV; returns ``path``."""
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(SAMPLE_RATE)
+        w.writeframes((np.clip(audio, -1, 1) * 32767).astype("<i2").tobytes())
+    return path
+
+
 def speech(sentences: list[str], directory: Path, gap_seconds: float = 1.5) -> np.ndarray:
     """The sentences spoken one after another, each followed by ``gap_seconds`` of silence."""
     parts = [read_wav(synthesize(s, directory, gap_seconds)) for s in sentences]
