@@ -14,10 +14,11 @@ import pytest
 from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
 from tests.conftest import DoubleFactory, ProxyFactory
+from tests.support.pretend_pve import pve_host_env
 from tests.support.speech import SENTENCES, speech, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
-STAND_INS = [ROOT / "tests/support/modal_stand_in", ROOT / "tests/support/pve_stand_ins"]
+MODAL_STAND_IN = ROOT / "tests/support/modal_stand_in"
 
 
 class Sandbox:
@@ -25,7 +26,6 @@ class Sandbox:
         self.root = root
         self.log = root / "calls.log"
         (root / "home").mkdir()
-        (root / "state").mkdir()
 
     @property
     def keyring(self) -> Path:
@@ -40,13 +40,10 @@ class Sandbox:
 
     def env(self, token: bool = True, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("MODAL_", "KYUTAI_"))}
+        env |= pve_host_env(self.root, uvm_major=511)
         env |= {
-            "PATH": os.pathsep.join([*map(str, STAND_INS), env["PATH"]]),
+            "PATH": f"{MODAL_STAND_IN}{os.pathsep}{env['PATH']}",
             "HOME": str(self.root / "home"),
-            "STANDIN_LOG": str(self.log),
-            "STANDIN_STATE": str(self.root / "state"),
-            "PVE_LXC_DIR": str(self.root / "lxc"),
-            "PROC_DEVICES": str(self.devices()),
             "XDG_CONFIG_HOME": str(self.root / "config"),
             "PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring",
             "KYUTAI_TEST_KEYRING_FILE": str(self.keyring),
@@ -54,11 +51,6 @@ class Sandbox:
         if token:
             env |= {"MODAL_TOKEN_ID": "ak-test", "MODAL_TOKEN_SECRET": "as-test"}
         return env | extra
-
-    def devices(self) -> Path:
-        path = self.root / "devices"
-        path.write_text("Character devices:\n195 nvidia\n511 nvidia-uvm\n")
-        return path
 
     def run(self, *args: str, **env: object) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -10,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.pretend_pve import STAND_INS, pve_host_env
+
 ROOT = Path(__file__).resolve().parents[3]
 HOST_SCRIPT = ROOT / "server/deploy/proxmox/pve-host.sh"
-STAND_INS = ROOT / "tests/support/pve_stand_ins"
 SCRIPTS = [
     HOST_SCRIPT,
     ROOT / "server/deploy/proxmox/container-install.sh",
@@ -38,21 +38,8 @@ class Host:
         return self.root / "lxc" / "240.conf"
 
     def run(self, *args: str, path_extra: Path | None = None) -> subprocess.CompletedProcess[str]:
-        devices = self.root / "devices"
-        uvm = f"{self.uvm_major} nvidia-uvm\n" if self.uvm_major is not None else ""
-        devices.write_text(
-            f"Character devices:\n  1 mem\n195 nvidia\n{uvm}226 drm\n\nBlock devices:\n  8 sd\n"
-        )
-        (self.root / "state").mkdir(exist_ok=True)
-        env = {
-            "PATH": f"{path_extra or STAND_INS}:{os.environ['PATH']}",
-            "HOME": str(self.root),
-            "STANDIN_LOG": str(self.root / "calls.log"),
-            "STANDIN_STATE": str(self.root / "state"),
-            "PVE_LXC_DIR": str(self.root / "lxc"),
-            "PROC_DEVICES": str(devices),
-            "KYUTAI_DICTATE_REMOTE_TMP": str(self.root),
-        }
+        env = pve_host_env(self.root, self.uvm_major, path_extra or STAND_INS)
+        env["HOME"] = str(self.root)
         return subprocess.run(
             ["bash", str(HOST_SCRIPT), *args],
             env=env,
