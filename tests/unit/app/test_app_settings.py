@@ -11,7 +11,17 @@ from keyrings.alt.file import PlaintextKeyring
 
 from app import secret_store, settings_store
 from app.secret_store import Secret, SecretStoreError
-from app.settings import BackendKind, BackendSettings, Settings, SettingsError
+from app.settings import (
+    BackendKind,
+    BackendSettings,
+    DictationSettings,
+    HotkeyMode,
+    OverlaySettings,
+    Settings,
+    SettingsError,
+    StartupSettings,
+    TypingMethod,
+)
 from tests.support.file_keyring import FileKeyring
 
 
@@ -79,3 +89,51 @@ def test_plain_text_keyrings_are_refused(tmp_path: Path) -> None:
     finally:
         keyring.set_keyring(previous)
     assert not os.path.exists(tmp_path / "plain.cfg")
+
+
+def test_every_section_round_trips(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    settings = Settings(
+        BackendSettings(BackendKind.MOSHI, url="ws://gpu:8080/api/asr-streaming"),
+        DictationSettings(
+            hotkey="<ctrl>+<alt>+d",
+            mode=HotkeyMode.TOGGLE,
+            microphone="USB Mic",
+            typing=TypingMethod.XDOTOOL,
+            leading_space=True,
+            focus_guard=False,
+        ),
+        OverlaySettings(show=False, latency=True, opacity=0.5, geometry=(10, 20, 600, 90)),
+        StartupSettings(at_login=True),
+    )
+    settings_store.save(settings, path)
+    assert settings_store.load(path) == settings
+    assert 'mode = "toggle"' in path.read_text()
+
+
+def test_missing_keys_take_defaults_and_unknown_keys_are_ignored(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[dictation]\nhotkey = "<f8>"\nfuture = 1\n[overlay]\nopacity = 1\n')
+    settings = settings_store.load(path)
+    assert settings.dictation == DictationSettings(hotkey="<f8>")
+    assert settings.overlay.opacity == 1.0
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[dictation]\nmode = "hold-ish"', "dictation.mode 'hold-ish' is not one of hold, toggle"),
+        ('[dictation]\ntyping = "telepathy"', "dictation.typing 'telepathy' is not one of"),
+        ('[dictation]\nfocus_guard = "yes"', "dictation.focus_guard must be true or false"),
+        ("[dictation]\nhotkey = true", "dictation.hotkey must be a string"),
+        ("[overlay]\nopacity = true", "overlay.opacity must be a number"),
+        ('[overlay]\ngeometry = [1, "2"]', "overlay.geometry must be a list of whole numbers"),
+        ("[overlay]\ngeometry = 4", "overlay.geometry must be a list of whole numbers"),
+        ("startup = []", r"\[startup\] must be a table"),
+    ],
+)
+def test_bad_values_in_app_sections_name_the_key(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(text)
+    with pytest.raises(SettingsError, match=message):
+        settings_store.load(path)
