@@ -75,12 +75,12 @@ def resolve_endpoint(
             ("Modal-Secret", _require(env, "MODAL_SECRET", "the Modal proxy-auth token secret")),
         ]
     if url:
-        resolved = _check_ws_url(url, "--url")
+        resolved = check_ws_url(url, "--url")
     elif service == "modal":
         resolved = _modal_url(env)
     else:
         local = _get(env, LOCAL_URL_ENV)
-        resolved = _check_ws_url(local, LOCAL_URL_ENV) if local else DEFAULT_LOCAL_URL
+        resolved = check_ws_url(local, LOCAL_URL_ENV) if local else DEFAULT_LOCAL_URL
     bearer = (token or "").strip() or _get(env, TOKEN_ENV)
     if bearer:
         if any(c.isspace() for c in bearer):
@@ -107,7 +107,15 @@ def redact_url(url: str) -> str:
 def _modal_url(env: Mapping[str, str]) -> str:
     workspace = _require(env, "MODAL_WORKSPACE", "your Modal workspace name")
     label = _get(env, MODAL_LABEL_ENV) or DEFAULT_MODAL_LABEL
-    for name, value in (("MODAL_WORKSPACE", workspace), (MODAL_LABEL_ENV, label)):
+    return modal_stream_url(workspace, label, ("MODAL_WORKSPACE", MODAL_LABEL_ENV))
+
+
+def modal_stream_url(
+    workspace: str, label: str, sources: tuple[str, str] = ("workspace", "app label")
+) -> str:
+    """The stream URL of the Modal app ``label`` in ``workspace`` (both checked as host name
+    parts; ``sources`` name them in the error)."""
+    for name, value in zip(sources, (workspace, label), strict=True):
         if not _DNS_LABEL.fullmatch(value):
             raise EndpointError(
                 f"{name}={value!r} is not a valid host name part (letters, digits, '-', '_')"
@@ -115,7 +123,11 @@ def _modal_url(env: Mapping[str, str]) -> str:
     return f"wss://{workspace}--{label}.modal.run{PATH}"
 
 
-def _check_ws_url(url: str, source: str) -> str:
+def check_ws_url(url: str, source: str, default_path: str = PATH) -> str:
+    """``url`` checked as a ws:// or wss:// URL, with ``default_path`` when it has no path.
+
+    Raises :class:`EndpointError` naming ``source`` (the option or field it came from).
+    """
     url = url.strip()
     try:
         parts = urlsplit(url)
@@ -130,7 +142,7 @@ def _check_ws_url(url: str, source: str) -> str:
     if not parts.hostname:
         raise EndpointError(f"{source}: {redact_url(url)!r} has no host name")
     if parts.path in ("", "/"):
-        parts = parts._replace(path=PATH)
+        parts = parts._replace(path=default_path)
     return urlunsplit(parts)
 
 
