@@ -71,7 +71,11 @@ class StreamClientError(AppError):
 
 
 class ConnectError(StreamClientError):
-    """The connection or the opening handshake failed."""
+    """The connection or the opening handshake failed; ``status`` is the HTTP answer, if any."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class Unauthorized(ConnectError):
@@ -262,7 +266,8 @@ def _status_error(exc: InvalidStatus, where: str) -> ConnectError:
     if status in (401, 403):
         return Unauthorized(
             f"unauthorized: {where} refused the credentials (HTTP {status}{detail}); "
-            "check --token / KYUTAI_DICTATE_TOKEN, or MODAL_KEY / MODAL_SECRET"
+            "check --token / KYUTAI_DICTATE_TOKEN, or MODAL_KEY / MODAL_SECRET",
+            status,
         )
     hint = " (wrong path? the stream is at /v1/stream)" if status == 404 else ""
-    return ConnectError(f"{where} answered HTTP {status}{detail}{hint}")
+    return ConnectError(f"{where} answered HTTP {status}{detail}{hint}", status)
