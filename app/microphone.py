@@ -49,7 +49,7 @@ class InputDevice:
 
 def list_input_devices() -> list[InputDevice]:
     """Every device with input channels, in PortAudio's order."""
-    sd = _sounddevice()
+    sd = sounddevice_module()
     try:
         devices: list[dict[str, Any]] = list(sd.query_devices())
         host_apis = [str(api["name"]) for api in sd.query_hostapis()]
@@ -119,7 +119,7 @@ class Microphone:
         self._stream: Any = None
 
     async def __aenter__(self) -> Self:
-        sd = _sounddevice()
+        sd = sounddevice_module()
         loop = asyncio.get_running_loop()
         queue = self._queue
 
@@ -196,7 +196,7 @@ def _hand_over(
         loop.call_soon_threadsafe(queue.put_nowait, item)
 
 
-def _sounddevice() -> ModuleType:
+def sounddevice_module() -> ModuleType:
     try:
         import sounddevice
     except OSError as exc:  # the wheel loads the PortAudio shared library at import time

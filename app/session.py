@@ -96,13 +96,26 @@ class DictationSession:
     # -- events -------------------------------------------------------------------------
 
     def start(self) -> list[Action]:
-        """Key down (or toggle on). Ignored while a dictation runs (key autorepeat)."""
+        """Key down (or toggle on). Ignored while a dictation runs (key autorepeat).
+
+        While the previous dictation drains, the next one starts capturing at once: its
+        audio is kept and it connects as soon as the previous one has ended.
+        """
         if self.phase is Phase.DRAINING:
-            self._restart_after_drain = True
+            if not self._restart_after_drain:
+                self._restart_after_drain = True
+                self._stop_requested = False  # from now on: the next dictation's
+                self._reset_buffer()
             return []
         if self.phase is not Phase.IDLE:
             return []
+        self._reset_buffer()
+        return self._begin()
+
+    def _reset_buffer(self) -> None:
         self._buffer, self._buffered_bytes, self._overflowed = [], 0, False
+
+    def _begin(self) -> list[Action]:
         self._stop_requested = self._restart_after_drain = False
         self._spacer = Spacer(leading_space=self.leading_space)
         self._delays, self._waited = backoff(), 0.0
@@ -110,7 +123,9 @@ class DictationSession:
 
     def stop(self) -> list[Action]:
         """Key up (or toggle off): no more audio; every word of it will still be typed."""
-        self._restart_after_drain = False
+        if self._restart_after_drain:  # the next dictation was short: it ends once it starts
+            self._stop_requested = True
+            return []
         if self.phase is Phase.CONNECTING:
             self._stop_requested = True  # end goes out after the buffered audio
             return []
@@ -122,7 +137,8 @@ class DictationSession:
         """A captured chunk of float32 samples."""
         if self.phase is Phase.STREAMING:
             return [SendAudio(pcm)]
-        if self.phase is not Phase.CONNECTING or self._stop_requested:
+        next_one = self.phase is Phase.DRAINING and self._restart_after_drain
+        if not (self.phase is Phase.CONNECTING or next_one) or self._stop_requested:
             return []
         limit = self.max_buffer_seconds * SAMPLE_RATE * BYTES_PER_SAMPLE
         if self._buffered_bytes + len(pcm) > limit:
@@ -183,9 +199,13 @@ class DictationSession:
         return actions
 
     def _finish(self) -> list[Action]:
-        restart = self._restart_after_drain
+        restart, stop = self._restart_after_drain, self._stop_requested
         actions: list[Action] = [*self._enter(Phase.IDLE)]
-        return [*actions, *self.start()] if restart else actions
+        if not restart:
+            return actions
+        actions += self._begin()
+        self._stop_requested = stop
+        return actions
 
     def _enter(self, phase: Phase) -> list[Action]:
         self.phase = phase

@@ -179,3 +179,32 @@ def test_backoff_grows_to_the_cap_with_jitter() -> None:
 )
 def test_error_classification(verdict: Verdict, expected: Verdict) -> None:
     assert verdict is expected
+
+
+def test_audio_of_a_dictation_started_while_the_last_one_drains_is_kept() -> None:
+    session = DictationSession()
+    session.start()
+    session.message(Ready())
+    session.stop()  # draining
+    session.start()  # the user presses again before the last words came
+    assert session.audio(b"next") == []
+    session.stop()  # and releases, still before the previous end
+    assert session.audio(b"late") == []
+    after = session.message(End())
+    assert Connect() in after
+    ready = session.message(Ready())
+    assert of(SendAudio, ready) == [SendAudio(b"next")]
+    assert SendEnd() in ready
+    assert session.phase is Phase.DRAINING
+
+
+def test_stop_before_ready_then_restart_while_draining_keeps_the_new_audio() -> None:
+    session = DictationSession()
+    session.start()
+    session.stop()  # released before the backend was ready
+    session.message(Ready())  # buffered audio and end go out: draining
+    session.start()
+    session.audio(b"more")
+    session.message(End())
+    assert of(SendAudio, session.message(Ready())) == [SendAudio(b"more")]
+    assert session.phase is Phase.STREAMING

@@ -1,0 +1,133 @@
+"""Microphone capture for the desktop app: open at key-down, closed at key-up.
+
+The device is chosen by name, which stays the same across reboots and replugging (PortAudio's
+indices do not); an empty name means the system default. PortAudio's device list is read
+afresh before each opening, so a microphone plugged in after the app started is found.
+The PortAudio callback only copies the block and hands it to the loop; when the stream dies
+on its own (device unplugged), ``on_failure`` is called on the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from app.microphone import NO_DEVICES_HINT, MicrophoneError, sounddevice_module, list_input_devices
+from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
+
+log = logging.getLogger(__name__)
+
+
+def find_device(name: str) -> int | None:
+    """PortAudio's index of the input device called ``name`` (None: the default device).
+
+    Raises :class:`MicrophoneError` when it is not connected.
+    """
+    devices = list_input_devices()
+    if not devices:
+        raise MicrophoneError(NO_DEVICES_HINT)
+    if not name:
+        return None
+    for device in devices:
+        if device.name == name:
+            return device.index
+    raise MicrophoneError(
+        f"the microphone {name!r} is not connected: plug it in, or choose another in Settings"
+    )
+
+
+class Capture:
+    """Delivers 1920-sample float32 frames (as bytes) to ``on_frame`` while open."""
+
+    def __init__(
+        self,
+        on_frame: Callable[[bytes], None],
+        on_failure: Callable[[str], None],
+    ) -> None:
+        self._on_frame = on_frame
+        self._on_failure = on_failure
+        self._stream: Any = None
+        self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        return self._stream is not None
+
+    def open(self, device_name: str) -> None:
+        """Start capturing from ``device_name`` ("" = default). Raises :class:`MicrophoneError`."""
+        if self._stream is not None:
+            return
+        sd = sounddevice_module()
+        try:
+            device = find_device(device_name)
+        except MicrophoneError:
+            _refresh_device_list(sd)  # plugged in since PortAudio started?
+            device = find_device(device_name)
+        loop = asyncio.get_running_loop()
+        on_frame = self._on_frame
+
+        def callback(indata: np.ndarray[Any, Any], frames: int, time: Any, status: Any) -> None:
+            data = indata[:, 0].tobytes()
+            with contextlib.suppress(RuntimeError):  # the loop is closed: quitting
+                loop.call_soon_threadsafe(on_frame, data)
+
+        def finished() -> None:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._finished, stream)
+
+        self._stopping = False
+        try:
+            stream = sd.InputStream(
+                samplerate=SAMPLE_RATE,
+                channels=1,
+                dtype="float32",
+                blocksize=FRAME_SAMPLES,
+                device=device,
+                callback=callback,
+                finished_callback=finished,
+            )
+            stream.start()
+        except (sd.PortAudioError, ValueError) as exc:
+            which = f" {device_name!r}" if device_name else ""
+            raise MicrophoneError(f"cannot open the microphone{which}: {exc}") from None
+        self._stream = stream
+
+    def close(self) -> None:
+        """Stop capturing. Every frame captured so far is handed to the loop before any
+        callback scheduled after this returns (so "stop" can follow the last frame)."""
+        stream, self._stream = self._stream, None
+        if stream is None:
+            return
+        self._stopping = True
+        try:
+            stream.stop()  # waits for the callback in progress
+            stream.close()
+        except Exception as exc:  # a vanished device can fail to stop; it is closed anyway
+            log.warning("closing the microphone: %s", exc)
+
+    def _finished(self, stream: Any) -> None:
+        if self._stopping or stream is not self._stream:
+            return
+        self._stream = None
+        with contextlib.suppress(Exception):
+            stream.close()
+        self._on_failure("the microphone stopped delivering audio (unplugged?)")
+
+
+def _refresh_device_list(sd: Any) -> None:
+    """Make PortAudio scan the devices again (it lists them once, at initialisation).
+
+    Only while no stream is open: re-initialising PortAudio closes every stream."""
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception as exc:  # keep the old list rather than fail the dictation
+        log.debug("could not rescan audio devices: %s", exc)
+
+
+__all__ = ["Capture", "MicrophoneError", "find_device"]

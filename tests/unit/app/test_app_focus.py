@@ -1,0 +1,44 @@
+"""The focus guard's rule: words go where dictation began, or are held."""
+
+from __future__ import annotations
+
+from app.focus import FocusGuard, open_focus_probe
+
+
+def test_words_are_typed_while_focus_stays() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    assert guard.admit("Hello", 7)
+    assert guard.admit(" world", 7)
+    assert guard.held == []
+
+
+def test_once_focus_moves_every_later_word_is_held_even_if_it_comes_back() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    assert guard.admit("Hello", 7)
+    assert not guard.admit(" there", 9)
+    assert not guard.admit(" friend.", 7)
+    assert guard.take_held() == "there friend."
+    assert guard.held == []
+
+
+def test_unknown_focus_at_the_start_turns_the_guard_off() -> None:
+    guard = FocusGuard()
+    guard.begin(None)
+    assert guard.admit("Hello", 3)
+
+
+def test_a_new_dictation_forgets_held_words() -> None:
+    guard = FocusGuard()
+    guard.begin(1)
+    guard.admit("lost", 2)
+    guard.begin(2)
+    assert guard.held == []
+    assert guard.admit("Fresh", 2)
+
+
+def test_no_probe_where_focus_cannot_be_read() -> None:
+    assert open_focus_probe({}, "linux") is None
+    assert open_focus_probe({"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}, "linux") is None
+    assert open_focus_probe({"DISPLAY": ":0"}, "darwin") is None
