@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from app.microphone import NO_DEVICES_HINT, MicrophoneError, sounddevice_module, list_input_devices
+from app.microphone import NO_DEVICES_HINT, MicrophoneError, list_input_devices, sounddevice_module
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 
 log = logging.getLogger(__name__)
