@@ -16,23 +16,28 @@ from typing import Any
 
 from Xlib import XK, X
 from Xlib.display import Display
+from Xlib.error import DisplayError
 from Xlib.ext import xtest
 
+from app.typists.base import TypingError
 from app.typists.keysyms import keysym_for
+
+__all__ = ["TypingError", "XTestTypist"]
 
 REUSE_AFTER = 0.05  # seconds before a remapped keycode gets another symbol
 SETTLE = 0.1  # seconds the target gets to read the last keys before the keymap changes back
 
 
-class TypingError(RuntimeError):
-    """The X server cannot be used for typing (no XTEST, no spare keycode)."""
-
-
 class XTestTypist:
     """``with XTestTypist() as typist: typist.type("naïve café")``."""
 
+    name = "xtest"
+
     def __init__(self, display: str | None = None) -> None:
-        self._display = Display(display)
+        try:
+            self._display = Display(display)
+        except DisplayError as error:
+            raise TypingError(f"cannot type with XTEST: {error}") from None
         if not self._display.has_extension("XTEST"):
             raise TypingError("the X server has no XTEST extension")
         info: Any = self._display.display.info

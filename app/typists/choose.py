@@ -1,0 +1,97 @@
+"""Which typing backend this session gets (``auto`` resolved), and making it."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Callable, Mapping
+from typing import Literal
+
+from app.settings import TypingMethod
+from app.typists.base import TypingError, Typist
+from app.typists.clipboard import WAYLAND_CLIPBOARD, X11_CLIPBOARD, ClipboardTypist
+from app.typists.command import WTYPE, XDOTOOL, YDOTOOL, CommandTypist, TypingCommand
+from app.typists.pynput_typist import PynputTypist
+
+COMMANDS: dict[TypingMethod, TypingCommand] = {
+    TypingMethod.XDOTOOL: XDOTOOL,
+    TypingMethod.WTYPE: WTYPE,
+    TypingMethod.YDOTOOL: YDOTOOL,
+}
+NO_WAYLAND_TOOL = (
+    "no tool to type on Wayland: install wtype for Sway, Hyprland and other wlroots "
+    "compositors (apt install wtype), or ydotool for any compositor, with ydotoold running "
+    "(apt install ydotool)"
+)
+NO_DISPLAY = "no desktop session to type into: neither DISPLAY nor WAYLAND_DISPLAY is set"
+
+
+def session_kind(env: Mapping[str, str]) -> Literal["x11", "wayland"] | None:
+    """The kind of desktop session ``env`` belongs to; None without a display.
+
+    XDG_SESSION_TYPE decides when it is set; otherwise a WAYLAND_DISPLAY wins over a DISPLAY,
+    which in a Wayland session only reaches XWayland windows.
+    """
+    session = env.get("XDG_SESSION_TYPE", "").lower()
+    if session == "wayland":
+        return "wayland"
+    if session == "x11" and env.get("DISPLAY"):
+        return "x11"
+    if env.get("WAYLAND_DISPLAY"):
+        return "wayland"
+    if env.get("DISPLAY"):
+        return "x11"
+    return None
+
+
+def resolve_method(
+    method: TypingMethod,
+    platform: str,
+    env: Mapping[str, str],
+    which: Callable[[str], str | None],
+) -> TypingMethod:
+    """The method to use: ``method`` itself unless it is AUTO, then the best one here.
+
+    AUTO: pynput on Windows and macOS, XTEST on X11, wtype or else ydotool on Wayland.
+    Raises :class:`TypingError` saying what to install when nothing fits.
+    """
+    if method is not TypingMethod.AUTO:
+        return method
+    if platform in ("win32", "darwin"):
+        return TypingMethod.PYNPUT
+    kind = session_kind(env)
+    if kind == "x11":
+        return TypingMethod.XTEST
+    if kind == "wayland":
+        if which("wtype"):
+            return TypingMethod.WTYPE
+        if which("ydotool"):
+            return TypingMethod.YDOTOOL
+        raise TypingError(NO_WAYLAND_TOOL)
+    raise TypingError(NO_DISPLAY)
+
+
+def open_typist(method: TypingMethod, env: Mapping[str, str]) -> Typist:
+    """The typist for ``method`` (AUTO resolved for this platform and ``env``)."""
+    method = resolve_method(
+        method, sys.platform, env, lambda program: shutil.which(program, path=env.get("PATH"))
+    )
+    if method in COMMANDS:
+        return CommandTypist(COMMANDS[method], env)
+    if method is TypingMethod.XTEST:
+        from app.typists.xtest import XTestTypist  # python-xlib is installed on Linux only
+
+        display = env.get("DISPLAY")
+        if not display:
+            raise TypingError("xtest types on X11, but DISPLAY is not set")
+        return XTestTypist(display)
+    if method is TypingMethod.PYNPUT:
+        return PynputTypist()
+    if method is TypingMethod.CLIPBOARD:
+        if sys.platform in ("win32", "darwin"):
+            raise TypingError("the clipboard method works on Linux only: choose auto or pynput")
+        kind = session_kind(env)
+        if kind is None:
+            raise TypingError(NO_DISPLAY)
+        return ClipboardTypist(X11_CLIPBOARD if kind == "x11" else WAYLAND_CLIPBOARD, env)
+    raise TypingError(f"no typist for {method.value!r}")
