@@ -28,11 +28,11 @@ def find_device(name: str) -> int | None:
 
     Raises :class:`MicrophoneError` when it is not connected.
     """
+    if not name:
+        return None  # no listing: probing every ALSA device takes a while
     devices = list_input_devices()
     if not devices:
         raise MicrophoneError(NO_DEVICES_HINT)
-    if not name:
-        return None
     for device in devices:
         if device.name == name:
             return device.index
@@ -96,6 +96,7 @@ class Capture:
             which = f" {device_name!r}" if device_name else ""
             raise MicrophoneError(f"cannot open the microphone{which}: {exc}") from None
         self._stream = stream
+        log.info("capturing from %s", device_name or "the default microphone")
 
     def close(self) -> None:
         """Stop capturing. Every frame captured so far is handed to the loop before any

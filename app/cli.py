@@ -48,10 +48,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # --help, or argparse reporting a usage error
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
-    command = _COMMANDS_BY_NAME.get(args.command or "")
-    if command is None:
-        parser.print_help(sys.stderr)
-        return 2
+    command = _COMMANDS_BY_NAME.get(args.command or "", _APP)
     args.log_level = args.log_level or command.log_level
     _configure_logging(args.log_level)
     try:
@@ -70,6 +67,8 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog=PROG, description="Dictation with Kyutai's streaming speech-to-text on your own GPU."
     )
     _add_log_level(parser, default=None)
+    if only is None:
+        _add_app_arguments(parser)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
     for command in COMMANDS:
         sub = subcommands.add_parser(command.name, help=command.help, description=command.help)
@@ -84,6 +83,44 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
 def _chosen_command(argv: Sequence[str]) -> str | None:
     """The first argument that names a command (no top-level option takes such a value)."""
     return next((arg for arg in argv if arg in _COMMANDS_BY_NAME), None)
+
+
+# --- the desktop app (no command) and its remote control -----------------------------------
+
+
+def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    app = parser.add_argument_group("the desktop app (no COMMAND), for this run only")
+    app.add_argument("--config", type=Path, help="settings file (default: the user's config.toml)")
+    app.add_argument("--url", help="backend WebSocket URL (a /v1/stream proxy or moshi-server)")
+    app.add_argument("--hotkey", help="push-to-talk chord, e.g. <f9> or <ctrl>+<alt>+d")
+    app.add_argument("--mode", choices=("hold", "toggle"), help="hold to talk, or press twice")
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from app.ui.main import run_app
+
+    if args.url:
+        from app.endpoint import check_ws_url
+
+        check_ws_url(args.url, "--url")
+    return run_app(args.config, args.url, args.hotkey, args.mode)
+
+
+def _add_no_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def _remote(command: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from app.ui.control import send_command
+
+        send_command(command)
+        return 0
+
+    return run
+
+
+_APP = Command("", "run the desktop app", _add_app_arguments, _run_app, log_level="warning")
 
 
 # --- transcribe ---------------------------------------------------------------------------
@@ -304,6 +341,15 @@ COMMANDS: tuple[Command, ...] = (
         _add_serve_arguments,
         _run_serve,
         log_level="info",  # a service reports what it does
+    ),
+    *(
+        Command(name, f"{text} (for desktop shortcuts)", _add_no_arguments, _remote(name))
+        for name, text in (
+            ("toggle", "start or stop dictating in the running app"),
+            ("start", "start dictating in the running app"),
+            ("stop", "stop dictating in the running app"),
+            ("show", "show the running app's captions"),
+        )
     ),
 )
 _COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}

@@ -1,0 +1,148 @@
+"""Typing off the loop: one worker thread types the words in order, behind the focus guard.
+
+Typing blocks (XTEST waits before reusing a keycode, command-line tools take milliseconds),
+so it runs on a single worker thread; the loop only queues text. Words that cannot be typed,
+because focus moved or the typing method failed, are held, never dropped: the overlay shows
+them with "type" and "copy" actions. Results come back to the loop through callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+
+from app.errors import AppError
+from app.focus import FocusGuard, FocusProbe
+from app.typists.base import Typist
+
+log = logging.getLogger(__name__)
+
+
+class TypingQueue:
+    """``begin()`` at key-down, ``type()`` per word, ``finish()`` when the dictation is over."""
+
+    def __init__(
+        self,
+        open_typist: Callable[[], Typist],
+        open_probe: Callable[[], FocusProbe | None],
+        on_held: Callable[[str, str], None],
+        on_typed: Callable[[str], None] = lambda text: None,
+    ) -> None:
+        """``on_held(text, why)`` reports words kept back; ``on_typed(text)`` words typed."""
+        self._open_typist = open_typist
+        self._open_probe = open_probe
+        self._on_held = on_held
+        self._on_typed = on_typed
+        self._loop = asyncio.get_running_loop()
+        self._worker = ThreadPoolExecutor(1, thread_name_prefix="typing")
+        self._guard = FocusGuard()
+        # Used on the worker thread only:
+        self._typist: Typist | None = None
+        self._probe: FocusProbe | None = None
+        self._probe_opened = False
+        self._failure: str | None = None
+
+    def begin(self, guard_focus: bool) -> Future[None]:
+        """A dictation starts: remember the focused window (with ``guard_focus``)."""
+        return self._submit(self._begin, guard_focus)
+
+    def type(self, text: str) -> Future[None]:
+        return self._submit(self._type, text)
+
+    def finish(self) -> Future[None]:
+        """The dictation is over: release the typist (X11: the keymap is restored)."""
+        return self._submit(self._close_typist)
+
+    def type_held(self) -> Future[None]:
+        """Type the held words into whatever window has focus now."""
+        return self._submit(self._type_held)
+
+    def _submit(self, work: Callable[..., None], *args: object) -> Future[None]:
+        future = self._worker.submit(work, *args)
+        future.add_done_callback(_log_failure)
+        return future
+
+    def take_held(self) -> Future[str]:
+        """The held words, forgotten here (the caller copies them)."""
+        return self._worker.submit(self._guard.take_held)
+
+    def close(self) -> None:
+        self._worker.submit(self._close_all)
+        self._worker.shutdown(wait=True)
+
+    # -- on the worker thread ------------------------------------------------------------
+
+    def _begin(self, guard_focus: bool) -> None:
+        self._failure = None
+        window = None
+        if guard_focus:
+            if not self._probe_opened:
+                self._probe, self._probe_opened = self._open_probe(), True
+            window = self._probe.focused_window() if self._probe else None
+        self._guard.begin(window)
+
+    def _type(self, text: str) -> None:
+        if self._failure is not None:
+            self._hold(text, self._failure)
+            return
+        probe = self._probe if self._guard.window is not None else None
+        window = probe.focused_window() if probe is not None else None
+        if not self._guard.admit(text, window):
+            self._report(self._on_held, self._guard_text(), "focus moved to another window")
+            return
+        try:
+            self._typist_now().type(text)
+        except (AppError, OSError, RuntimeError) as exc:
+            self._failure = f"typing failed: {exc}"
+            log.warning("%s", self._failure)
+            self._hold(text, self._failure)
+            return
+        self._report(self._on_typed, text)
+
+    def _type_held(self) -> None:
+        text = self._guard.take_held()
+        if not text:
+            return
+        try:
+            self._typist_now().type(text)
+        except (AppError, OSError, RuntimeError) as exc:
+            self._hold(text, f"typing failed: {exc}")
+            return
+        self._close_typist()
+        self._report(self._on_typed, text)
+
+    def _hold(self, text: str, why: str) -> None:
+        self._guard.held.append(text)
+        self._report(self._on_held, self._guard_text(), why)
+
+    def _guard_text(self) -> str:
+        return "".join(self._guard.held).lstrip()
+
+    def _typist_now(self) -> Typist:
+        if self._typist is None:
+            self._typist = self._open_typist()
+        return self._typist
+
+    def _close_typist(self) -> None:
+        typist, self._typist = self._typist, None
+        if typist is not None:
+            try:
+                typist.close()
+            except Exception as exc:
+                log.warning("closing the typist: %s", exc)
+
+    def _close_all(self) -> None:
+        self._close_typist()
+        if self._probe is not None:
+            self._probe.close()
+            self._probe = None
+
+    def _report(self, callback: Callable[..., None], *args: str) -> None:
+        self._loop.call_soon_threadsafe(callback, *args)
+
+
+def _log_failure(future: Future[None]) -> None:
+    if not future.cancelled() and (exc := future.exception()) is not None:
+        log.error("typing worker failed", exc_info=exc)

@@ -1,0 +1,331 @@
+"""The composition root of the desktop app: builds every part, wires them, owns the state.
+
+Hotkey (pynput thread) and microphone (PortAudio thread) hand their events to the loop; the
+:class:`~app.dictation.Dictation` turns them into a stream and words; words go to the
+:class:`~app.typing_queue.TypingQueue` (worker thread) and to the overlay; the tray and the
+overlay render :class:`~app.status.Status`. Everything else here is glue.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+from app import secret_store
+from app.backend_endpoint import endpoint_for
+from app.capture import Capture
+from app.dictation import Dictation, Stream
+from app.endpoint import Endpoint
+from app.errors import AppError
+from app.focus import open_focus_probe
+from app.hotkey import Intent, Mode, parse_chord
+from app.hotkey_listener import HotkeyListener
+from app.session import DictationSession, Phase
+from app.settings import BackendKind, Settings
+from app.status import Status
+from app.typing_queue import TypingQueue
+from app.typists.choose import open_typist
+from app.ui.overlay import Overlay
+from app.ui.tray import Tray, tray_available
+from server.protocol.stream import ServerMessage, Token
+
+log = logging.getLogger(__name__)
+
+HIDE_OVERLAY_AFTER_MS = 2500  # the caption stays a moment after the last word
+
+
+class DictateApp:
+    """Owns the app's parts; :meth:`run` returns when the user quits."""
+
+    def __init__(
+        self, settings: Settings, save: Callable[[Settings], None], log_path: Path
+    ) -> None:
+        """``save`` writes changed settings (the overlay's place, the dialog's changes)."""
+        self.settings = settings
+        self._save = save
+        self._log_path = log_path
+        self._env = dict(os.environ)
+        self._quit = asyncio.Event()
+        self._status = Status(configured=settings.backend.configured)
+        self._captions_always = False  # the tray's "show captions": a live caption window
+        self._captions_only = False  # captions without typing
+        self._audio_started = 0.0
+        self._hotkey: HotkeyListener | None = None
+        self._settings_dialog: object | None = None
+
+        self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
+        self.overlay.geometry_changed.connect(self._remember_overlay)
+        self.tray = Tray() if tray_available() else None
+        if self.tray is None:
+            log.warning("no system tray on this desktop: running without the tray icon")
+        else:
+            self.tray.toggle_dictation.connect(self.toggle)
+            self.tray.show_captions.connect(self._set_captions_always)
+            self.tray.captions_only.connect(self._set_captions_only)
+            self.tray.open_settings.connect(self.open_settings)
+            self.tray.open_log.connect(self._open_log)
+            self.tray.quit.connect(self._quit.set)
+
+        self.dictation = Dictation(
+            self._open_stream,
+            self._on_text,
+            on_phase=self._on_phase,
+            on_notice=self._on_notice,
+            on_message=self._on_message,
+            session=DictationSession(leading_space=settings.dictation.leading_space),
+        )
+        self.capture = Capture(self.dictation.audio, self._on_capture_failure)
+        self.typing = TypingQueue(
+            lambda: open_typist(self.settings.dictation.typing, self._env),
+            lambda: open_focus_probe(self._env),
+            on_held=self.overlay_held,
+        )
+        self.overlay.type_held.connect(self.typing.type_held)
+        self.overlay.copy_held.connect(self._copy_held)
+
+    # -- lifecycle -----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        self.overlay.place(self.settings.overlay.geometry)
+        self._listen_to_hotkey()
+        if self.tray is not None:
+            self.tray.show()
+        self._render()
+        log.info("kyutai-dictate is running (%s)", self._status.describe())
+        if not self.settings.backend.configured:
+            self.open_settings(first_run=True)
+        await self._quit.wait()
+        await self.close()
+
+    async def close(self) -> None:
+        if self._hotkey is not None:
+            self._hotkey.stop()
+        self.capture.close()
+        await self.dictation.close()
+        await asyncio.to_thread(self.typing.close)
+        if self.tray is not None:
+            self.tray.hide()
+        self.overlay.hide()
+
+    def quit(self) -> None:
+        self._quit.set()
+
+    def show(self) -> None:
+        """A second launch asked us to show ourselves: the captions and, if unset, settings."""
+        self.overlay.show()
+        self.overlay.raise_()
+        if not self.settings.backend.configured:
+            self.open_settings(first_run=True)
+
+    # -- dictation -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.dictation.phase in (Phase.CONNECTING, Phase.STREAMING):
+            return
+        try:
+            if not self.settings.backend.configured:
+                self.open_settings(first_run=True)
+            self._endpoint()  # fail now, before capturing, if the backend is unusable
+            self.capture.open(self.settings.dictation.microphone)
+        except AppError as exc:
+            self._on_notice(str(exc), True)
+            return
+        self._audio_started = time.monotonic()
+        self._status = replace(self._status, error=None)
+        if self.dictation.phase is Phase.IDLE:
+            self.overlay.clear_words()
+            self.overlay.set_held("", "")
+        guard = self.settings.dictation.focus_guard and not self._captions_only
+        self.typing.begin(guard)
+        self.dictation.start()
+        self._show_overlay()
+
+    def stop(self) -> None:
+        self.capture.close()
+        # Queued behind every frame the capture callback has handed over: nothing is lost.
+        asyncio.get_running_loop().call_soon(self.dictation.stop)
+
+    def toggle(self) -> None:
+        if self.capture.running:
+            self.stop()
+        else:
+            self.start()
+
+    def control(self, command: str) -> str:
+        """A command from ``kyutai-dictate toggle|start|stop|show|quit``."""
+        {
+            "toggle": self.toggle,
+            "start": self.start,
+            "stop": self.stop,
+            "show": self.show,
+            "quit": self.quit,
+        }[command]()
+        return "ok"
+
+    def _endpoint(self) -> Endpoint:
+        return endpoint_for(self.settings.backend, secret_store.load)
+
+    @asynccontextmanager
+    async def _open_stream(self) -> AsyncIterator[Stream]:
+        endpoint = self._endpoint()
+        if self.settings.backend.kind is BackendKind.MOSHI:
+            from app.moshi_client import MoshiStreamClient
+
+            async with MoshiStreamClient.connect(endpoint, open_timeout=30) as stream:
+                yield stream
+        else:
+            from app.stream_client import StreamClient
+
+            async with StreamClient.connect(endpoint, open_timeout=30) as stream:
+                yield stream
+
+    def _on_text(self, text: str) -> None:
+        log.debug("word %r", text)
+        self.overlay.add_words(text)
+        if not self._captions_only:
+            self.typing.type(text)
+
+    def _on_message(self, message: ServerMessage) -> None:
+        if isinstance(message, Token) and message.start is not None:
+            self.overlay.set_latency(time.monotonic() - self._audio_started - message.start)
+
+    def _on_phase(self, phase: Phase) -> None:
+        self._status = replace(self._status, phase=phase)
+        log.info("dictation: %s", phase.value)
+        if phase is Phase.IDLE:
+            asyncio.get_running_loop().call_soon(self._after_dictation)
+        self._render()
+
+    def _after_dictation(self) -> None:
+        if self.dictation.phase is not Phase.IDLE:
+            return  # the next dictation already began
+        self.capture.close()  # still open if the dictation failed while the key was held
+        self.typing.finish()
+        if not self._captions_always and self.overlay.isVisible():
+            loop = asyncio.get_running_loop()
+            loop.call_later(HIDE_OVERLAY_AFTER_MS / 1000, self._hide_overlay_if_done)
+
+    def _hide_overlay_if_done(self) -> None:
+        idle = self.dictation.phase is Phase.IDLE
+        if idle and not self._captions_always and not self.overlay.has_held:
+            self.overlay.hide()
+
+    def _on_notice(self, message: str, error: bool) -> None:
+        (log.warning if error else log.info)("%s", message)
+        if error:
+            self._status = replace(self._status, error=message)
+            self._render()
+        self.overlay.set_state(self._status.look, message)
+        if error or self.overlay.isVisible():
+            self._show_overlay(force=error)
+        if self.tray is not None and error:
+            self.tray.notify(message, error)
+
+    def _on_capture_failure(self, reason: str) -> None:
+        self.dictation.fail(reason)
+
+    def overlay_held(self, text: str, why: str) -> None:
+        log.warning("%s: %d characters held", why, len(text))
+        self.overlay.set_held(text, why)
+        self._show_overlay(force=True)
+
+    def _copy_held(self) -> None:
+        future = self.typing.take_held()
+        future.add_done_callback(
+            lambda f: asyncio.get_event_loop().call_soon_threadsafe(self._to_clipboard, f.result())
+        )
+
+    def _to_clipboard(self, text: str) -> None:
+        QGuiApplication.clipboard().setText(text)
+        self.overlay.set_held("", "")
+
+    # -- hotkey, captions, settings -------------------------------------------------------
+
+    def _listen_to_hotkey(self) -> None:
+        if self._hotkey is not None:
+            self._hotkey.stop()
+            self._hotkey = None
+        dictation = self.settings.dictation
+        try:
+            chord = parse_chord(dictation.hotkey)
+            listener = HotkeyListener(chord, Mode(dictation.mode.value), self._on_intent)
+            listener.start()
+        except (AppError, ValueError) as exc:
+            self._status = replace(self._status, hotkey=None, hotkey_problem=str(exc))
+            log.warning("hotkey: %s", exc)
+            return
+        self._hotkey = listener
+        self._status = replace(self._status, hotkey=str(chord), hotkey_problem=None)
+        log.info("listening for the hotkey %s (%s)", chord, dictation.mode.value)
+
+    def _on_intent(self, intent: Intent) -> None:
+        if intent is Intent.START:
+            self.start()
+        else:
+            self.stop()
+
+    def _set_captions_always(self, on: bool) -> None:
+        self._captions_always = on
+        if on:
+            self._show_overlay(force=True)
+        elif self.dictation.phase is Phase.IDLE:
+            self.overlay.hide()
+        self._render()
+
+    def _set_captions_only(self, on: bool) -> None:
+        self._captions_only = on
+        if on:
+            self._set_captions_always(True)
+        self._render()
+
+    def _show_overlay(self, force: bool = False) -> None:
+        if force or self.settings.overlay.show or self._captions_always:
+            self.overlay.show()
+
+    def _remember_overlay(self, geometry: tuple[int, ...]) -> None:
+        overlay = replace(self.settings.overlay, geometry=geometry)
+        self._apply(replace(self.settings, overlay=overlay))
+
+    def open_settings(self, first_run: bool = False) -> None:
+        from app.ui.settings_window import show_settings
+
+        show_settings(self, first_run)
+
+    def apply_settings(self, settings: Settings) -> None:
+        """New settings from the dialog: save them and put them to work."""
+        old = self.settings
+        self._apply(settings)
+        if (settings.dictation.hotkey, settings.dictation.mode) != (
+            old.dictation.hotkey,
+            old.dictation.mode,
+        ):
+            self._listen_to_hotkey()
+        self.dictation.session.leading_space = settings.dictation.leading_space
+        self.overlay.set_opacity(settings.overlay.opacity)
+        self.overlay.set_show_latency(settings.overlay.latency)
+        self._status = replace(self._status, configured=settings.backend.configured, error=None)
+        self._render()
+
+    def _apply(self, settings: Settings) -> None:
+        self.settings = settings
+        try:
+            self._save(settings)
+        except OSError as exc:
+            self._on_notice(f"cannot save the settings: {exc}", True)
+
+    def _open_log(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path)))
+
+    def _render(self) -> None:
+        self.overlay.set_state(self._status.look, self._status.describe())
+        if self.tray is not None:
+            self.tray.render(self._status, self._captions_always, self._captions_only)

@@ -1,0 +1,124 @@
+"""``kyutai-dictate`` with no command: the desktop app (Qt and asyncio on one thread).
+
+A second launch finds the first over the control socket, asks it to show itself and exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import signal
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import platformdirs
+
+from app import settings_store
+from app.errors import UsageError
+from app.settings import BackendKind, BackendSettings, HotkeyMode, Settings
+from server.protocol import moshi
+
+log = logging.getLogger(__name__)
+
+
+def with_overrides(
+    settings: Settings, url: str | None, hotkey: str | None, mode: str | None
+) -> Settings:
+    """The settings with ``--url`` / ``--hotkey`` / ``--mode`` applied (for this run only)."""
+    if url:
+        kind = BackendKind.MOSHI if moshi.PATH in url else BackendKind.PROXY
+        settings = replace(settings, backend=BackendSettings(kind, url=url))
+    dictation = settings.dictation
+    if hotkey:
+        dictation = replace(dictation, hotkey=hotkey)
+    if mode:
+        dictation = replace(dictation, mode=HotkeyMode(mode))
+    return replace(settings, dictation=dictation)
+
+
+def keep_file_values(
+    settings: Settings, file: Settings, url: str | None, hotkey: str | None, mode: str | None
+) -> Settings:
+    """What to save: ``settings``, but where an override is in effect, the file's own value."""
+    dictation = settings.dictation
+    if hotkey:
+        dictation = replace(dictation, hotkey=file.dictation.hotkey)
+    if mode:
+        dictation = replace(dictation, mode=file.dictation.mode)
+    backend = file.backend if url else settings.backend
+    return replace(settings, backend=backend, dictation=dictation)
+
+
+def log_file() -> Path:
+    return Path(platformdirs.user_log_dir("kyutai-dictate", appauthor=False)) / "app.log"
+
+
+def run_app(
+    config: Path | None, url: str | None = None, hotkey: str | None = None, mode: str | None = None
+) -> int:
+    """Run the app until the user quits; 0, or 1 when it could not start."""
+    from PySide6.QtWidgets import QApplication
+    from qasync import QEventLoop
+
+    from app.hotkey import ChordError, parse_chord
+    from app.ui.control import ControlServer, send_command
+    from app.ui.dictate_app import DictateApp
+
+    file_settings = settings_store.load(config)
+    settings = with_overrides(file_settings, url, hotkey, mode)
+    try:
+        parse_chord(settings.dictation.hotkey)
+    except ChordError as exc:
+        raise UsageError(f"hotkey: {exc}") from None
+    path = log_file()
+    _log_to_file(path)
+
+    qt_app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(qt_app, QApplication)
+    qt_app.setApplicationName("kyutai-dictate")
+    qt_app.setQuitOnLastWindowClosed(False)  # closing the settings dialog must not quit
+
+    app: DictateApp | None = None
+    server = ControlServer(lambda command: app.control(command) if app else "error: starting")
+    if not server.listen():
+        send_command("show")
+        print("kyutai-dictate is already running: showed it", file=sys.stderr)
+        return 0
+
+    def save(new: Settings) -> None:
+        settings_store.save(keep_file_values(new, file_settings, url, hotkey, mode), config)
+
+    async def main() -> None:
+        nonlocal app
+        app = DictateApp(settings, save, path)
+        if sys.platform != "win32":
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                asyncio.get_running_loop().add_signal_handler(sig, app.quit)
+        await app.run()
+
+    loop = QEventLoop(qt_app)
+    asyncio.set_event_loop(loop)
+    with loop:
+        try:
+            loop.run_until_complete(main())
+        finally:
+            server.close()
+    return 0
+
+
+def _log_to_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.handlers.RotatingFileHandler(
+        path, maxBytes=1_000_000, backupCount=2, encoding="utf-8"
+    )
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    handler.setLevel(logging.INFO)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    if root.level > logging.INFO:  # the file always gets info; stderr keeps --log-level
+        for existing in root.handlers:
+            if existing is not handler:
+                existing.setLevel(root.level)
+        root.setLevel(logging.INFO)

@@ -1,0 +1,201 @@
+"""A whole desktop session for testing the app for real: Xvfb, a tray host (trayer), a
+session D-Bus, PulseAudio with a virtual microphone, a target window and the app itself.
+
+Everything runs with its own ``HOME``, XDG directories and a file-backed keyring, so the
+app under test never touches the user's settings or secrets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.support.pulse import VirtualMicrophone, virtual_microphone
+from tests.support.xvfb import xvfb
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class Desktop:
+    env: dict[str, str]
+    home: Path
+    mic: VirtualMicrophone
+
+    @property
+    def display(self) -> str:
+        return self.env["DISPLAY"]
+
+    @property
+    def config(self) -> Path:
+        return self.home / "config" / "kyutai-dictate" / "config.toml"
+
+    def xdotool(self, *args: str) -> str:
+        return subprocess.run(
+            ["xdotool", *args], env=self.env, capture_output=True, text=True, check=True
+        ).stdout
+
+    def screenshot(self, path: Path) -> None:
+        subprocess.run(["import", "-window", "root", str(path)], env=self.env, check=True)
+
+
+@contextmanager
+def desktop(home: Path, display_number: int, tray: bool = True) -> Iterator[Desktop]:
+    """A fresh X display with a tray host, D-Bus and a virtual microphone."""
+    home.mkdir(parents=True, exist_ok=True)
+    with xvfb(display_number) as display, virtual_microphone(home / "runtime") as mic:
+        env = {
+            **mic.env,
+            "DISPLAY": display,
+            "HOME": str(home),
+            "XDG_CONFIG_HOME": str(home / "config"),
+            "XDG_STATE_HOME": str(home / "state"),
+            "XDG_CACHE_HOME": str(home / "cache"),
+            "QT_QPA_PLATFORM": "xcb",
+            "PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring",
+            "KYUTAI_TEST_KEYRING_FILE": str(home / "keyring.json"),
+            "PYTHONPATH": str(ROOT),
+        }
+        env.pop("WAYLAND_DISPLAY", None)
+        env.pop("XDG_SESSION_TYPE", None)
+        subprocess.run(["xset", "r", "off"], env=env, check=True)  # no autorepeat surprises
+        with _session_bus(env), _tray_host(env, tray):
+            yield Desktop(env, home, mic)
+
+
+@contextmanager
+def _session_bus(env: dict[str, str]) -> Iterator[None]:
+    bus = subprocess.Popen(
+        ["dbus-daemon", "--session", "--nofork", "--print-address=1"],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert bus.stdout is not None
+        env["DBUS_SESSION_BUS_ADDRESS"] = bus.stdout.readline().strip()
+        yield
+    finally:
+        bus.terminate()
+        bus.wait(10)
+
+
+@contextmanager
+def _tray_host(env: dict[str, str], tray: bool) -> Iterator[None]:
+    if not tray:
+        yield
+        return
+    host = subprocess.Popen(
+        ["trayer", "--edge", "top", "--align", "right", "--widthtype", "request",
+         "--height", "24", "--SetDockType", "true", "--transparent", "false"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:  # the tray selection is owned once trayer is up
+            probe = subprocess.run(
+                ["xdotool", "search", "--class", "trayer"], env=env, capture_output=True
+            )
+            if probe.returncode == 0:
+                break
+            time.sleep(0.05)
+        yield
+    finally:
+        host.terminate()
+        host.wait(10)
+
+
+@dataclass
+class Process:
+    """A child process whose output lines are collected as they come."""
+
+    process: asyncio.subprocess.Process
+    lines: list[str] = field(default_factory=list)
+    _readers: list[asyncio.Task[None]] = field(default_factory=list)
+
+    async def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self.lines:
+                if text in line:
+                    return line
+            if self.process.returncode is not None:
+                break
+            await asyncio.sleep(0.02)
+        raise AssertionError(f"no line with {text!r}; output:\n" + "\n".join(self.lines[-40:]))
+
+    @property
+    def output(self) -> str:
+        return "\n".join(self.lines)
+
+
+@asynccontextmanager
+async def spawn(args: list[str], env: dict[str, str]) -> AsyncIterator[Process]:
+    process = await asyncio.create_subprocess_exec(
+        *args,
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    child = Process(process)
+
+    async def read() -> None:
+        assert process.stdout is not None
+        async for line in process.stdout:
+            child.lines.append(line.decode(errors="replace").rstrip())
+
+    child._readers.append(asyncio.create_task(read()))
+    try:
+        yield child
+    finally:
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), 15)
+            except TimeoutError:
+                process.kill()
+                await process.wait()
+        await asyncio.gather(*child._readers, return_exceptions=True)
+
+
+def app_command(*args: str) -> list[str]:
+    return [sys.executable, "-m", "app", "--log-level", "debug", *args]
+
+
+@asynccontextmanager
+async def target_window(env: dict[str, str], out: Path) -> AsyncIterator[Process]:
+    """The window that receives the typed text (its whole text is written to ``out``)."""
+    async with spawn([sys.executable, "-m", "tests.support.target_window", str(out)], env) as w:
+        await w.wait_for_line("focused", 20)
+        yield w
+
+
+async def text_in(path: Path, expected: str, timeout: float = 30.0) -> str:
+    """Wait until ``path`` holds ``expected``; return what it holds in the end."""
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        if text == expected:
+            return text
+        await asyncio.sleep(0.05)
+    return text
+
+
+def env_without(env: dict[str, str], *names: str) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in names}
+
+
+__all__ = ["Desktop", "app_command", "desktop", "os", "spawn", "target_window", "text_in"]
