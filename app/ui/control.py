@@ -1,8 +1,8 @@
 """One running app per user, and the commands other processes send it.
 
 The first instance listens on a local socket (a Unix socket in the user's runtime directory,
-a named pipe on Windows). ``kyutai-dictate toggle`` / ``start`` / ``stop`` / ``show`` connect,
-send one line and read one line back: ``ok`` or ``error: ...``. A second ``kyutai-dictate``
+a named pipe on Windows). ``kyutai-dictate COMMAND`` (one of :data:`COMMANDS`) connects,
+sends one line and reads one line back: ``ok`` or ``error: ...``. A second ``kyutai-dictate``
 sends ``show`` and exits, so the first one shows itself.
 """
 
@@ -21,7 +21,7 @@ from app.errors import AppError
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("toggle", "start", "stop", "show", "quit")
+COMMANDS = ("toggle", "start", "stop", "show", "quit", "type-held", "copy-held")
 TIMEOUT_MS = 2000
 
 

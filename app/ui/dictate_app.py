@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -38,6 +39,9 @@ from app.ui.overlay import Overlay
 from app.ui.tray import Tray, tray_available
 from server.protocol.stream import ServerMessage, Token
 
+if TYPE_CHECKING:
+    from app.ui.settings_dialog import SettingsDialog
+
 log = logging.getLogger(__name__)
 
 HIDE_OVERLAY_AFTER_MS = 2500  # the caption stays a moment after the last word
@@ -47,11 +51,17 @@ class DictateApp:
     """Owns the app's parts; :meth:`run` returns when the user quits."""
 
     def __init__(
-        self, settings: Settings, save: Callable[[Settings], None], log_path: Path
+        self,
+        settings: Settings,
+        save: Callable[[Settings], None],
+        log_path: Path,
+        config_path: Path | None = None,
     ) -> None:
-        """``save`` writes changed settings (the overlay's place, the dialog's changes)."""
+        """``save`` writes changed settings (the overlay's place, the dialog's changes);
+        ``config_path`` is the settings file a deploy from the dialog updates."""
         self.settings = settings
         self._save = save
+        self.config_path = config_path
         self._log_path = log_path
         self._env = dict(os.environ)
         self._quit = asyncio.Event()
@@ -60,7 +70,7 @@ class DictateApp:
         self._captions_only = False  # captions without typing
         self._audio_started = 0.0
         self._hotkey: HotkeyListener | None = None
-        self._settings_dialog: object | None = None
+        self.settings_dialog: SettingsDialog | None = None
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
@@ -89,7 +99,7 @@ class DictateApp:
             lambda: open_focus_probe(self._env),
             on_held=self.overlay_held,
         )
-        self.overlay.type_held.connect(self.typing.type_held)
+        self.overlay.type_held.connect(self._type_held)
         self.overlay.copy_held.connect(self._copy_held)
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -97,9 +107,9 @@ class DictateApp:
     async def run(self) -> None:
         self.overlay.place(self.settings.overlay.geometry)
         self._listen_to_hotkey()
+        self._render()
         if self.tray is not None:
             self.tray.show()
-        self._render()
         log.info("kyutai-dictate is running (%s)", self._status.describe())
         if not self.settings.backend.configured:
             self.open_settings(first_run=True)
@@ -161,13 +171,15 @@ class DictateApp:
             self.start()
 
     def control(self, command: str) -> str:
-        """A command from ``kyutai-dictate toggle|start|stop|show|quit``."""
+        """A command from ``kyutai-dictate COMMAND`` (see :data:`app.ui.control.COMMANDS`)."""
         {
             "toggle": self.toggle,
             "start": self.start,
             "stop": self.stop,
             "show": self.show,
             "quit": self.quit,
+            "type-held": self._type_held,
+            "copy-held": self._copy_held,
         }[command]()
         return "ok"
 
@@ -219,6 +231,10 @@ class DictateApp:
         if idle and not self._captions_always and not self.overlay.has_held:
             self.overlay.hide()
 
+    def notify(self, message: str, error: bool) -> None:
+        """Tell the user (overlay, tray, log); an error shows until the next dictation."""
+        self._on_notice(message, error)
+
     def _on_notice(self, message: str, error: bool) -> None:
         (log.warning if error else log.info)("%s", message)
         if error:
@@ -238,10 +254,14 @@ class DictateApp:
         self.overlay.set_held(text, why)
         self._show_overlay(force=True)
 
+    def _type_held(self) -> None:
+        self.overlay.set_held("", "")
+        self.typing.type_held()
+
     def _copy_held(self) -> None:
-        future = self.typing.take_held()
-        future.add_done_callback(
-            lambda f: asyncio.get_event_loop().call_soon_threadsafe(self._to_clipboard, f.result())
+        loop = asyncio.get_running_loop()
+        self.typing.take_held().add_done_callback(
+            lambda done: loop.call_soon_threadsafe(self._to_clipboard, done.result())
         )
 
     def _to_clipboard(self, text: str) -> None:

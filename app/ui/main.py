@@ -92,7 +92,7 @@ def run_app(
 
     async def main() -> None:
         nonlocal app
-        app = DictateApp(settings, save, path)
+        app = DictateApp(settings, save, path, config)
         if sys.platform != "win32":
             for sig in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(sig, app.quit)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import subprocess
 import sys
 import time
@@ -41,6 +40,11 @@ class Desktop:
     def xdotool(self, *args: str) -> str:
         return subprocess.run(
             ["xdotool", *args], env=self.env, capture_output=True, text=True, check=True
+        ).stdout
+
+    def window_tree(self) -> str:
+        return subprocess.run(
+            ["xwininfo", "-root", "-tree"], env=self.env, capture_output=True, text=True, check=True
         ).stdout
 
     def screenshot(self, path: Path) -> None:
@@ -104,7 +108,10 @@ def _tray_host(env: dict[str, str], tray: bool) -> Iterator[None]:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:  # the tray selection is owned once trayer is up
             probe = subprocess.run(
-                ["xdotool", "search", "--class", "trayer"], env=env, capture_output=True
+                ["xdotool", "search", "--class", "trayer"],
+                env=env,
+                capture_output=True,
+                check=False,
             )
             if probe.returncode == 0:
                 break
@@ -175,11 +182,19 @@ def app_command(*args: str) -> list[str]:
 
 
 @asynccontextmanager
-async def target_window(env: dict[str, str], out: Path) -> AsyncIterator[Process]:
-    """The window that receives the typed text (its whole text is written to ``out``)."""
-    async with spawn([sys.executable, "-m", "tests.support.target_window", str(out)], env) as w:
+async def target_window(
+    env: dict[str, str], out: Path, title: str = "typing target"
+) -> AsyncIterator[Process]:
+    """A window that receives typed text (its whole text is written to ``out``)."""
+    command = [sys.executable, "-m", "tests.support.target_window", str(out), title]
+    async with spawn(command, env) as w:
         await w.wait_for_line("focused", 20)
         yield w
+
+
+def read_text(path: Path) -> str:
+    """The file's text, empty if it does not exist yet."""
+    return path.read_text(encoding="utf-8") if path.exists() else ""
 
 
 async def text_in(path: Path, expected: str, timeout: float = 30.0) -> str:
@@ -187,15 +202,8 @@ async def text_in(path: Path, expected: str, timeout: float = 30.0) -> str:
     deadline = time.monotonic() + timeout
     text = ""
     while time.monotonic() < deadline:
-        text = path.read_text(encoding="utf-8") if path.exists() else ""
+        text = read_text(path)
         if text == expected:
             return text
         await asyncio.sleep(0.05)
     return text
-
-
-def env_without(env: dict[str, str], *names: str) -> dict[str, str]:
-    return {k: v for k, v in env.items() if k not in names}
-
-
-__all__ = ["Desktop", "app_command", "desktop", "os", "spawn", "target_window", "text_in"]

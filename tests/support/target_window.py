@@ -1,13 +1,14 @@
 """A real Qt window that receives typed text, for typing tests.
 
-    python -m tests.support.target_window OUT_FILE
+    python -m tests.support.target_window OUT_FILE [TITLE]
 
 Shows a text field, prints ``focused`` on stdout once it has the keyboard focus, and writes
-its whole text to OUT_FILE after every change.
+its whole text to OUT_FILE after every change (atomically).
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -15,13 +16,20 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 
+def save(out: Path, text: str) -> None:
+    """Replace the file at once, so a reader never sees it half written."""
+    partial = out.with_name(f".{out.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    os.replace(partial, out)
+
+
 def main() -> int:
     out = Path(sys.argv[1])
     app = QApplication(sys.argv[:1])
     editor = QPlainTextEdit()
-    editor.setWindowTitle("typing target")
+    editor.setWindowTitle(sys.argv[2] if len(sys.argv) > 2 else "typing target")
     editor.resize(600, 300)
-    editor.textChanged.connect(lambda: out.write_text(editor.toPlainText(), encoding="utf-8"))
+    editor.textChanged.connect(lambda: save(out, editor.toPlainText()))
     editor.show()
     editor.activateWindow()
     editor.setFocus()

@@ -5,7 +5,11 @@ Push-to-talk is pressed with xdotool (XTEST), as a keyboard would."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -14,6 +18,7 @@ from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
 from tests.conftest import DoubleFactory, ProxyFactory
 from tests.support.desktop import Desktop, app_command, desktop, spawn, target_window, text_in
+from tests.support.scripted_stream import scripted_stream
 from tests.support.speech import SENTENCES, speech, write_wav
 
 
@@ -25,6 +30,36 @@ def session(tmp_path: Path) -> AsyncIterator[Desktop]:
 
 def configure(d: Desktop, url: str) -> None:
     settings_store.save(Settings(BackendSettings(BackendKind.PROXY, url=url)), d.config)
+
+
+def keymap(d: Desktop) -> str:
+    return subprocess.run(
+        ["xmodmap", "-pke"], env=d.env, capture_output=True, text=True, check=True
+    ).stdout
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20.0, message: str = "") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out\n{message}"
+        await asyncio.sleep(0.02)
+
+
+@asynccontextmanager
+async def proxy_port() -> AsyncIterator[int]:
+    """A free port, for a proxy that starts later."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    yield port
+
+
+async def control(d: Desktop, command: str) -> str:
+    done = await asyncio.to_thread(
+        subprocess.run, app_command(command), env=d.env, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 async def test_push_to_talk_types_every_word_into_the_focused_window(
@@ -53,3 +88,111 @@ async def test_push_to_talk_types_every_word_into_the_focused_window(
             session.xdotool("keyup", "F9")
             text = await text_in(typed, SENTENCES[0])
             assert text == SENTENCES[0], app.output
+
+
+UNICODE_WORDS = [" Größe:", " “quoted”", " café…", " 日本語", " €5", " Ελληνικά", " naïve."]
+
+
+async def test_any_unicode_text_arrives_exactly(session: Desktop, tmp_path: Path) -> None:
+    typed = tmp_path / "typed.txt"
+    expected = "".join(UNICODE_WORDS).lstrip()
+    keymap_before = keymap(session)
+    async with scripted_stream(UNICODE_WORDS, frames_per_word=2) as script:
+        configure(session, script.url)
+        async with (
+            target_window(session.env, typed),
+            spawn(app_command("--config", str(session.config)), session.env) as app,
+        ):
+            await app.wait_for_line("listening for the hotkey")
+            session.xdotool("keydown", "F9")
+            await app.wait_for_line("capturing from")
+            await asyncio.sleep(1.5)  # the microphone's silence paces the words
+            session.xdotool("keyup", "F9")
+            assert await text_in(typed, expected) == expected, app.output
+        assert keymap(session) == keymap_before
+
+
+async def test_focus_guard_holds_words_when_focus_moves_and_types_them_on_request(
+    session: Desktop, tmp_path: Path
+) -> None:
+    words = [f" word{i}" for i in range(12)]
+    full = "".join(words).lstrip()
+    first, second = tmp_path / "first.txt", tmp_path / "second.txt"
+    async with scripted_stream(words, frames_per_word=3) as script:
+        configure(session, script.url)
+        async with (
+            target_window(session.env, second, "second window"),  # opened first: not focused
+            target_window(session.env, first, "first window"),
+            spawn(app_command("--config", str(session.config)), session.env) as app,
+        ):
+            await app.wait_for_line("listening for the hotkey")
+            session.xdotool("keydown", "F9")
+            await until(lambda: first.exists() and len(first.read_text().split()) >= 2)
+            second_id = session.xdotool("search", "--name", "second window").split()[0]
+            session.xdotool("windowfocus", "--sync", second_id)
+            await app.wait_for_line("focus moved to another window")
+            session.xdotool("keyup", "F9")
+            await app.wait_for_line("dictation: idle")
+            before = first.read_text()
+            assert full.startswith(before)
+            assert len(before) < len(full)
+            assert not second.exists() or second.read_text() == ""
+
+            first_id = session.xdotool("search", "--name", "first window").split()[0]
+            session.xdotool("windowfocus", "--sync", first_id)
+            await control(session, "type-held")
+            assert await text_in(first, full) == full
+
+
+async def test_first_and_last_words_survive_a_backend_that_takes_seconds_to_start(
+    session: Desktop,
+    moshi_double: DoubleFactory,
+    proxy: ProxyFactory,
+    speech_dir: Path,
+    tmp_path: Path,
+) -> None:
+    """The double starts warming up only at key-down: speech is over before it is ready."""
+    wav = tmp_path / "speech.wav"
+    write_wav(wav, speech(SENTENCES[2:3], speech_dir, gap_seconds=0.0))
+    typed = tmp_path / "typed.txt"
+    async with target_window(session.env, typed), proxy_port() as port:
+        configure(session, f"ws://127.0.0.1:{port}/v1/stream")
+        async with spawn(app_command("--config", str(session.config)), session.env) as app:
+            await app.wait_for_line("listening for the hotkey")
+            session.xdotool("keydown", "F9")
+            await app.wait_for_line("capturing from")
+            async with (
+                moshi_double(step_seconds=0.08, warmup_seconds=4.0) as double,
+                proxy(double.url, port=port),
+            ):
+                await asyncio.to_thread(session.mic.play, wav)
+                session.xdotool("keyup", "F9")
+                assert await text_in(typed, SENTENCES[2]) == SENTENCES[2], app.output
+            assert any("retrying" in line for line in app.lines)  # nothing listened at first
+
+
+async def test_backend_killed_mid_dictation_is_shown_and_the_next_dictation_works(
+    session: Desktop, tmp_path: Path
+) -> None:
+    typed = tmp_path / "typed.txt"
+    words = [f" w{i}" for i in range(200)]
+    async with target_window(session.env, typed), scripted_stream(words) as script:
+        configure(session, script.url)
+        async with spawn(app_command("--config", str(session.config)), session.env) as app:
+            await app.wait_for_line("listening for the hotkey")
+            session.xdotool("keydown", "F9")
+            await until(lambda: typed.exists() and len(typed.read_text().split()) >= 2)
+            script.crash_sessions()
+            line = await app.wait_for_line("the end of this dictation may be missing")
+            assert "WARNING" in line
+            session.xdotool("keyup", "F9")
+            await app.wait_for_line("dictation: idle")
+            first = typed.read_text()
+
+            await asyncio.sleep(0.2)  # a new press, not X11 autorepeat's release+press
+            session.xdotool("keydown", "F9")
+            await asyncio.sleep(0.5)
+            session.xdotool("keyup", "F9")
+            await until(lambda: typed.read_text() != first, message=app.output)
+            await app.wait_for_line("dictation: idle")
+            assert typed.read_text().startswith(f"{first}w0 w1")

@@ -169,9 +169,20 @@ def test_usage_errors_exit_2(
     assert message in capsys.readouterr().err
 
 
-def test_no_command_prints_help(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
-    assert "transcribe" in capsys.readouterr().err
+def test_app_options_are_checked_before_anything_starts(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--url", "http://gpu:8000"]) == 2
+    assert "must start with ws:// or wss://" in capsys.readouterr().err
+    assert main(["--mode", "sometimes"]) == 2
+    assert "invalid choice: 'sometimes'" in capsys.readouterr().err
+
+
+def test_a_hotkey_that_would_type_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["--config", str(tmp_path / "none.toml"), "--hotkey", "a"]) == 2
+    assert "a single character key would type it" in capsys.readouterr().err
 
 
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:

@@ -19,8 +19,15 @@ def test_once_focus_moves_every_later_word_is_held_even_if_it_comes_back() -> No
     assert guard.admit("Hello", 7)
     assert not guard.admit(" there", 9)
     assert not guard.admit(" friend.", 7)
-    assert guard.take_held() == "there friend."
+    assert guard.take_held() == " there friend."  # continues "Hello"
     assert guard.held == []
+
+
+def test_held_words_of_a_dictation_never_typed_lose_their_leading_space() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    assert not guard.admit(" Moved", 8)
+    assert guard.take_held() == "Moved"
 
 
 def test_unknown_focus_at_the_start_turns_the_guard_off() -> None:

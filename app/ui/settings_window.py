@@ -1,0 +1,70 @@
+"""Opening the settings dialog from the running app, and putting its result to work."""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import Qt
+
+from app import secret_store
+from app.autostart import AutostartError, launch_command, set_autostart
+from app.connection_check import check_backend
+from app.microphone import MicrophoneError, list_input_devices
+from app.secret_store import Secret
+from app.settings import BackendKind, BackendSettings, Settings
+from app.ui.settings_dialog import SettingsDialog
+
+if TYPE_CHECKING:
+    from app.ui.dictate_app import DictateApp
+
+log = logging.getLogger(__name__)
+
+
+def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
+    """Show the app's settings dialog (raised if already open)."""
+    if app.settings_dialog is not None:
+        app.settings_dialog.raise_()
+        app.settings_dialog.activateWindow()
+        return app.settings_dialog
+    try:
+        devices = list_input_devices()
+    except MicrophoneError as exc:
+        log.warning("%s", exc)
+        devices = []
+    dialog = SettingsDialog(
+        app.settings,
+        load_secret=secret_store.load,
+        store_secret=secret_store.store,
+        devices=devices,
+        check=_check,
+        first_run=first_run,
+        config_path=app.config_path,
+    )
+    dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+    dialog.saved.connect(partial(_saved, app))
+    dialog.finished.connect(lambda _result: setattr(app, "settings_dialog", None))
+    app.settings_dialog = dialog
+    dialog.show()
+    dialog.raise_()
+    dialog.activateWindow()
+    return dialog
+
+
+async def _check(backend: BackendSettings, secrets: dict[Secret, str]) -> str:
+    connect = None
+    if backend.kind is BackendKind.MOSHI:
+        from app.moshi_client import MoshiStreamClient
+
+        connect = partial(MoshiStreamClient.connect, open_timeout=90)
+    return await check_backend(backend, secrets, connect=connect)
+
+
+def _saved(app: DictateApp, settings: Settings) -> None:
+    app.apply_settings(settings)
+    try:
+        set_autostart(settings.startup.at_login, launch_command(), os.environ)
+    except (AutostartError, OSError) as exc:
+        app.notify(f"start at login: {exc}", error=True)

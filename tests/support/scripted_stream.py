@@ -1,0 +1,87 @@
+"""A ``/v1/stream`` server that says scripted words: for tests and benchmarks that need exact
+text (any Unicode) or exact timing, which speech recognition cannot give.
+
+It answers ``ready``, then sends the next scripted word each time ``frames_per_word`` audio
+frames have arrived, and on ``end`` sends the words not yet said, then ``end``. It records
+when each word was sent (``time.monotonic()``), so a benchmark can time the way to the window.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from websockets.asyncio.server import ServerConnection, serve
+
+from server.protocol.audio import FRAME_SAMPLES
+from server.protocol.stream import (
+    PATH,
+    AudioChunk,
+    End,
+    EndOfAudio,
+    Ready,
+    Token,
+    decode_client,
+    encode_server,
+)
+
+
+@dataclass
+class ScriptedStream:
+    words: Sequence[str]  # each with its leading space, as the model sends them
+    frames_per_word: int = 3
+    url: str = ""
+    sent_at: list[float] = field(default_factory=list)
+    end_received_at: float | None = None
+    sessions: int = 0
+    live: set[ServerConnection] = field(default_factory=set)
+
+    def crash_sessions(self) -> None:
+        """Drop every open session without a close frame, as a crashed backend would
+        (the server keeps listening, as after a restart)."""
+        for ws in list(self.live):
+            ws.transport.abort()
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        self.sessions += 1
+        self.live.add(ws)
+        try:
+            await self._serve(ws)
+        finally:
+            self.live.discard(ws)
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        await ws.send(encode_server(Ready()))
+        samples, said = 0, 0
+        async for data in ws:
+            message = decode_client(data)
+            if isinstance(message, AudioChunk):
+                samples += len(message.pcm) // 4
+                due = min(len(self.words), samples // (FRAME_SAMPLES * self.frames_per_word))
+                while said < due:
+                    await self._say(ws, said)
+                    said += 1
+            elif isinstance(message, EndOfAudio):
+                self.end_received_at = time.monotonic()
+                while said < len(self.words):
+                    await self._say(ws, said)
+                    said += 1
+                await ws.send(encode_server(End()))
+                await ws.close()
+                return
+
+    async def _say(self, ws: ServerConnection, index: int) -> None:
+        await ws.send(encode_server(Token(self.words[index], start=0.24 * index)))
+        self.sent_at.append(time.monotonic())
+
+
+@asynccontextmanager
+async def scripted_stream(
+    words: Sequence[str], frames_per_word: int = 3
+) -> AsyncIterator[ScriptedStream]:
+    script = ScriptedStream(words, frames_per_word)
+    async with serve(script._handle, "127.0.0.1", 0) as server:
+        script.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}{PATH}"
+        yield script

@@ -1,0 +1,122 @@
+"""The app's shell for real under Xvfb: the tray icon, running without a tray, one instance
+per user, and remote control with ``kyutai-dictate toggle`` for desktop shortcuts."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.desktop import Desktop, app_command, desktop, spawn, target_window, text_in
+from tests.support.scripted_stream import scripted_stream
+from tests.ui.test_app_dictation import configure, control
+
+WORDS = [" Toggled", " from", " a", " desktop", " shortcut."]
+
+
+@pytest.fixture
+def session(tmp_path: Path) -> Iterator[Desktop]:
+    with desktop(tmp_path / "home", 72) as d:
+        yield d
+
+
+async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
+    session: Desktop, tmp_path: Path
+) -> None:
+    typed = tmp_path / "typed.txt"
+    async with scripted_stream(WORDS, frames_per_word=1) as script:
+        configure(session, script.url)
+        async with (
+            target_window(session.env, typed),
+            spawn(app_command("--config", str(session.config)), session.env) as app,
+        ):
+            await app.wait_for_line("listening for the hotkey")
+            second = await asyncio.to_thread(
+                subprocess.run, app_command(), env=session.env, capture_output=True, text=True,
+                timeout=30,
+            )  # fmt: skip
+            assert second.returncode == 0
+            assert "already running" in second.stderr
+            assert app.process.returncode is None
+
+            await control(session, "toggle")
+            await app.wait_for_line("capturing from")
+            await asyncio.sleep(0.6)
+            await control(session, "toggle")
+            expected = "".join(WORDS).lstrip()
+            assert await text_in(typed, expected) == expected, app.output
+
+            await control(session, "quit")
+            assert await asyncio.wait_for(app.process.wait(), 15) == 0
+
+
+async def test_control_commands_without_a_running_app_say_so(session: Desktop) -> None:
+    done = await asyncio.to_thread(
+        subprocess.run, app_command("toggle"), env=session.env, capture_output=True, text=True
+    )
+    assert done.returncode == 1
+    assert "kyutai-dictate is not running" in done.stderr
+
+
+async def test_the_tray_icon_shows_and_a_click_toggles_dictation(
+    session: Desktop, tmp_path: Path
+) -> None:
+    typed = tmp_path / "typed.txt"
+    async with scripted_stream(WORDS, frames_per_word=1) as script:
+        configure(session, script.url)
+        async with (
+            target_window(session.env, typed),
+            spawn(app_command("--config", str(session.config)), session.env) as app,
+        ):
+            await app.wait_for_line("listening for the hotkey")
+            assert not any("no system tray" in line for line in app.lines)
+            x, y = await tray_icon_position(session)
+            session.xdotool("mousemove", str(x), str(y), "click", "1")
+            await app.wait_for_line("capturing from")
+            await asyncio.sleep(0.6)
+            session.xdotool("mousemove", str(x), str(y), "click", "1")
+            await app.wait_for_line("dictation: idle")
+            assert typed.read_text() == "".join(WORDS).lstrip()
+
+
+async def tray_icon_position(d: Desktop) -> tuple[int, int]:
+    """The centre of the app's icon, once the tray host has embedded it (the icon window
+    is then a child of trayer's panel, so only the whole window tree shows it)."""
+    pattern = re.compile(r'"kyutai-dictate": \(.*\)\s+(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(\d+)\+(\d+)')
+    for _ in range(100):
+        for match in pattern.finditer(d.window_tree()):
+            width, height, x, y = map(int, match.groups())
+            if width > 8 and height > 8:  # not Qt's 1x1 helper windows
+                return x + width // 2, y + height // 2
+        await asyncio.sleep(0.1)
+    raise AssertionError("the tray icon was not embedded")
+
+
+@pytest.fixture
+def bare_session(tmp_path: Path) -> Iterator[Desktop]:
+    with desktop(tmp_path / "home", 73, tray=False) as d:
+        yield d
+
+
+async def test_without_a_tray_the_app_warns_and_the_hotkey_still_works(
+    bare_session: Desktop, tmp_path: Path
+) -> None:
+    typed = tmp_path / "typed.txt"
+    async with scripted_stream(WORDS, frames_per_word=1) as script:
+        configure(bare_session, script.url)
+        async with (
+            target_window(bare_session.env, typed),
+            spawn(app_command("--config", str(bare_session.config)), bare_session.env) as app,
+        ):
+            await app.wait_for_line("no system tray on this desktop")
+            await app.wait_for_line("listening for the hotkey")
+            bare_session.xdotool("keydown", "F9")
+            await app.wait_for_line("capturing from")
+            await asyncio.sleep(0.6)
+            bare_session.xdotool("keyup", "F9")
+            expected = "".join(WORDS).lstrip()
+            assert await text_in(typed, expected) == expected, app.output
