@@ -348,7 +348,10 @@ COMMANDS: tuple[Command, ...] = (
             ("toggle", "start or stop dictating in the running app"),
             ("start", "start dictating in the running app"),
             ("stop", "stop dictating in the running app"),
-            ("show", "show the running app's captions"),
+            ("show", "show the running app (a second launch does the same)"),
+            ("type-held", "type the words the focus guard held back, into the focused window"),
+            ("copy-held", "copy the words the focus guard held back to the clipboard"),
+            ("quit", "quit the running app"),
         )
     ),
 )

@@ -29,9 +29,10 @@ class FocusGuard:
 
     window: int | None = None
     held: list[str] = field(default_factory=list)
+    typed_any: bool = False  # some words of this dictation reached the window
 
     def begin(self, window: int | None) -> None:
-        self.window, self.held = window, []
+        self.window, self.held, self.typed_any = window, [], False
 
     def admit(self, text: str, window_now: int | None) -> bool:
         """True: type ``text`` now. False: it is held, as is every later word of this
@@ -39,12 +40,15 @@ class FocusGuard:
         if self.held or (self.window is not None and window_now != self.window):
             self.held.append(text)
             return False
+        self.typed_any = True
         return True
 
     def take_held(self) -> str:
-        """The held words as one text (their spacing kept), and forget them."""
-        text, self.held = "".join(self.held).lstrip(), []
-        return text
+        """The held words as one text, and forget them. Their leading space is kept when
+        they continue words already typed, dropped when they are the whole dictation."""
+        text = "".join(self.held)
+        self.held = []
+        return text if self.typed_any else text.lstrip()
 
 
 class X11Focus:

@@ -118,7 +118,7 @@ class TypingQueue:
         self._report(self._on_held, self._guard_text(), why)
 
     def _guard_text(self) -> str:
-        return "".join(self._guard.held).lstrip()
+        return "".join(self._guard.held).strip()
 
     def _typist_now(self) -> Typist:
         if self._typist is None:
