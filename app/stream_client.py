@@ -47,7 +47,7 @@ log = logging.getLogger(__name__)
 SECRET_HEADERS = frozenset({"authorization", "modal-key", "modal-secret", "kyutai-api-key"})
 
 
-class _RedactSecrets(logging.Filter):
+class RedactSecrets(logging.Filter):
     """Hide header values and URL query values in websockets' handshake debug lines."""
 
     def filter(self, record: logging.LogRecord) -> bool:
@@ -61,9 +61,14 @@ class _RedactSecrets(logging.Filter):
         return True
 
 
-# websockets logs the handshake (headers included) at debug level: send that through a filter.
-_wire_log = logging.getLogger(f"{__name__}.wire")
-_wire_log.addFilter(_RedactSecrets())
+def wire_logger(module: str) -> logging.Logger:
+    """A logger for websockets' debug lines (the handshake, headers included), redacted."""
+    logger = logging.getLogger(f"{module}.wire")
+    logger.addFilter(RedactSecrets())
+    return logger
+
+
+_wire_log = wire_logger(__name__)
 
 
 class StreamClientError(AppError):

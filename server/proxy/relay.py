@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-import numpy as np
 from websockets.asyncio.client import ClientConnection
 from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
@@ -31,7 +30,14 @@ from server.protocol.audio import (
     Samples,
     pcm_from_bytes,
     sanitize,
-    silence,
+)
+from server.protocol.backend_rules import (
+    SILENT_FRAME,
+    backlog_seconds,
+    flush_audio,
+    flush_stalled,
+    silence_prefix,
+    to_token,
 )
 from server.proxy.backend import BackendFailure, open_session
 from server.proxy.config import ProxyConfig
@@ -40,9 +46,7 @@ from server.proxy.vad import VadTracker
 
 log = logging.getLogger("kyutai_dictate.proxy")
 
-_SILENT_FRAME = moshi.encode_audio(silence(1))
 _BACKLOG_WARNING_SAMPLES = SAMPLE_RATE  # one second queued on the GPU side
-FLUSH_GRACE = 10.0  # seconds a flush waits past the expected end while the backend is silent
 _marker_ids = itertools.count(1)
 
 
@@ -76,8 +80,7 @@ class StreamRelay:
         self._backend_lock = asyncio.Lock()  # keeps frames, flush silence and marker in order
         self._reframer = Reframer()
         # Frames held until the backend is ready, starting with the model's silence prefix.
-        prefix = round(config.model.silence_prefix_seconds * SAMPLE_RATE)
-        self._pending: list[Samples] = self._reframer.push(np.zeros(prefix, np.float32))
+        self._pending: list[Samples] = self._reframer.push(silence_prefix(config.model))
         self._streaming = False  # frames go straight to the backend
         self._accepting_audio = True
         self._vad = VadTracker()
@@ -198,21 +201,18 @@ class StreamRelay:
     async def _flush(self) -> None:
         """Drain the backend: pad, silence to cover the delay, marker, silence until it returns."""
         async with self._backend_lock:
-            frames = [silence(1)] * self._config.model.flush_frames
-            partial = self._reframer.flush()
             self._flush_marker = next(_marker_ids)
-            await self._send_frames([partial, *frames] if partial is not None else frames)
+            await self._send_frames(flush_audio(self._reframer, self._config.model))
             await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
         # Audio not yet processed (a client faster than real time, a slow GPU) is worked
         # through before the marker can come back.
         expected = time.monotonic() + self._backlog_seconds() + self._config.model.delay_seconds
         done = lambda: self._marker_seen or self._failure is not None or self._client_gone  # noqa: E731
         while not await self._wait(done, FRAME_SECONDS):
-            now = time.monotonic()
-            if now > expected + FLUSH_GRACE and now - self._last_heard > FLUSH_GRACE:
+            if flush_stalled(time.monotonic(), expected, self._last_heard):
                 self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
                 return
-            await self._send_backend(_SILENT_FRAME)
+            await self._send_backend(SILENT_FRAME)
             self._frames_up += 1
 
     async def _finish(self, outcome: Outcome) -> None:
@@ -271,7 +271,6 @@ class StreamRelay:
 
     async def _read_backend(self) -> None:
         assert self._backend is not None
-        offset = self._config.model.silence_prefix_seconds
         try:
             async for data in self._backend:
                 if isinstance(data, str):
@@ -288,8 +287,7 @@ class StreamRelay:
                 elif isinstance(message, moshi.Word):
                     self._vad.on_word()
                     self._tokens_down += 1
-                    start = max(0.0, message.start_time - offset)
-                    await self._send_client(stream.Token(" " + message.text, start))
+                    await self._send_client(to_token(message, self._config.model))
                 elif isinstance(message, moshi.Marker):
                     if message.id == self._flush_marker:
                         self._marker_seen = True
@@ -345,14 +343,9 @@ class StreamRelay:
             await self._backend.close()
 
     def _backlog_seconds(self) -> float:
-        """Audio sent to the backend and not yet processed. With stt-1b-en_fr each processed
-        frame is acknowledged by a Step; without Steps (stt-2.6b-en) the backend is assumed to
-        keep up with real time from Ready. (moshi-server's own ``buffered_pcm`` counts only
-        the leftover of oversized messages, never the queue.)"""
-        if self._config.model.has_vad:
-            return max(0, self._frames_up - self._vad.steps) * FRAME_SECONDS
-        elapsed = time.monotonic() - self._ready_at
-        return max(0.0, self._frames_up * FRAME_SECONDS - elapsed)
+        """Audio sent to the backend and not yet processed (see :func:`backlog_seconds`)."""
+        since_ready = time.monotonic() - self._ready_at
+        return backlog_seconds(self._config.model, self._frames_up, self._vad.steps, since_ready)
 
     def _note_backlog(self) -> None:
         """Report a growing backlog in the metrics, and in the log once it passes a second."""
