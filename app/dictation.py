@@ -108,10 +108,6 @@ class Dictation:
         """A captured chunk of float32 samples (call in capture order)."""
         self._do(self.session.audio(pcm))
 
-    def fail(self, reason: str) -> None:
-        """Something outside the connection broke (the microphone): end the dictation."""
-        self._do(self.session.connection_failed(Verdict.FATAL, reason))
-
     async def close(self) -> None:
         """Drop any connection at once (quitting)."""
         self._cancel_retry()

@@ -247,7 +247,9 @@ class DictateApp:
             self.tray.notify(message, error)
 
     def _on_capture_failure(self, reason: str) -> None:
-        self.dictation.fail(reason)
+        """The microphone died mid-dictation: what was said so far is still transcribed."""
+        self._on_notice(f"{reason}; dictation stopped", True)
+        self.dictation.stop()
 
     def overlay_held(self, text: str, why: str) -> None:
         log.warning("%s: %d characters held", why, len(text))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import subprocess
 import sys
 import time
@@ -41,6 +42,12 @@ class Desktop:
         return subprocess.run(
             ["xdotool", *args], env=self.env, capture_output=True, text=True, check=True
         ).stdout
+
+    def store_secret(self, name: str, value: str) -> None:
+        """Put a secret in this session's (file-backed) keyring, as the app would find it."""
+        path = Path(self.env["KYUTAI_TEST_KEYRING_FILE"])
+        data = json.loads(path.read_text()) if path.exists() else {}
+        path.write_text(json.dumps({**data, f"kyutai-dictate/{name}": value}))
 
     def window_tree(self) -> str:
         return subprocess.run(

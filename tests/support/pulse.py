@@ -24,13 +24,47 @@ set-default-sink vmic
 """
 
 
-@dataclass(frozen=True)
+@dataclass
 class VirtualMicrophone:
     env: dict[str, str]  # environment for processes that should use this server
+    config: Path
+    server: subprocess.Popen[bytes] | None = None
 
     def play(self, wav: Path) -> None:
         """Play ``wav`` into the microphone; returns when it has been played."""
         subprocess.run(["paplay", "--device=vmic", str(wav)], env=self.env, check=True)
+
+    def start(self) -> None:
+        """Start the sound server; returns once it answers."""
+        command = ["pulseaudio", "-n", "-F", str(self.config), "--daemonize=no"]
+        command += ["--exit-idle-time=-1", "--disallow-exit", "--log-target=stderr"]
+        self.server = server = subprocess.Popen(
+            command, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        for _ in range(100):
+            ready = subprocess.run(
+                ["pactl", "info"], env=self.env, capture_output=True, check=False
+            )
+            if ready.returncode == 0:
+                return
+            if server.poll() is not None:
+                assert server.stderr is not None
+                raise RuntimeError(f"pulseaudio exited: {server.stderr.read().decode()}")
+            time.sleep(0.1)
+        raise RuntimeError("pulseaudio did not start")
+
+    def kill(self) -> None:
+        """Make the sound server vanish at once, as a microphone does when unplugged."""
+        if self.server is not None:
+            self.server.kill()
+            self.server.wait(timeout=10)
+            self.server = None
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.terminate()
+            self.server.wait(timeout=10)
+            self.server = None
 
 
 @contextmanager
@@ -41,26 +75,9 @@ def virtual_microphone(runtime_dir: Path) -> Iterator[VirtualMicrophone]:
     runtime_dir.mkdir(parents=True, exist_ok=True)
     config = runtime_dir / "default.pa"
     config.write_text(CONFIG)
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir)}
-    command = ["pulseaudio", "-n", "-F", str(config), "--daemonize=no"]
-    command += ["--exit-idle-time=-1", "--disallow-exit", "--log-target=stderr"]
-    server = subprocess.Popen(
-        command,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    microphone = VirtualMicrophone({**os.environ, "XDG_RUNTIME_DIR": str(runtime_dir)}, config)
+    microphone.start()
     try:
-        for _ in range(100):
-            ready = subprocess.run(["pactl", "info"], env=env, capture_output=True, check=False)
-            if ready.returncode == 0:
-                break
-            if server.poll() is not None:
-                raise RuntimeError(f"pulseaudio exited: {server.stderr.read().decode()}")  # type: ignore[union-attr]
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("pulseaudio did not start")
-        yield VirtualMicrophone(env)
+        yield microphone
     finally:
-        server.terminate()
-        server.wait(timeout=10)
+        microphone.stop()

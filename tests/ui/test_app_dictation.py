@@ -17,7 +17,15 @@ import pytest
 from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
 from tests.conftest import DoubleFactory, ProxyFactory
-from tests.support.desktop import Desktop, app_command, desktop, spawn, target_window, text_in
+from tests.support.desktop import (
+    Desktop,
+    app_command,
+    desktop,
+    read_text,
+    spawn,
+    target_window,
+    text_in,
+)
 from tests.support.scripted_stream import scripted_stream
 from tests.support.speech import SENTENCES, speech, write_wav
 
@@ -196,3 +204,60 @@ async def test_backend_killed_mid_dictation_is_shown_and_the_next_dictation_work
             await until(lambda: typed.read_text() != first, message=app.output)
             await app.wait_for_line("dictation: idle")
             assert typed.read_text().startswith(f"{first}w0 w1")
+
+
+async def test_a_microphone_that_vanishes_stops_dictation_visibly_and_capture_recovers(
+    session: Desktop, tmp_path: Path
+) -> None:
+    typed = tmp_path / "typed.txt"
+    words = [f" w{i}" for i in range(40)]
+    async with target_window(session.env, typed), scripted_stream(words) as script:
+        configure(session, script.url)
+        async with spawn(app_command("--config", str(session.config)), session.env) as app:
+            await app.wait_for_line("listening for the hotkey")
+            session.xdotool("keydown", "F9")
+            await until(lambda: len(read_text(typed).split()) >= 2)
+            session.mic.kill()  # the sound server (and with it the microphone) is gone
+            line = await app.wait_for_line("dictation stopped")
+            assert "WARNING" in line
+            await app.wait_for_line("dictation: idle")
+            session.xdotool("keyup", "F9")
+            # What was said before it vanished is still typed, in full (the flush ran).
+            first = await text_in(typed, "".join(words).lstrip())
+            assert first == "".join(words).lstrip()
+
+            await asyncio.sleep(0.2)
+            session.xdotool("keydown", "F9")  # no microphone: the press fails visibly
+            await app.wait_for_line("cannot open the microphone")
+            session.xdotool("keyup", "F9")
+
+            session.mic.start()  # plugged back in
+            await asyncio.sleep(0.2)
+            session.xdotool("keydown", "F9")
+            await until(lambda: read_text(typed) != first, message=app.output)
+            session.xdotool("keyup", "F9")
+            both = first + "".join(words).lstrip()  # a new dictation: no leading space
+            assert await text_in(typed, both) == both
+
+
+async def test_direct_moshi_server_mode_types_every_word(
+    session: Desktop, moshi_double: DoubleFactory, speech_dir: Path, tmp_path: Path
+) -> None:
+    """No proxy: the app speaks moshi-server's protocol itself, with its API key."""
+    wav = tmp_path / "speech.wav"
+    write_wav(wav, speech(SENTENCES[1:2], speech_dir, gap_seconds=0.3))
+    typed = tmp_path / "typed.txt"
+    async with moshi_double(step_seconds=0.08) as double:
+        backend = BackendSettings(BackendKind.MOSHI, url=double.url)
+        settings_store.save(Settings(backend), session.config)
+        session.store_secret("moshi-api-key", "public_token")  # the double's key
+        async with (
+            target_window(session.env, typed),
+            spawn(app_command("--config", str(session.config)), session.env) as app,
+        ):
+            await app.wait_for_line("listening for the hotkey")
+            session.xdotool("keydown", "F9")
+            await app.wait_for_line("capturing from")
+            await asyncio.to_thread(session.mic.play, wav)
+            session.xdotool("keyup", "F9")
+            assert await text_in(typed, SENTENCES[1]) == SENTENCES[1], app.output
