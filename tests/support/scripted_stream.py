@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from websockets.asyncio.server import ServerConnection, serve
 
-from server.protocol.audio import FRAME_SAMPLES
+from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from server.protocol.stream import (
     PATH,
     AudioChunk,
@@ -73,7 +73,8 @@ class ScriptedStream:
                 return
 
     async def _say(self, ws: ServerConnection, index: int) -> None:
-        await ws.send(encode_server(Token(self.words[index], start=0.24 * index)))
+        start = FRAME_SECONDS * self.frames_per_word * index  # when its audio began
+        await ws.send(encode_server(Token(self.words[index], start=start)))
         self.sent_at.append(time.monotonic())
 
 

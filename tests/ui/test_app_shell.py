@@ -120,3 +120,14 @@ async def test_without_a_tray_the_app_warns_and_the_hotkey_still_works(
             bare_session.xdotool("keyup", "F9")
             expected = "".join(WORDS).lstrip()
             assert await text_in(typed, expected) == expected, app.output
+
+
+async def test_first_run_opens_the_setup_dialog(session: Desktop) -> None:
+    """No backend configured: the settings dialog opens by itself with the choices."""
+    async with spawn(app_command("--config", str(session.config)), session.env) as app:
+        await app.wait_for_line("listening for the hotkey")
+        found = await asyncio.to_thread(
+            session.xdotool, "search", "--sync", "--name", "^Set up Kyutai Dictate$"
+        )
+        assert found.split()
+        assert not session.config.exists()  # nothing saved until the user saves
