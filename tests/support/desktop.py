@@ -54,8 +54,8 @@ class Desktop:
             ["xwininfo", "-root", "-tree"], env=self.env, capture_output=True, text=True, check=True
         ).stdout
 
-    def screenshot(self, path: Path) -> None:
-        subprocess.run(["import", "-window", "root", str(path)], env=self.env, check=True)
+    def screenshot(self, path: Path, window: str = "root") -> None:
+        subprocess.run(["import", "-window", window, str(path)], env=self.env, check=True)
 
 
 @contextmanager

@@ -46,8 +46,7 @@ def crop(d: Desktop, out: Path, geometry: str) -> None:
 
 
 async def take(out: Path, home: Path) -> None:
-    out.mkdir(parents=True, exist_ok=True)
-    words = [f" {w}" for w in WORDS if w]
+    words = [f" {word}" for word in TEXT.split()]
     with desktop(home / "home", 79) as d:
         async with scripted_stream(words, frames_per_word=4) as script:
             overlay = OverlaySettings(latency=True, geometry=(240, 420, 800, 110))
@@ -78,13 +77,12 @@ async def take(out: Path, home: Path) -> None:
             await app.wait_for_line("listening for the hotkey")
             window = d.xdotool("search", "--sync", "--name", "^Set up Kyutai Dictate$").split()[0]
             await asyncio.sleep(1.0)  # let it paint
-            subprocess.run(
-                ["import", "-window", window, str(out / "settings.png")], env=d.env, check=True
-            )
+            d.screenshot(out / "settings.png", window)
 
 
 def main() -> int:
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "docs/screenshots")
+    out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as home:
         asyncio.run(take(out.resolve(), Path(home)))
     print(f"screenshots written to {out}")
