@@ -20,21 +20,7 @@ from app.settings import BackendKind, BackendSettings, OverlaySettings, Settings
 from tests.support.desktop import Desktop, app_command, desktop, spawn, target_window, text_in
 from tests.support.scripted_stream import scripted_stream
 
-WORDS = [
-    "",
-    "Dictation",
-    "that",
-    "keeps",
-    "up",
-    "with",
-    "you:",
-    "every",
-    "word,",
-    "typed",
-    "where",
-    "you",
-    "work.",
-]
+TEXT = "Dictation that keeps up with you: every word, typed where you work."
 
 
 def crop(d: Desktop, out: Path, geometry: str) -> None:
