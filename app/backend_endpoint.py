@@ -8,6 +8,7 @@ from collections.abc import Callable
 from app.endpoint import Endpoint, EndpointError, check_ws_url, modal_stream_url
 from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings
+from server.models import model_profile
 from server.protocol import moshi
 
 SecretLookup = Callable[[Secret], str | None]
@@ -29,6 +30,10 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
         return Endpoint(url, (("Modal-Key", key), ("Modal-Secret", token)))
     if backend.kind is BackendKind.MOSHI:
         url = check_ws_url(backend.url, "the moshi-server URL", default_path=moshi.PATH)
+        try:
+            model_profile(backend.model)
+        except ValueError as exc:
+            raise EndpointError(f"backend.model: {exc}") from None
         api_key = secret(Secret.MOSHI_API_KEY)
         return Endpoint(url, ((moshi.API_KEY_HEADER, api_key),) if api_key else ())
     url = check_ws_url(backend.url, "the server URL")

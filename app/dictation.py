@@ -108,6 +108,10 @@ class Dictation:
         """A captured chunk of float32 samples (call in capture order)."""
         self._do(self.session.audio(pcm))
 
+    def cancel(self) -> None:
+        """Give up a released dictation whose backend is not ready yet."""
+        self._do(self.session.cancel())
+
     async def close(self) -> None:
         """Drop any connection at once (quitting)."""
         self._cancel_retry()

@@ -30,9 +30,11 @@ class FocusGuard:
     window: int | None = None
     held: list[str] = field(default_factory=list)
     typed_any: bool = False  # some words of this dictation reached the window
+    earlier: str = ""  # held words of earlier dictations, kept until typed or copied
 
     def begin(self, window: int | None) -> None:
-        self.window, self.held, self.typed_any = window, [], False
+        self.earlier = self.take_held()
+        self.window, self.typed_any = window, False
 
     def admit(self, text: str, window_now: int | None) -> bool:
         """True: type ``text`` now. False: it is held, as is every later word of this
@@ -43,12 +45,21 @@ class FocusGuard:
         self.typed_any = True
         return True
 
+    def held_text(self) -> str:
+        """Every held word, as :meth:`take_held` would give them, without forgetting them."""
+        current = "".join(self.held)
+        if not self.typed_any:
+            current = current.lstrip()
+        if self.earlier and current:
+            return f"{self.earlier} {current.lstrip()}"
+        return self.earlier or current
+
     def take_held(self) -> str:
         """The held words as one text, and forget them. Their leading space is kept when
         they continue words already typed, dropped when they are the whole dictation."""
-        text = "".join(self.held)
-        self.held = []
-        return text if self.typed_any else text.lstrip()
+        text = self.held_text()
+        self.held, self.earlier = [], ""
+        return text
 
 
 class X11Focus:

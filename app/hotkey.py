@@ -25,6 +25,8 @@ class Mode(Enum):
 class Intent(Enum):
     START = "start"
     STOP = "stop"
+    TOGGLE = "toggle"  # toggle mode: the app decides from its own state (it may have
+    # been started or stopped from the tray or the command line meanwhile)
 
 
 class ChordError(ValueError):
@@ -69,7 +71,7 @@ class HotkeyTracker:
     chord: Chord
     mode: Mode = Mode.HOLD
     _down: set[str] = field(default_factory=set)
-    _active: bool = False  # the chord is held (hold mode) or toggled on (toggle mode)
+    _active: bool = False  # hold mode: the chord is held
     _held: bool = False  # all keys of the chord are down
     _release_at: float | None = None  # a release that may still turn out to be autorepeat
 
@@ -89,8 +91,7 @@ class HotkeyTracker:
         if self.mode is Mode.HOLD:
             self._active = True
             return [*intents, Intent.START]
-        self._active = not self._active
-        return [*intents, Intent.START if self._active else Intent.STOP]
+        return [*intents, Intent.TOGGLE]
 
     def release(self, key: str, now: float) -> list[Intent]:
         intents = self.tick(now)

@@ -2,7 +2,8 @@
 
 pynput calls back on its own thread; the callbacks only hand the key name and time to the
 loop. Decisions (chord, mode, autorepeat) are the tracker's. A release is settled a moment
-later by a one-shot timer (autorepeat sends release+press pairs), never by polling.
+later by a one-shot timer (autorepeat sends release+press pairs), never by polling. If
+pynput's thread dies, ``on_lost`` says so (the tray shows the hotkey's health).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -39,9 +41,17 @@ def key_name(key: Any) -> str | None:
 class HotkeyListener:
     """Listens while started; ``on_intent`` gets START/STOP on the loop."""
 
-    def __init__(self, chord: Chord, mode: Mode, on_intent: Callable[[Intent], None]) -> None:
+    def __init__(
+        self,
+        chord: Chord,
+        mode: Mode,
+        on_intent: Callable[[Intent], None],
+        on_lost: Callable[[str], None] = lambda reason: None,
+    ) -> None:
+        """``on_lost(reason)`` is called on the loop if the listener dies on its own."""
         self._tracker = HotkeyTracker(chord, mode)
         self._on_intent = on_intent
+        self._on_lost = on_lost
         self._loop = asyncio.get_running_loop()
         self._listener: Any = None
         self._settle: asyncio.TimerHandle | None = None
@@ -60,6 +70,19 @@ class HotkeyListener:
         )
         self._listener.start()
         self._listener.wait()
+        listener = self._listener
+        threading.Thread(
+            target=self._watch, args=(listener,), name="hotkey-watch", daemon=True
+        ).start()
+
+    def _watch(self, listener: Any) -> None:
+        """Waits (blocked, no polling) for pynput's thread to end; reports it if unasked."""
+        listener.join()
+        if self._listener is listener:
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(
+                    self._on_lost, "the keyboard listener stopped (X server connection lost?)"
+                )
 
     def stop(self) -> None:
         if self._listener is not None:
@@ -67,11 +90,6 @@ class HotkeyListener:
             self._listener = None
         if self._settle is not None:
             self._settle.cancel()
-
-    @property
-    def alive(self) -> bool:
-        """False once pynput's thread has died (shown in the tray as hotkey trouble)."""
-        return self._listener is not None and bool(self._listener.is_alive())
 
     def _from_thread(self, handler: Callable[[str, float], None], key: Any) -> None:
         name = key_name(key)

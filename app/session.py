@@ -11,7 +11,8 @@ Methods take events and return actions for the I/O edges to carry out. No socket
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from enum import Enum
 
@@ -90,22 +91,27 @@ class DictationSession:
     _stop_requested: bool = False
     _restart_after_drain: bool = False
     _spacer: Spacer = field(default_factory=Spacer)
+    clock: Callable[[], float] = time.monotonic  # for the connect time limit
     _delays: Iterator[float] = field(default_factory=backoff)
-    _waited: float = 0.0
+    _connect_since: float = 0.0
 
     # -- events -------------------------------------------------------------------------
 
     def start(self) -> list[Action]:
-        """Key down (or toggle on). Ignored while a dictation runs (key autorepeat).
+        """Key down (or toggle on). Ignored while capturing (key autorepeat).
 
         While the previous dictation drains, the next one starts capturing at once: its
-        audio is kept and it connects as soon as the previous one has ended.
+        audio is kept and it connects as soon as the previous one has ended. A press after
+        the release but before the backend was ready continues the same dictation.
         """
         if self.phase is Phase.DRAINING:
             if not self._restart_after_drain:
                 self._restart_after_drain = True
-                self._stop_requested = False  # from now on: the next dictation's
                 self._reset_buffer()
+            self._stop_requested = False  # from now on: the next dictation's
+            return []
+        if self.phase is Phase.CONNECTING:
+            self._stop_requested = False
             return []
         if self.phase is not Phase.IDLE:
             return []
@@ -118,7 +124,7 @@ class DictationSession:
     def _begin(self) -> list[Action]:
         self._stop_requested = self._restart_after_drain = False
         self._spacer = Spacer(leading_space=self.leading_space)
-        self._delays, self._waited = backoff(), 0.0
+        self._delays, self._connect_since = backoff(), self.clock()
         return [*self._enter(Phase.CONNECTING), Connect()]
 
     def stop(self) -> list[Action]:
@@ -168,8 +174,7 @@ class DictationSession:
         """The connection could not be opened, or closed without ``end``."""
         if self.phase is Phase.CONNECTING and verdict is Verdict.RETRY:
             delay = next(self._delays)
-            self._waited += delay
-            if self._waited <= self.max_connect_seconds:
+            if self.clock() + delay - self._connect_since <= self.max_connect_seconds:
                 return [Disconnect(), Notify(f"{reason}; retrying"), RetryIn(delay)]
             reason = f"{reason}; gave up after {self.max_connect_seconds:g} s"
         if self.phase is Phase.IDLE:
@@ -179,6 +184,18 @@ class DictationSession:
         else:
             detail = "the end of this dictation may be missing"
         return [Disconnect(), Notify(f"{reason} ({detail})", error=True), *self._finish()]
+
+    def cancel(self) -> list[Action]:
+        """The user gave up on a dictation still waiting for the backend (audio released)."""
+        if self.phase is not Phase.CONNECTING or not self._stop_requested:
+            return []
+        notice = Notify("dictation cancelled before the backend was ready: not transcribed")
+        return [Disconnect(), notice, *self._finish()]
+
+    @property
+    def waiting_after_release(self) -> bool:
+        """Connecting, with the audio already over: only the backend is awaited."""
+        return self.phase is Phase.CONNECTING and self._stop_requested
 
     def retry_due(self) -> list[Action]:
         """The delay of a :class:`RetryIn` has passed."""

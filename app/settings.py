@@ -52,6 +52,9 @@ class BackendSettings:
     url: str = ""  # proxy or moshi: the WebSocket URL
     modal_workspace: str = ""
     modal_label: str = "kyutai-dictate"
+    # The model a moshi-server spoken to directly serves: its delay and silence prefix
+    # differ (kyutai/stt-1b-en_fr or kyutai/stt-2.6b-en). A proxy knows its own model.
+    model: str = "kyutai/stt-1b-en_fr"
 
     @property
     def configured(self) -> bool:

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from app.errors import AppError
 from app.focus import FocusGuard, FocusProbe
 from app.typists.base import Typist
 
@@ -27,10 +27,11 @@ class TypingQueue:
         self,
         open_typist: Callable[[], Typist],
         open_probe: Callable[[], FocusProbe | None],
-        on_held: Callable[[str, str], None],
+        on_held: Callable[[str, str, bool], None],
         on_typed: Callable[[str], None] = lambda text: None,
     ) -> None:
-        """``on_held(text, why)`` reports words kept back; ``on_typed(text)`` words typed."""
+        """``on_held(text, why, failed)`` reports the words kept back (``failed``: typing
+        itself failed, not the focus guard); ``on_typed(text)`` the words typed."""
         self._open_typist = open_typist
         self._open_probe = open_probe
         self._on_held = on_held
@@ -43,6 +44,8 @@ class TypingQueue:
         self._probe: FocusProbe | None = None
         self._probe_opened = False
         self._failure: str | None = None
+        self._may_type = threading.Event()
+        self._may_type.set()
 
     def begin(self, guard_focus: bool) -> Future[None]:
         """A dictation starts: remember the focused window (with ``guard_focus``)."""
@@ -50,6 +53,13 @@ class TypingQueue:
 
     def type(self, text: str) -> Future[None]:
         return self._submit(self._type, text)
+
+    def pause(self) -> None:
+        """Words wait (in order) until :meth:`resume`: the user holds modifier keys."""
+        self._may_type.clear()
+
+    def resume(self) -> None:
+        self._may_type.set()
 
     def finish(self) -> Future[None]:
         """The dictation is over: release the typist (X11: the keymap is restored)."""
@@ -69,6 +79,7 @@ class TypingQueue:
         return self._worker.submit(self._guard.take_held)
 
     def close(self) -> None:
+        self.resume()
         self._worker.submit(self._close_all)
         self._worker.shutdown(wait=True)
 
@@ -77,27 +88,36 @@ class TypingQueue:
     def _begin(self, guard_focus: bool) -> None:
         self._failure = None
         window = None
-        if guard_focus:
-            if not self._probe_opened:
-                self._probe, self._probe_opened = self._open_probe(), True
-            window = self._probe.focused_window() if self._probe else None
+        try:
+            if guard_focus:
+                if not self._probe_opened:
+                    self._probe, self._probe_opened = self._open_probe(), True
+                window = self._probe.focused_window() if self._probe else None
+        except Exception as exc:  # e.g. the focused window closed while it was read
+            log.warning("cannot read the focused window (%s): no focus guard this time", exc)
+            window = None
         self._guard.begin(window)
 
     def _type(self, text: str) -> None:
+        self._may_type.wait()
         if self._failure is not None:
-            self._hold(text, self._failure)
+            self._hold(text, self._failure, failed=True)
             return
         probe = self._probe if self._guard.window is not None else None
-        window = probe.focused_window() if probe is not None else None
+        try:
+            window = probe.focused_window() if probe is not None else None
+        except Exception:  # the window went away while being asked: focus has moved
+            window = -1
         if not self._guard.admit(text, window):
-            self._report(self._on_held, self._guard_text(), "focus moved to another window")
+            self._report_held("focus moved to another window", failed=False)
             return
         try:
             self._typist_now().type(text)
-        except (AppError, OSError, RuntimeError) as exc:
+        except Exception as exc:  # whatever it was, the word is kept and the user told
             self._failure = f"typing failed: {exc}"
             log.warning("%s", self._failure)
-            self._hold(text, self._failure)
+            self._close_typist()  # a fresh one next time
+            self._hold(text, self._failure, failed=True)
             return
         self._report(self._on_typed, text)
 
@@ -107,18 +127,20 @@ class TypingQueue:
             return
         try:
             self._typist_now().type(text)
-        except (AppError, OSError, RuntimeError) as exc:
-            self._hold(text, f"typing failed: {exc}")
+        except Exception as exc:
+            self._close_typist()
+            self._guard.earlier = text
+            self._report_held(f"typing failed: {exc}", failed=True)
             return
         self._close_typist()
         self._report(self._on_typed, text)
 
-    def _hold(self, text: str, why: str) -> None:
+    def _hold(self, text: str, why: str, failed: bool) -> None:
         self._guard.held.append(text)
-        self._report(self._on_held, self._guard_text(), why)
+        self._report_held(why, failed)
 
-    def _guard_text(self) -> str:
-        return "".join(self._guard.held).strip()
+    def _report_held(self, why: str, failed: bool) -> None:
+        self._loop.call_soon_threadsafe(self._on_held, self._guard.held_text(), why, failed)
 
     def _typist_now(self) -> Typist:
         if self._typist is None:

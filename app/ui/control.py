@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import platformdirs
+from PySide6.QtCore import QLockFile
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
 from app.errors import AppError
@@ -66,17 +67,18 @@ class ControlServer:
     def __init__(self, handle: Callable[[str], str], address: str | None = None) -> None:
         self._handle = handle
         self._address = address or control_address()
+        self._lock = QLockFile(f"{self._address}.lock")
+        self._lock.setStaleLockTime(0)  # a lock is stale only when its process is gone
         self._server = QLocalServer()
         self._server.setSocketOptions(QLocalServer.SocketOption.UserAccessOption)
         self._server.newConnection.connect(self._accept)
 
     def listen(self) -> bool:
-        """Start listening; False when another instance already does."""
-        probe = QLocalSocket()
-        probe.connectToServer(self._address)
-        if probe.waitForConnected(500):
-            probe.disconnectFromServer()
-            return False
+        """Start listening; False when another instance runs (it holds the lock file)."""
+        if not self._lock.tryLock(0):
+            if self._lock.error() == QLockFile.LockError.LockFailedError:
+                return False
+            raise ControlError(f"cannot create {self._address}.lock: {self._lock.error()}")
         QLocalServer.removeServer(self._address)  # a stale socket of a crashed instance
         if not self._server.listen(self._address):
             raise ControlError(f"cannot listen on {self._address}: {self._server.errorString()}")
@@ -84,6 +86,7 @@ class ControlServer:
 
     def close(self) -> None:
         self._server.close()
+        self._lock.unlock()
 
     def _accept(self) -> None:
         while (socket := self._server.nextPendingConnection()) is not None:

@@ -28,15 +28,16 @@ from app.dictation import Dictation, Stream
 from app.endpoint import Endpoint
 from app.errors import AppError
 from app.focus import open_focus_probe
-from app.hotkey import Intent, Mode, parse_chord
+from app.hotkey import MODIFIERS, Intent, Mode, parse_chord
 from app.hotkey_listener import HotkeyListener
 from app.session import DictationSession, Phase
-from app.settings import BackendKind, Settings
+from app.settings import BackendKind, HotkeyMode, Settings
 from app.status import Status
 from app.typing_queue import TypingQueue
 from app.typists.choose import open_typist
 from app.ui.overlay import Overlay
 from app.ui.tray import Tray, tray_available
+from server.models import model_profile
 from server.protocol.stream import ServerMessage, Token
 
 if TYPE_CHECKING:
@@ -131,6 +132,7 @@ class DictateApp:
 
     def show(self) -> None:
         """A second launch asked us to show ourselves: the captions and, if unset, settings."""
+        log.info("shown on request")
         self.overlay.show()
         self.overlay.raise_()
         if not self.settings.backend.configured:
@@ -139,27 +141,36 @@ class DictateApp:
     # -- dictation -----------------------------------------------------------------------
 
     def start(self) -> None:
-        if self.dictation.phase in (Phase.CONNECTING, Phase.STREAMING):
-            return
+        """Key down: capture at once; the connection opens meanwhile."""
+        if self.capture.running:
+            return  # autorepeat, or already dictating
         try:
-            if not self.settings.backend.configured:
-                self.open_settings(first_run=True)
-            self._endpoint()  # fail now, before capturing, if the backend is unusable
             self.capture.open(self.settings.dictation.microphone)
         except AppError as exc:
             self._on_notice(str(exc), True)
             return
+        try:
+            if not self.settings.backend.configured:
+                self.open_settings(first_run=True)
+            self._endpoint()  # fail now if the backend is unusable (reads the keyring)
+        except AppError as exc:
+            self.capture.close()
+            self._on_notice(str(exc), True)
+            return
         self._audio_started = time.monotonic()
         self._status = replace(self._status, error=None)
+        if self._type_after_release:
+            self.typing.pause()  # the user holds modifiers: typing now would make shortcuts
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
-            self.overlay.set_held("", "")
-        guard = self.settings.dictation.focus_guard and not self._captions_only
-        self.typing.begin(guard)
         self.dictation.start()
         self._show_overlay()
 
     def stop(self) -> None:
+        """Key up: no more audio; the words of what was said are still typed."""
+        self.typing.resume()
+        if not self.capture.running:
+            return
         self.capture.close()
         # Queued behind every frame the capture callback has handed over: nothing is lost.
         asyncio.get_running_loop().call_soon(self.dictation.stop)
@@ -167,8 +178,21 @@ class DictateApp:
     def toggle(self) -> None:
         if self.capture.running:
             self.stop()
+        elif self.dictation.session.waiting_after_release:
+            self.dictation.cancel()  # "stop" while only the backend is awaited: give up
         else:
             self.start()
+
+    @property
+    def _type_after_release(self) -> bool:
+        """Hold mode with a chord that has modifiers: words wait until it is released."""
+        dictation = self.settings.dictation
+        if dictation.mode is not HotkeyMode.HOLD:
+            return False
+        try:
+            return bool(parse_chord(dictation.hotkey).keys & MODIFIERS)
+        except ValueError:
+            return False
 
     def control(self, command: str) -> str:
         """A command from ``kyutai-dictate COMMAND`` (see :data:`app.ui.control.COMMANDS`)."""
@@ -192,8 +216,11 @@ class DictateApp:
         if self.settings.backend.kind is BackendKind.MOSHI:
             from app.moshi_client import MoshiStreamClient
 
-            async with MoshiStreamClient.connect(endpoint, open_timeout=30) as stream:
-                yield stream
+            model = model_profile(self.settings.backend.model)
+            async with MoshiStreamClient.connect(
+                endpoint, model=model, open_timeout=30
+            ) as moshi_stream:
+                yield moshi_stream
         else:
             from app.stream_client import StreamClient
 
@@ -213,6 +240,9 @@ class DictateApp:
     def _on_phase(self, phase: Phase) -> None:
         self._status = replace(self._status, phase=phase)
         log.info("dictation: %s", phase.value)
+        if phase is Phase.CONNECTING:
+            # Queued after every word of a dictation that drained before this one began.
+            self.typing.begin(self.settings.dictation.focus_guard and not self._captions_only)
         if phase is Phase.IDLE:
             asyncio.get_running_loop().call_soon(self._after_dictation)
         self._render()
@@ -221,6 +251,7 @@ class DictateApp:
         if self.dictation.phase is not Phase.IDLE:
             return  # the next dictation already began
         self.capture.close()  # still open if the dictation failed while the key was held
+        self.typing.resume()
         self.typing.finish()
         if not self._captions_always and self.overlay.isVisible():
             loop = asyncio.get_running_loop()
@@ -251,10 +282,15 @@ class DictateApp:
         self._on_notice(f"{reason}; dictation stopped", True)
         self.dictation.stop()
 
-    def overlay_held(self, text: str, why: str) -> None:
+    def overlay_held(self, text: str, why: str, failed: bool) -> None:
         log.warning("%s: %d characters held", why, len(text))
         self.overlay.set_held(text, why)
         self._show_overlay(force=True)
+        if failed and self._status.error != why:
+            self._status = replace(self._status, error=why)
+            self._render()
+            if self.tray is not None:
+                self.tray.notify(f"{why}. The words are kept in the captions.", True)
 
     def _type_held(self) -> None:
         self.overlay.set_held("", "")
@@ -279,7 +315,9 @@ class DictateApp:
         dictation = self.settings.dictation
         try:
             chord = parse_chord(dictation.hotkey)
-            listener = HotkeyListener(chord, Mode(dictation.mode.value), self._on_intent)
+            listener = HotkeyListener(
+                chord, Mode(dictation.mode.value), self._on_intent, self._hotkey_lost
+            )
             listener.start()
         except (AppError, ValueError) as exc:
             self._status = replace(self._status, hotkey=None, hotkey_problem=str(exc))
@@ -289,11 +327,13 @@ class DictateApp:
         self._status = replace(self._status, hotkey=str(chord), hotkey_problem=None)
         log.info("listening for the hotkey %s (%s)", chord, dictation.mode.value)
 
+    def _hotkey_lost(self, reason: str) -> None:
+        self._hotkey = None
+        self._status = replace(self._status, hotkey_problem=reason)
+        self._on_notice(f"hotkey: {reason}; 'kyutai-dictate toggle' still works", True)
+
     def _on_intent(self, intent: Intent) -> None:
-        if intent is Intent.START:
-            self.start()
-        else:
-            self.stop()
+        {Intent.START: self.start, Intent.STOP: self.stop, Intent.TOGGLE: self.toggle}[intent]()
 
     def _set_captions_always(self, on: bool) -> None:
         self._captions_always = on

@@ -10,6 +10,8 @@ import logging
 import logging.handlers
 import signal
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -83,8 +85,7 @@ def run_app(
     app: DictateApp | None = None
     server = ControlServer(lambda command: app.control(command) if app else "error: starting")
     if not server.listen():
-        send_command("show")
-        print("kyutai-dictate is already running: showed it", file=sys.stderr)
+        _show_running_instance(send_command)
         return 0
 
     def save(new: Settings) -> None:
@@ -106,6 +107,21 @@ def run_app(
         finally:
             server.close()
     return 0
+
+
+def _show_running_instance(send_command: Callable[[str], str]) -> None:
+    """Ask the running app to show itself (it may still be starting: retry a moment)."""
+    from app.ui.control import ControlError
+
+    for attempt in range(20):
+        try:
+            send_command("show")
+            break
+        except ControlError:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
+    print("kyutai-dictate is already running: showed it", file=sys.stderr)
 
 
 def _log_to_file(path: Path) -> None:

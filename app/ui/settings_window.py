@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,7 @@ from app.microphone import MicrophoneError, list_input_devices
 from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings, Settings
 from app.ui.settings_dialog import SettingsDialog
+from server.models import model_profile
 
 if TYPE_CHECKING:
     from app.ui.dictate_app import DictateApp
@@ -45,6 +47,11 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.saved.connect(partial(_saved, app))
+    # A deploy has written the new backend into the file already: adopt it even if the
+    # dialog is then cancelled, or the app's next save would put the old one back.
+    dialog.deploy.deployed.connect(
+        lambda deployed: app.apply_settings(replace(app.settings, backend=deployed.backend))
+    )
     dialog.finished.connect(lambda _result: setattr(app, "settings_dialog", None))
     app.settings_dialog = dialog
     dialog.show()
@@ -58,7 +65,8 @@ async def _check(backend: BackendSettings, secrets: dict[Secret, str]) -> str:
     if backend.kind is BackendKind.MOSHI:
         from app.moshi_client import MoshiStreamClient
 
-        connect = partial(MoshiStreamClient.connect, open_timeout=90)
+        model = model_profile(backend.model)
+        connect = partial(MoshiStreamClient.connect, model=model, open_timeout=90)
     return await check_backend(backend, secrets, connect=connect)
 
 

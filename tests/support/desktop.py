@@ -137,10 +137,14 @@ class Process:
     lines: list[str] = field(default_factory=list)
     _readers: list[asyncio.Task[None]] = field(default_factory=list)
 
-    async def wait_for_line(self, text: str, timeout: float = 30.0) -> str:
+    def mark(self) -> int:
+        """A position in the output: ``wait_for_line(..., after=mark)`` ignores older lines."""
+        return len(self.lines)
+
+    async def wait_for_line(self, text: str, timeout: float = 30.0, after: int = 0) -> str:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            for line in self.lines:
+            for line in self.lines[after:]:
                 if text in line:
                     return line
             if self.process.returncode is not None:

@@ -42,6 +42,7 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
             assert second.returncode == 0
             assert "already running" in second.stderr
             assert app.process.returncode is None
+            await app.wait_for_line("shown on request")
 
             await control(session, "toggle")
             await app.wait_for_line("capturing from")

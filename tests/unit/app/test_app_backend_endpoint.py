@@ -63,3 +63,9 @@ def test_modal_without_its_token_says_where_to_get_one() -> None:
     backend = BackendSettings(BackendKind.MODAL, modal_workspace="alice")
     with pytest.raises(EndpointError, match="Proxy Auth Tokens"):
         endpoint_for(backend, {}.get)
+
+
+def test_an_unknown_model_for_direct_moshi_mode_is_refused() -> None:
+    backend = BackendSettings(BackendKind.MOSHI, url="ws://gpu:8080", model="kyutai/stt-9b")
+    with pytest.raises(EndpointError, match=r"backend\.model: unknown model"):
+        endpoint_for(backend, SECRETS.get)

@@ -49,3 +49,15 @@ def test_no_probe_where_focus_cannot_be_read() -> None:
     assert open_focus_probe({}, "linux") is None
     assert open_focus_probe({"DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}, "linux") is None
     assert open_focus_probe({"DISPLAY": ":0"}, "darwin") is None
+
+
+def test_held_words_survive_the_next_dictation_until_taken() -> None:
+    guard = FocusGuard()
+    guard.begin(1)
+    guard.admit("Kept", 2)
+    guard.begin(1)  # the user dictates again before typing or copying them
+    assert guard.admit("New", 1)
+    assert guard.held_text() == "Kept"
+    guard.admit(" words", 3)
+    assert guard.take_held() == "Kept words"
+    assert guard.take_held() == ""

@@ -40,11 +40,11 @@ def test_autorepeat_never_restarts_or_stops(gaps: list[float]) -> None:
 
 def test_toggle_mode() -> None:
     hotkey = HotkeyTracker(F9, Mode.TOGGLE)
-    assert hotkey.press("f9", 0.0) == [Intent.START]
-    hotkey.release("f9", 0.1)
-    assert hotkey.press("f9", 1.0) == [Intent.STOP]
-    hotkey.release("f9", 1.1)
-    assert hotkey.press("f9", 2.0) == [Intent.START]
+    assert hotkey.press("f9", 0.0) == [Intent.TOGGLE]
+    assert hotkey.press("f9", 0.2) == []  # autorepeat
+    assert hotkey.release("f9", 0.3) == []
+    assert hotkey.tick(0.5) == []  # a release means nothing in toggle mode
+    assert hotkey.press("f9", 1.0) == [Intent.TOGGLE]
 
 
 def test_modifier_chord() -> None:

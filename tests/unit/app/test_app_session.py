@@ -208,3 +208,58 @@ def test_stop_before_ready_then_restart_while_draining_keeps_the_new_audio() -> 
     session.message(End())
     assert of(SendAudio, session.message(Ready())) == [SendAudio(b"more")]
     assert session.phase is Phase.STREAMING
+
+
+def test_the_connect_limit_counts_the_time_attempts_take_not_only_the_pauses() -> None:
+    now = [0.0]
+    session = DictationSession(max_connect_seconds=120.0, clock=lambda: now[0])
+    session.start()
+    attempts = 0
+    while session.phase is Phase.CONNECTING:
+        now[0] += 30.0  # each attempt times out after 30 s
+        attempts += 1
+        for action in session.connection_failed(Verdict.RETRY, "timed out"):
+            if isinstance(action, RetryIn):
+                now[0] += action.seconds
+    assert attempts == 4
+
+
+def test_a_press_after_release_while_connecting_continues_the_same_dictation() -> None:
+    session = DictationSession()
+    session.start()
+    session.audio(b"one")
+    session.stop()  # released while the backend is still starting
+    assert session.audio(b"lost") == []
+    assert session.start() == []  # pressed again: same dictation, audio kept again
+    session.audio(b"two")
+    session.stop()
+    ready = session.message(Ready())
+    assert of(SendAudio, ready) == [SendAudio(b"onetwo")]
+    assert SendEnd() in ready
+
+
+def test_a_third_press_while_draining_keeps_its_audio() -> None:
+    session = DictationSession()
+    session.start()
+    session.message(Ready())
+    session.stop()  # draining
+    session.start()
+    session.audio(b"a")
+    session.stop()
+    session.start()  # pressed once more before the first dictation ended
+    session.audio(b"b")
+    session.message(End())
+    assert of(SendAudio, session.message(Ready())) == [SendAudio(b"ab")]
+    assert session.phase is Phase.STREAMING
+
+
+def test_cancel_gives_up_a_released_dictation_still_waiting_for_the_backend() -> None:
+    session = DictationSession()
+    session.start()
+    assert session.cancel() == []  # still capturing: nothing to cancel
+    session.stop()
+    assert session.waiting_after_release
+    actions = session.cancel()
+    assert Disconnect() in actions
+    assert "not transcribed" in of(Notify, actions)[0].message  # type: ignore[attr-defined]
+    assert session.phase is Phase.IDLE
