@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from time import monotonic as time_now
 from collections.abc import Callable
 from typing import Any
 
@@ -97,6 +98,7 @@ class Capture:
             raise MicrophoneError(f"cannot open the microphone{which}: {exc}") from None
         self._stream = stream
         log.info("capturing from %s", device_name or "the default microphone")
+        log.debug("capture started at %.6f", time_now())
 
     def close(self) -> None:
         """Stop capturing. Every frame captured so far is handed to the loop before any

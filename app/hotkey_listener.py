@@ -98,18 +98,20 @@ class HotkeyListener:
                 self._loop.call_soon_threadsafe(handler, name, time.monotonic())
 
     def _press(self, name: str, now: float) -> None:
-        self._emit(self._tracker.press(name, now))
+        self._emit(self._tracker.press(name, now), now)
 
     def _release(self, name: str, now: float) -> None:
-        self._emit(self._tracker.release(name, now))
+        self._emit(self._tracker.release(name, now), now)
         if self._settle is not None:
             self._settle.cancel()
         self._settle = self._loop.call_later(AUTOREPEAT_GAP * 1.5, self._tick)
 
     def _tick(self) -> None:
         self._settle = None
-        self._emit(self._tracker.tick(time.monotonic()))
+        now = time.monotonic()
+        self._emit(self._tracker.tick(now), now)
 
-    def _emit(self, intents: list[Intent]) -> None:
+    def _emit(self, intents: list[Intent], key_time: float) -> None:
         for intent in intents:
+            log.debug("hotkey %s (key event at %.6f)", intent.value, key_time)
             self._on_intent(intent)

@@ -228,7 +228,6 @@ class DictateApp:
                 yield stream
 
     def _on_text(self, text: str) -> None:
-        log.debug("word %r", text)
         self.overlay.add_words(text)
         if not self._captions_only:
             self.typing.type(text)

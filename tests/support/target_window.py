@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
@@ -17,10 +18,15 @@ from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 
 def save(out: Path, text: str) -> None:
-    """Replace the file at once, so a reader never sees it half written."""
+    """Replace the file at once, so a reader never sees it half written. With
+    ``TARGET_WINDOW_TIMES`` set, also append ``<monotonic time> <length>`` to that file."""
     partial = out.with_name(f".{out.name}.partial")
     partial.write_text(text, encoding="utf-8")
     os.replace(partial, out)
+    times = os.environ.get("TARGET_WINDOW_TIMES")
+    if times:
+        with open(times, "a", encoding="utf-8") as log:
+            log.write(f"{time.monotonic():.6f} {len(text)}\n")
 
 
 def main() -> int:
