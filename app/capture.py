@@ -12,8 +12,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from time import monotonic as time_now
 from collections.abc import Callable
+from time import monotonic as time_now
 from typing import Any
 
 import numpy as np
