@@ -105,7 +105,7 @@ def test_a_path_with_spaces_is_quoted() -> None:
 
 def test_the_entry_passes_desktop_file_validate(tmp_path: Path) -> None:
     if shutil.which("desktop-file-validate") is None:
-        pytest.skip("desktop-file-validate is not installed (apt install desktop-file-utils)")
+        pytest.fail("desktop-file-validate is missing: run the README's test command (tests/run)")
     entry = tmp_path / "kyutai-dictate.desktop"
     entry.write_text(desktop_entry(["/home/a b/python", "-m", "app", "100%"]))
     for path in (entry, RESOURCES / "kyutai-dictate.desktop"):
