@@ -75,16 +75,18 @@ class DictateApp:
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
-        self.tray = Tray() if tray_available() else None
-        if self.tray is None:
-            log.warning("no system tray on this desktop: running without the tray icon")
-        else:
-            self.tray.toggle_dictation.connect(self.toggle)
-            self.tray.show_captions.connect(self._set_captions_always)
-            self.tray.captions_only.connect(self._set_captions_only)
-            self.tray.open_settings.connect(self.open_settings)
-            self.tray.open_log.connect(self._open_log)
-            self.tray.quit.connect(self._quit.set)
+        if not tray_available():  # e.g. the app autostarted before the desktop's panel
+            log.warning(
+                "no system tray on this desktop: the hotkey, the captions and "
+                "'kyutai-dictate toggle' work; the icon appears if a tray does"
+            )
+        self.tray = Tray()
+        self.tray.toggle_dictation.connect(self.toggle)
+        self.tray.show_captions.connect(self._set_captions_always)
+        self.tray.captions_only.connect(self._set_captions_only)
+        self.tray.open_settings.connect(self.open_settings)
+        self.tray.open_log.connect(self._open_log)
+        self.tray.quit.connect(self._quit.set)
 
         self.dictation = Dictation(
             self._open_stream,
@@ -109,8 +111,7 @@ class DictateApp:
         self.overlay.place(self.settings.overlay.geometry)
         self._listen_to_hotkey()
         self._render()
-        if self.tray is not None:
-            self.tray.show()
+        self.tray.show()
         log.info("kyutai-dictate is running (%s)", self._status.describe())
         if not self.settings.backend.configured:
             self.open_settings(first_run=True)
@@ -123,8 +124,7 @@ class DictateApp:
         self.capture.close()
         await self.dictation.close()
         await asyncio.to_thread(self.typing.close)
-        if self.tray is not None:
-            self.tray.hide()
+        self.tray.hide()
         self.overlay.hide()
 
     def quit(self) -> None:
@@ -273,7 +273,7 @@ class DictateApp:
         self.overlay.set_state(self._status.look, message)
         if error or self.overlay.isVisible():
             self._show_overlay(force=error)
-        if self.tray is not None and error:
+        if error:
             self.tray.notify(message, error)
 
     def _on_capture_failure(self, reason: str) -> None:
@@ -288,8 +288,7 @@ class DictateApp:
         if failed and self._status.error != why:
             self._status = replace(self._status, error=why)
             self._render()
-            if self.tray is not None:
-                self.tray.notify(f"{why}. The words are kept in the captions.", True)
+            self.tray.notify(f"{why}. The words are kept in the captions.", True)
 
     def _type_held(self) -> None:
         self.overlay.set_held("", "")
@@ -388,5 +387,4 @@ class DictateApp:
 
     def _render(self) -> None:
         self.overlay.set_state(self._status.look, self._status.describe())
-        if self.tray is not None:
-            self.tray.render(self._status, self._captions_always, self._captions_only)
+        self.tray.render(self._status, self._captions_always, self._captions_only)

@@ -78,7 +78,7 @@ def desktop(home: Path, display_number: int, tray: bool = True) -> Iterator[Desk
         env.pop("WAYLAND_DISPLAY", None)
         env.pop("XDG_SESSION_TYPE", None)
         subprocess.run(["xset", "r", "off"], env=env, check=True)  # no autorepeat surprises
-        with _session_bus(env), _tray_host(env, tray):
+        with _session_bus(env), tray_host(env, tray):
             yield Desktop(env, home, mic)
 
 
@@ -100,7 +100,8 @@ def _session_bus(env: dict[str, str]) -> Iterator[None]:
 
 
 @contextmanager
-def _tray_host(env: dict[str, str], tray: bool) -> Iterator[None]:
+def tray_host(env: dict[str, str], tray: bool = True) -> Iterator[None]:
+    """A tray host (trayer) on the display, ready once it owns the tray selection."""
     if not tray:
         yield
         return
@@ -112,21 +113,27 @@ def _tray_host(env: dict[str, str], tray: bool) -> Iterator[None]:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:  # the tray selection is owned once trayer is up
-            probe = subprocess.run(
-                ["xdotool", "search", "--class", "trayer"],
-                env=env,
-                capture_output=True,
-                check=False,
-            )
-            if probe.returncode == 0:
-                break
-            time.sleep(0.05)
+        _wait_for_tray_manager(env["DISPLAY"])
         yield
     finally:
         host.terminate()
         host.wait(10)
+
+
+def _wait_for_tray_manager(display_name: str, timeout: float = 10.0) -> None:
+    """Until the tray host owns the system tray selection (apps look for that owner)."""
+    from Xlib.display import Display
+
+    display = Display(display_name)
+    try:
+        selection = display.intern_atom(f"_NET_SYSTEM_TRAY_S{display.get_default_screen()}")
+        deadline = time.monotonic() + timeout
+        while display.get_selection_owner(selection) == 0:
+            if time.monotonic() > deadline:
+                raise RuntimeError("trayer did not take the system tray selection")
+            time.sleep(0.05)
+    finally:
+        display.close()
 
 
 @dataclass

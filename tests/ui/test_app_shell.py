@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.desktop import Desktop, app_command, desktop, spawn, target_window, text_in
+from tests.support.desktop import (
+    Desktop,
+    app_command,
+    desktop,
+    spawn,
+    target_window,
+    text_in,
+    tray_host,
+)
 from tests.support.scripted_stream import scripted_stream
 from tests.ui.test_app_dictation import configure, control
 
@@ -103,7 +111,7 @@ def bare_session(tmp_path: Path) -> Iterator[Desktop]:
         yield d
 
 
-async def test_without_a_tray_the_app_warns_and_the_hotkey_still_works(
+async def test_without_a_tray_the_app_works_and_its_icon_appears_when_a_tray_does(
     bare_session: Desktop, tmp_path: Path
 ) -> None:
     typed = tmp_path / "typed.txt"
@@ -114,6 +122,8 @@ async def test_without_a_tray_the_app_warns_and_the_hotkey_still_works(
             spawn(app_command("--config", str(bare_session.config)), bare_session.env) as app,
         ):
             await app.wait_for_line("no system tray on this desktop")
+            with tray_host(bare_session.env):  # the panel starts after the app (login race)
+                await tray_icon_position(bare_session)
             await app.wait_for_line("listening for the hotkey")
             bare_session.xdotool("keydown", "F9")
             await app.wait_for_line("capturing from")
