@@ -24,24 +24,24 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import numpy as np
 import numpy.typing as npt
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from app.endpoint import Endpoint, redact_url
+from app.endpoint import Endpoint
 from app.stream_client import (
     ConnectError,
     SendStats,
-    StreamClosed,
     StreamError,
     StreamProtocolError,
     Unauthorized,
+    closed_error,
+    open_websocket,
     wire_logger,
 )
 from server.models import STT_1B, ModelProfile
@@ -98,34 +98,18 @@ class MoshiStreamClient:
 
         Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP 401/403).
         """
-        where = redact_url(endpoint.url)
-        try:
-            connection = await connect(
-                endpoint.url,
-                additional_headers=list(endpoint.headers),
-                open_timeout=open_timeout,
-                close_timeout=close_timeout,
-                # moshi-server drops a session after 20 s without any frame: pings keep one
-                # whose caller pauses its audio alive.
-                ping_interval=5,
-                ping_timeout=20,
-                compression=None,
-                logger=_wire_log,
-            )
-        except InvalidStatus as exc:
-            raise _status_error(exc, where) from None
-        except TimeoutError:
-            raise ConnectError(f"timed out after {open_timeout} s connecting to {where}") from None
-        except ConnectionRefusedError:
-            raise ConnectError(
-                f"connection refused by {where}: is moshi-server running and the port right?"
-            ) from None
-        except socket.gaierror as exc:
-            raise ConnectError(f"cannot resolve the host of {where}: {exc.strerror}") from None
-        except OSError as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc}") from None
-        except WebSocketException as exc:
-            raise ConnectError(f"WebSocket handshake with {where} failed: {exc}") from None
+        connection = await open_websocket(
+            endpoint,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            status_error=_status_error,
+            server="moshi-server",
+            # moshi-server drops a session after 20 s without any frame: pings keep one
+            # whose caller pauses its audio alive.
+            ping_interval=5,
+            ping_timeout=20,
+            logger=_wire_log,
+        )
         try:
             yield cls(connection, model)
         finally:
@@ -214,7 +198,7 @@ class MoshiStreamClient:
             except TimeoutError:
                 continue  # recv() is cancellation-safe: nothing was lost
             except ConnectionClosed as exc:
-                raise _closed(exc) from None
+                raise closed_error(exc) from None
             self._last_heard = time.monotonic()
             if isinstance(data, str):
                 continue  # moshi-server defines no text frames
@@ -266,12 +250,7 @@ class MoshiStreamClient:
         try:
             await self._connection.send(data)
         except ConnectionClosed as exc:
-            raise _closed(exc) from None
-
-
-def _closed(exc: ConnectionClosed) -> StreamClosed:
-    received = exc.rcvd  # the server's close frame, None if the connection just dropped
-    return StreamClosed(None) if received is None else StreamClosed(received.code, received.reason)
+            raise closed_error(exc) from None
 
 
 def _status_error(exc: InvalidStatus, where: str) -> ConnectError:

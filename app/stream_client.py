@@ -20,9 +20,10 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -153,30 +154,13 @@ class StreamClient:
 
         Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP 401/403).
         """
-        where = redact_url(endpoint.url)
-        try:
-            connection = await connect(
-                endpoint.url,
-                additional_headers=list(endpoint.headers),
-                open_timeout=open_timeout,
-                close_timeout=close_timeout,
-                compression=None,  # PCM does not compress; deflate would only cost CPU
-                logger=_wire_log,
-            )
-        except InvalidStatus as exc:
-            raise _status_error(exc, where) from None
-        except TimeoutError:
-            raise ConnectError(f"timed out after {open_timeout} s connecting to {where}") from None
-        except ConnectionRefusedError:
-            raise ConnectError(
-                f"connection refused by {where}: is the server running and the port right?"
-            ) from None
-        except socket.gaierror as exc:
-            raise ConnectError(f"cannot resolve the host of {where}: {exc.strerror}") from None
-        except OSError as exc:
-            raise ConnectError(f"cannot connect to {where}: {exc}") from None
-        except WebSocketException as exc:
-            raise ConnectError(f"WebSocket handshake with {where} failed: {exc}") from None
+        connection = await open_websocket(
+            endpoint,
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            status_error=_status_error,
+            server="the server",
+        )
         try:
             yield cls(connection)
         finally:
@@ -227,7 +211,7 @@ class StreamClient:
             try:
                 data = await self._connection.recv()
             except ConnectionClosed as exc:
-                raise _closed(exc) from None
+                raise closed_error(exc) from None
             message = _decode(data)
             if message is None:
                 continue
@@ -243,10 +227,52 @@ class StreamClient:
         try:
             await self._connection.send(data)
         except ConnectionClosed as exc:
-            raise _closed(exc) from None
+            raise closed_error(exc) from None
 
 
-def _closed(exc: ConnectionClosed) -> StreamClosed:
+async def open_websocket(
+    endpoint: Endpoint,
+    *,
+    open_timeout: float | None,
+    close_timeout: float | None,
+    status_error: Callable[[InvalidStatus, str], ConnectError],
+    server: str,
+    **options: Any,
+) -> ClientConnection:
+    """Open a WebSocket to ``endpoint`` (with its headers; uncompressed, redacted debug log).
+
+    Every failure becomes a :class:`ConnectError` whose message says what to check;
+    ``status_error`` words an HTTP answer, ``server`` names what should be listening.
+    """
+    where = redact_url(endpoint.url)
+    try:
+        return await connect(
+            endpoint.url,
+            additional_headers=list(endpoint.headers),
+            open_timeout=open_timeout,
+            close_timeout=close_timeout,
+            compression=None,  # PCM does not compress; deflate would only cost CPU
+            logger=options.pop("logger", _wire_log),
+            **options,
+        )
+    except InvalidStatus as exc:
+        raise status_error(exc, where) from None
+    except TimeoutError:
+        raise ConnectError(f"timed out after {open_timeout} s connecting to {where}") from None
+    except ConnectionRefusedError:
+        raise ConnectError(
+            f"connection refused by {where}: is {server} running and the port right?"
+        ) from None
+    except socket.gaierror as exc:
+        raise ConnectError(f"cannot resolve the host of {where}: {exc.strerror}") from None
+    except OSError as exc:
+        raise ConnectError(f"cannot connect to {where}: {exc}") from None
+    except WebSocketException as exc:
+        raise ConnectError(f"WebSocket handshake with {where} failed: {exc}") from None
+
+
+def closed_error(exc: ConnectionClosed) -> StreamClosed:
+    """The :class:`StreamClosed` for a connection that ended (with or without a close frame)."""
     received = exc.rcvd  # the server's close frame, None if the connection just dropped
     return (
         StreamClosed(None, "") if received is None else StreamClosed(received.code, received.reason)
