@@ -18,8 +18,13 @@ from typing import Any
 
 import numpy as np
 
-from app.microphone import NO_DEVICES_HINT, MicrophoneError, list_input_devices, sounddevice_module
-from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
+from app.microphone import (
+    NO_DEVICES_HINT,
+    MicrophoneError,
+    list_input_devices,
+    sounddevice_module,
+    start_input_stream,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,17 +88,8 @@ class Capture:
 
         self._stopping = False
         try:
-            stream = sd.InputStream(
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="float32",
-                blocksize=FRAME_SAMPLES,
-                device=device,
-                callback=callback,
-                finished_callback=finished,
-            )
-            stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
+            stream = start_input_stream(device, callback, finished_callback=finished, sd=sd)
+        except MicrophoneError as exc:
             which = f" {device_name!r}" if device_name else ""
             raise MicrophoneError(f"cannot open the microphone{which}: {exc}") from None
         self._stream = stream

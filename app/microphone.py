@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from types import ModuleType, TracebackType
 from typing import Any, Self
@@ -107,6 +107,38 @@ def choose_device(spec: str | None, devices: Sequence[InputDevice]) -> InputDevi
     raise UnknownDeviceError(f"--device {spec!r} {problem}; choose one of:\n{listing}")
 
 
+def start_input_stream(
+    device: int | None,
+    callback: Callable[..., None],
+    *,
+    blocksize: int = FRAME_SAMPLES,
+    finished_callback: Callable[[], None] | None = None,
+    sd: ModuleType | None = None,
+) -> Any:
+    """A started 24 kHz mono float32 PortAudio input stream calling ``callback`` per block.
+
+    Raises :class:`MicrophoneError` (nothing is left open) when the device cannot capture.
+    """
+    sd = sd or sounddevice_module()
+    stream = None
+    try:
+        stream = sd.InputStream(
+            samplerate=SAMPLE_RATE,
+            channels=1,
+            dtype="float32",
+            blocksize=blocksize,
+            device=device,
+            callback=callback,
+            finished_callback=finished_callback,
+        )
+        stream.start()
+    except (sd.PortAudioError, ValueError) as exc:
+        if stream is not None:
+            stream.close()
+        raise MicrophoneError(str(exc)) from None
+    return stream
+
+
 class Microphone:
     """Captures 80 ms frames from an input device while open (``async with``).
 
@@ -119,7 +151,6 @@ class Microphone:
         self._stream: Any = None
 
     async def __aenter__(self) -> Self:
-        sd = sounddevice_module()
         loop = asyncio.get_running_loop()
         queue = self._queue
 
@@ -130,18 +161,8 @@ class Microphone:
             _hand_over(loop, queue, None)
 
         try:
-            self._stream = sd.InputStream(
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="float32",
-                blocksize=FRAME_SAMPLES,
-                device=self._device,
-                callback=callback,
-                finished_callback=finished,
-            )
-            self._stream.start()
-        except (sd.PortAudioError, ValueError) as exc:
-            self._close()
+            self._stream = start_input_stream(self._device, callback, finished_callback=finished)
+        except MicrophoneError as exc:
             raise MicrophoneError(
                 f"cannot open the microphone{self._which()}: {exc} (the device must capture "
                 f"mono at {SAMPLE_RATE} Hz; PipeWire/PulseAudio devices such as 'default' "

@@ -14,8 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from app.microphone import MicrophoneError, sounddevice_module
-from server.protocol.audio import SAMPLE_RATE
+from app.microphone import MicrophoneError, start_input_stream
 
 BLOCK_SAMPLES = 480  # 20 ms: the bar follows the voice closely
 FLOOR_DB = -60.0  # the empty bar
@@ -47,24 +46,13 @@ class LevelMeter:
         """Start capturing from ``device`` (None: the default input), closing any previous
         stream. Raises :class:`MicrophoneError` saying why the device cannot be opened."""
         self.close()
-        sd = self._sd or sounddevice_module()
         self._peak = 0.0
         try:
-            stream = sd.InputStream(
-                samplerate=SAMPLE_RATE,
-                channels=1,
-                dtype="float32",
-                blocksize=BLOCK_SAMPLES,
-                device=device,
-                callback=self._callback,
+            stream = start_input_stream(
+                device, self._callback, blocksize=BLOCK_SAMPLES, sd=self._sd
             )
-        except (sd.PortAudioError, ValueError) as exc:
+        except MicrophoneError as exc:
             raise MicrophoneError(f"cannot open this microphone: {exc}") from None
-        try:
-            stream.start()
-        except sd.PortAudioError as exc:
-            stream.close()
-            raise MicrophoneError(f"cannot start this microphone: {exc}") from None
         self._stream = stream
 
     def close(self) -> None:
