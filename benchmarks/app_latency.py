@@ -33,7 +33,13 @@ from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer
-from tests.support.desktop import Desktop, Process, app_command, desktop, spawn, target_window
+from tests.support.desktop import (
+    Desktop,
+    Process,
+    desktop,
+    running_app,
+    target_window,
+)
 from tests.support.moshi_double import DoubleConfig, MoshiDouble
 from tests.support.scripted_stream import scripted_stream
 from tests.support.speech import SENTENCES, speech, write_wav
@@ -101,9 +107,8 @@ async def scripted_runs(d: Desktop, home: Path, runs: int, figures: Figures) -> 
         settings_store.save(Settings(BackendSettings(BackendKind.PROXY, url=script.url)), d.config)
         async with (
             target_window(env, typed),
-            spawn(app_command("--config", str(d.config)), d.env) as app,
+            running_app(d) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             pid = app.process.pid
             await asyncio.sleep(3.0)  # settle after start-up
             idle_from, t0 = cpu_seconds(pid), time.monotonic()
@@ -172,9 +177,8 @@ async def model_runs(d: Desktop, home: Path, runs: int, figures: Figures) -> Non
         settings_store.save(Settings(BackendSettings(BackendKind.PROXY, url=proxy.url)), d.config)
         async with (
             target_window(env, typed),
-            spawn(app_command("--config", str(d.config)), d.env) as app,
+            running_app(d) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             for _ in range(runs):
                 before = len(typed.read_text()) if typed.exists() else 0
                 mark = app.mark()

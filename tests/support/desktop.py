@@ -200,6 +200,23 @@ def app_command(*args: str) -> list[str]:
 
 
 @asynccontextmanager
+async def running_app(d: Desktop) -> AsyncIterator[Process]:
+    """The app with this desktop's settings file, once it listens for the hotkey."""
+    async with spawn(app_command("--config", str(d.config)), d.env) as app:
+        await app.wait_for_line("listening for the hotkey")
+        yield app
+
+
+async def hold_hotkey(d: Desktop, app: Process, seconds: float) -> None:
+    """Press F9, wait until the app captures, keep it down ``seconds``, release it."""
+    mark = app.mark()
+    d.xdotool("keydown", "F9")
+    await app.wait_for_line("capturing from", after=mark)
+    await asyncio.sleep(seconds)
+    d.xdotool("keyup", "F9")
+
+
+@asynccontextmanager
 async def target_window(
     env: dict[str, str], out: Path, title: str = "typing target"
 ) -> AsyncIterator[Process]:

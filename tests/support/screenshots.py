@@ -17,7 +17,13 @@ from pathlib import Path
 
 from app import settings_store
 from app.settings import BackendKind, BackendSettings, OverlaySettings, Settings
-from tests.support.desktop import Desktop, app_command, desktop, spawn, target_window, text_in
+from tests.support.desktop import (
+    Desktop,
+    desktop,
+    running_app,
+    target_window,
+    text_in,
+)
 from tests.support.scripted_stream import scripted_stream
 
 TEXT = "Dictation that keeps up with you: every word, typed where you work."
@@ -41,9 +47,8 @@ async def take(out: Path, home: Path) -> None:
             typed = home / "typed.txt"
             async with (
                 target_window(d.env, typed, "Notes"),
-                spawn(app_command("--config", str(d.config)), d.env) as app,
+                running_app(d) as app,
             ):
-                await app.wait_for_line("listening for the hotkey")
                 d.xdotool("windowmove", d.xdotool("search", "--name", "^Notes$").split()[0],
                           "240", "120")  # fmt: skip
                 d.xdotool("keydown", "F9")
@@ -59,8 +64,7 @@ async def take(out: Path, home: Path) -> None:
                 d.xdotool("key", "Escape")
 
         settings_store.save(Settings(), d.config)  # nothing configured: first run
-        async with spawn(app_command("--config", str(d.config)), d.env) as app:
-            await app.wait_for_line("listening for the hotkey")
+        async with running_app(d) as app:
             window = d.xdotool("search", "--sync", "--name", "^Set up Kyutai Dictate$").split()[0]
             await asyncio.sleep(1.0)  # let it paint
             d.screenshot(out / "settings.png", window)

@@ -22,7 +22,7 @@ from tests.support.desktop import (
     app_command,
     desktop,
     read_text,
-    spawn,
+    running_app,
     target_window,
     text_in,
 )
@@ -87,9 +87,8 @@ async def test_push_to_talk_types_every_word_into_the_focused_window(
         configure(session, server.url)
         async with (
             target_window(session.env, typed),
-            spawn(app_command("--config", str(session.config)), session.env) as app,
+            running_app(session) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             session.xdotool("keydown", "F9")
             await app.wait_for_line("capturing from")  # a person starts talking later, too
             await asyncio.to_thread(session.mic.play, wav)
@@ -109,9 +108,8 @@ async def test_any_unicode_text_arrives_exactly(session: Desktop, tmp_path: Path
         configure(session, script.url)
         async with (
             target_window(session.env, typed),
-            spawn(app_command("--config", str(session.config)), session.env) as app,
+            running_app(session) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             session.xdotool("keydown", "F9")
             await app.wait_for_line("capturing from")
             await asyncio.sleep(1.5)  # the microphone's silence paces the words
@@ -131,9 +129,8 @@ async def test_focus_guard_holds_words_when_focus_moves_and_types_them_on_reques
         async with (
             target_window(session.env, second, "second window"),  # opened first: not focused
             target_window(session.env, first, "first window"),
-            spawn(app_command("--config", str(session.config)), session.env) as app,
+            running_app(session) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             session.xdotool("keydown", "F9")
             await until(lambda: first.exists() and len(first.read_text().split()) >= 2)
             second_id = session.xdotool("search", "--name", "second window").split()[0]
@@ -165,8 +162,7 @@ async def test_first_and_last_words_survive_a_backend_that_takes_seconds_to_star
     typed = tmp_path / "typed.txt"
     async with target_window(session.env, typed), proxy_port() as port:
         configure(session, f"ws://127.0.0.1:{port}/v1/stream")
-        async with spawn(app_command("--config", str(session.config)), session.env) as app:
-            await app.wait_for_line("listening for the hotkey")
+        async with running_app(session) as app:
             session.xdotool("keydown", "F9")
             await app.wait_for_line("capturing from")
             async with (
@@ -186,8 +182,7 @@ async def test_backend_killed_mid_dictation_is_shown_and_the_next_dictation_work
     words = [f" w{i}" for i in range(200)]
     async with target_window(session.env, typed), scripted_stream(words) as script:
         configure(session, script.url)
-        async with spawn(app_command("--config", str(session.config)), session.env) as app:
-            await app.wait_for_line("listening for the hotkey")
+        async with running_app(session) as app:
             session.xdotool("keydown", "F9")
             await until(lambda: typed.exists() and len(typed.read_text().split()) >= 2)
             script.crash_sessions()
@@ -214,8 +209,7 @@ async def test_a_microphone_that_vanishes_stops_dictation_visibly_and_capture_re
     words = [f" w{i}" for i in range(40)]
     async with target_window(session.env, typed), scripted_stream(words) as script:
         configure(session, script.url)
-        async with spawn(app_command("--config", str(session.config)), session.env) as app:
-            await app.wait_for_line("listening for the hotkey")
+        async with running_app(session) as app:
             session.xdotool("keydown", "F9")
             await until(lambda: len(read_text(typed).split()) >= 2)
             session.mic.kill()  # the sound server (and with it the microphone) is gone
@@ -254,9 +248,8 @@ async def test_direct_moshi_server_mode_types_every_word(
         session.store_secret("moshi-api-key", "public_token")  # the double's key
         async with (
             target_window(session.env, typed),
-            spawn(app_command("--config", str(session.config)), session.env) as app,
+            running_app(session) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             session.xdotool("keydown", "F9")
             await app.wait_for_line("capturing from")
             await asyncio.to_thread(session.mic.play, wav)

@@ -15,6 +15,8 @@ from tests.support.desktop import (
     Desktop,
     app_command,
     desktop,
+    hold_hotkey,
+    running_app,
     spawn,
     target_window,
     text_in,
@@ -40,9 +42,8 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
         configure(session, script.url)
         async with (
             target_window(session.env, typed),
-            spawn(app_command("--config", str(session.config)), session.env) as app,
+            running_app(session) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             second = await asyncio.to_thread(
                 subprocess.run, app_command(), env=session.env, capture_output=True, text=True,
                 timeout=30,
@@ -79,9 +80,8 @@ async def test_the_tray_icon_shows_and_a_click_toggles_dictation(
         configure(session, script.url)
         async with (
             target_window(session.env, typed),
-            spawn(app_command("--config", str(session.config)), session.env) as app,
+            running_app(session) as app,
         ):
-            await app.wait_for_line("listening for the hotkey")
             assert not any("no system tray" in line for line in app.lines)
             x, y = await tray_icon_position(session)
             session.xdotool("mousemove", str(x), str(y), "click", "1")
@@ -125,18 +125,14 @@ async def test_without_a_tray_the_app_works_and_its_icon_appears_when_a_tray_doe
             with tray_host(bare_session.env):  # the panel starts after the app (login race)
                 await tray_icon_position(bare_session)
             await app.wait_for_line("listening for the hotkey")
-            bare_session.xdotool("keydown", "F9")
-            await app.wait_for_line("capturing from")
-            await asyncio.sleep(0.6)
-            bare_session.xdotool("keyup", "F9")
+            await hold_hotkey(bare_session, app, 0.6)
             expected = "".join(WORDS).lstrip()
             assert await text_in(typed, expected) == expected, app.output
 
 
 async def test_first_run_opens_the_setup_dialog(session: Desktop) -> None:
     """No backend configured: the settings dialog opens by itself with the choices."""
-    async with spawn(app_command("--config", str(session.config)), session.env) as app:
-        await app.wait_for_line("listening for the hotkey")
+    async with running_app(session):
         found = await asyncio.to_thread(
             session.xdotool, "search", "--sync", "--name", "^Set up Kyutai Dictate$"
         )
