@@ -60,6 +60,13 @@ class Capture:
         self._stream: Any = None
         self._stopping = False
 
+    def prepare(self) -> None:
+        """Load and initialise PortAudio (about 0.1 s) ahead of the first dictation."""
+        try:
+            sounddevice_module()
+        except MicrophoneError as exc:
+            log.warning("%s", exc)  # said again, visibly, when a dictation starts
+
     @property
     def running(self) -> bool:
         return self._stream is not None

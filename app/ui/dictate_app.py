@@ -108,6 +108,7 @@ class DictateApp:
     # -- lifecycle -----------------------------------------------------------------------
 
     async def run(self) -> None:
+        self.capture.prepare()  # PortAudio starts now, not at the first key press
         self.overlay.place(self.settings.overlay.geometry)
         self._listen_to_hotkey()
         self._render()

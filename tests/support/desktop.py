@@ -43,6 +43,9 @@ class Desktop:
             ["xdotool", *args], env=self.env, capture_output=True, text=True, check=True
         ).stdout
 
+    def set_autorepeat(self, on: bool) -> None:
+        subprocess.run(["xset", "r", "on" if on else "off"], env=self.env, check=True)
+
     def store_secret(self, name: str, value: str) -> None:
         """Put a secret in this session's (file-backed) keyring, as the app would find it."""
         path = Path(self.env["KYUTAI_TEST_KEYRING_FILE"])
@@ -77,9 +80,10 @@ def desktop(home: Path, display_number: int, tray: bool = True) -> Iterator[Desk
         }
         env.pop("WAYLAND_DISPLAY", None)
         env.pop("XDG_SESSION_TYPE", None)
-        subprocess.run(["xset", "r", "off"], env=env, check=True)  # no autorepeat surprises
         with _session_bus(env), tray_host(env, tray):
-            yield Desktop(env, home, mic)
+            session = Desktop(env, home, mic)
+            session.set_autorepeat(False)  # tests that want it turn it on
+            yield session
 
 
 @contextmanager

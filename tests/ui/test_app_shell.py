@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from app import settings_store
 from tests.support.desktop import (
     Desktop,
     app_command,
@@ -23,7 +24,7 @@ from tests.support.desktop import (
     tray_host,
 )
 from tests.support.scripted_stream import scripted_stream
-from tests.ui.test_app_dictation import configure, control
+from tests.ui.test_app_dictation import configure, control, until
 
 WORDS = [" Toggled", " from", " a", " desktop", " shortcut."]
 
@@ -138,3 +139,47 @@ async def test_first_run_opens_the_setup_dialog(session: Desktop) -> None:
         )
         assert found.split()
         assert not session.config.exists()  # nothing saved until the user saves
+
+
+async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
+    session: Desktop, tmp_path: Path
+) -> None:
+    typed = tmp_path / "typed.txt"
+    session.set_autorepeat(True)  # as on a real desktop
+    async with scripted_stream(WORDS, frames_per_word=3) as script:
+        configure(session, script.url)
+        async with target_window(session.env, typed), running_app(session) as app:
+            await hold_hotkey(session, app, 1.5)  # the X server repeats F9 all this while
+            expected = "".join(WORDS).lstrip()
+            assert await text_in(typed, expected) == expected, app.output
+            await app.wait_for_line("dictation: idle")
+    assert sum("capturing from" in line for line in app.lines) == 1
+    assert sum("hotkey start" in line for line in app.lines) == 1
+    assert sum("hotkey stop" in line for line in app.lines) == 1
+    assert script.sessions == 1
+
+
+async def test_the_overlay_is_movable_and_its_place_is_remembered(
+    session: Desktop, tmp_path: Path
+) -> None:
+    async with scripted_stream(WORDS, frames_per_word=3) as script:
+        configure(session, script.url)
+        async with target_window(session.env, tmp_path / "typed.txt"), running_app(session) as app:
+            await hold_hotkey(session, app, 0.5)  # the overlay shows while dictating
+            overlay = await asyncio.to_thread(
+                session.xdotool, "search", "--sync", "--onlyvisible", "--name",
+                "^kyutai-dictate captions$",
+            )  # fmt: skip
+            session.xdotool("windowmove", overlay.split()[0], "100", "50")
+            await until(
+                lambda: settings_store.load(session.config).overlay.geometry[:2] == (100, 50)
+            )
+    # The next start puts it where the user left it.
+    async with running_app(session) as app:
+        await hold_hotkey(session, app, 0.3)
+        overlay = session.xdotool(
+            "search", "--sync", "--onlyvisible", "--name", "^kyutai-dictate captions$"
+        )
+        position = session.xdotool("getwindowgeometry", "--shell", overlay.split()[0])
+        assert "X=100" in position.split()
+        assert "Y=50" in position.split()
