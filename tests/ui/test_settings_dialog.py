@@ -60,6 +60,10 @@ def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Pa
     keyring.set_keyring(previous)
 
 
+ROOT = Path(__file__).resolve().parents[2]
+MODAL_STAND_IN = ROOT / "tests/support/modal_stand_in"
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -520,3 +524,29 @@ def test_closing_the_dialog_cancels_a_running_check(
     with pytest.raises(asyncio.CancelledError):
         event_loop_for_qt.run_until_complete(task)
     assert "never" not in dialog.backend.check_label.text()
+
+
+def test_deploy_to_modal_runs_the_real_deploy_command_with_its_progress(
+    qapp: QApplication, keyring_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The button runs `kyutai-dictate deploy modal` itself (the `modal` CLI is a stand-in
+    that records its call and prints what modal prints): progress shows, the endpoint lands
+    in the settings file and the dialog."""
+    calls = tmp_path / "calls.log"
+    monkeypatch.setenv("PATH", f"{MODAL_STAND_IN}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("STANDIN_LOG", str(calls))
+    monkeypatch.setenv("MODAL_TOKEN_ID", "ak-test")
+    monkeypatch.setenv("MODAL_TOKEN_SECRET", "as-test")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))
+    config = tmp_path / "config.toml"
+    dialog, _ = make_dialog(config_path=config)
+    panel = dialog.deploy
+    panel.modal_button.click()
+    wait_until(lambda: not panel.running, timeout=60)
+    assert "Created web function" in panel.log_view.toPlainText()  # modal's own progress
+    assert calls.read_text().startswith("modal deploy -m server.deploy.modal_cloud.app")
+    assert panel.status_label.text().startswith("Deployed: wss://me--kyutai-dictate.modal.run")
+    assert settings_store.load(config).backend == BackendSettings(
+        BackendKind.MODAL, modal_workspace="me"
+    )
+    assert dialog.backend.kind() is BackendKind.MODAL
