@@ -44,22 +44,21 @@ class TypingQueue:
         self._probe: FocusProbe | None = None
         self._probe_opened = False
         self._failure: str | None = None
-        self._may_type = threading.Event()
-        self._may_type.set()
+        self._words: list[str] = []  # queued by type(), taken by the worker
+        self._words_lock = threading.Lock()
 
     def begin(self, guard_focus: bool) -> Future[None]:
         """A dictation starts: remember the focused window (with ``guard_focus``)."""
+        self._words = []  # the words queued from now on belong to this dictation
         return self._submit(self._begin, guard_focus)
 
     def type(self, text: str) -> Future[None]:
-        return self._submit(self._type, text)
-
-    def pause(self) -> None:
-        """Words wait (in order) until :meth:`resume`: the user holds modifier keys."""
-        self._may_type.clear()
-
-    def resume(self) -> None:
-        self._may_type.set()
+        """Queue ``text``. Words that pile up while the worker types (a burst at release)
+        go out together in one call: one focus check, one tool run, one paste."""
+        words = self._words
+        with self._words_lock:
+            words.append(text)
+        return self._submit(self._type_queued, words)
 
     def finish(self) -> Future[None]:
         """The dictation is over: release the typist (X11: the keymap is restored)."""
@@ -79,7 +78,6 @@ class TypingQueue:
         return self._worker.submit(self._guard.take_held)
 
     def close(self) -> None:
-        self.resume()
         self._worker.submit(self._close_all)
         self._worker.shutdown(wait=True)
 
@@ -98,8 +96,14 @@ class TypingQueue:
             window = None
         self._guard.begin(window)
 
+    def _type_queued(self, words: list[str]) -> None:
+        with self._words_lock:
+            text = "".join(words)
+            words.clear()
+        if text:
+            self._type(text)
+
     def _type(self, text: str) -> None:
-        self._may_type.wait()
         if self._failure is not None:
             self._hold(text, self._failure, failed=True)
             return

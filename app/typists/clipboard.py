@@ -75,8 +75,8 @@ class ClipboardTypist:
         if not text:
             return
         previous = self._read()
-        self._put(text)
         try:
+            self._put(text)
             tool, args = self._clipboard.paste
             run_tool(tool, args, self._env)
             time.sleep(self._restore_after)  # the target reads the clipboard after the keys

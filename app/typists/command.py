@@ -42,7 +42,8 @@ class TypingCommand:
 XDOTOOL = TypingCommand(
     Tool("xdotool", "xdotool"),
     # 12 ms, xdotool's default: with no delay it drops characters it has to remap.
-    lambda text: ["type", "--delay", "12", "--", text],
+    # --clearmodifiers: keys the user still holds (a hotkey chord) are lifted while typing.
+    lambda text: ["type", "--clearmodifiers", "--delay", "12", "--", text],
 )
 WTYPE = TypingCommand(
     Tool("wtype", "wtype", "wtype needs a compositor with the virtual-keyboard protocol"),

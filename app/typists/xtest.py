@@ -26,6 +26,9 @@ __all__ = ["TypingError", "XTestTypist"]
 
 REUSE_AFTER = 0.05  # seconds before a remapped keycode gets another symbol
 SETTLE = 0.1  # seconds the target gets to read the last keys before the keymap changes back
+HELD_MODIFIERS = X.ShiftMask | X.ControlMask | X.Mod1Mask | X.Mod4Mask  # Shift Ctrl Alt Super
+MODIFIER_POLL = 0.02  # while the user holds modifiers (only then), check this often
+MAX_MODIFIER_WAIT = 300.0  # type anyway after this long rather than keep words forever
 
 
 class XTestTypist:
@@ -58,6 +61,8 @@ class XTestTypist:
         self._last_used: dict[int, float] = {}
         self._bound: dict[int, int] = {}  # keycode -> keysym bound to it now
         self._shift = self._display.keysym_to_keycode(XK.XK_Shift_L)
+        self._caps_lock = self._display.keysym_to_keycode(XK.XK_Caps_Lock) or None
+        self._root = self._display.screen().root
 
     def __enter__(self) -> XTestTypist:
         return self
@@ -66,15 +71,39 @@ class XTestTypist:
         self.close()
 
     def type(self, text: str) -> None:
-        """Type ``text`` into the window that has the keyboard focus."""
-        for char in text:
-            keysym = keysym_for(char)
-            if keysym in self._on_keyboard:
-                keycode, shift = self._on_keyboard[keysym]
-            else:
-                keycode, shift = self._bind(keysym), False
-            self._tap(keycode, shift)
-        self._display.sync()
+        """Type ``text`` into the window that has the keyboard focus.
+
+        Waits while the user holds Shift, Ctrl, Alt or Super (a hotkey chord still down:
+        keys typed now would be shortcuts). With Caps Lock on, it is switched off for the
+        text and on again after; with another layout group active, every character goes
+        through a keycode bound to it, as the keyboard's own keys would give other ones.
+        """
+        state = self._wait_for_modifiers_released()
+        caps_lock = bool(state & X.LockMask) and self._caps_lock is not None
+        other_group = bool((state >> 13) & 3)  # XKB group in the core state's bits 13-14
+        if caps_lock:
+            self._tap(self._caps_lock, False)  # type: ignore[arg-type]
+        try:
+            for char in text:
+                keysym = keysym_for(char)
+                if keysym in self._on_keyboard and not other_group:
+                    keycode, shift = self._on_keyboard[keysym]
+                else:
+                    keycode, shift = self._bind(keysym), False
+                self._tap(keycode, shift)
+        finally:
+            if caps_lock:
+                self._tap(self._caps_lock, False)  # type: ignore[arg-type]
+            self._display.sync()
+
+    def _wait_for_modifiers_released(self) -> int:
+        """The keyboard state (core protocol mask) once no modifier is held."""
+        deadline = time.monotonic() + MAX_MODIFIER_WAIT
+        while True:
+            state = int(self._root.query_pointer().mask)
+            if not state & HELD_MODIFIERS or time.monotonic() > deadline:
+                return state
+            time.sleep(MODIFIER_POLL)
 
     def close(self) -> None:
         """Give the remapped keycodes their empty mapping back."""

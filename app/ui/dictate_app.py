@@ -28,10 +28,10 @@ from app.dictation import Dictation, Stream
 from app.endpoint import Endpoint
 from app.errors import AppError
 from app.focus import open_focus_probe
-from app.hotkey import MODIFIERS, Intent, Mode, parse_chord
+from app.hotkey import Intent, Mode, parse_chord
 from app.hotkey_listener import HotkeyListener
 from app.session import DictationSession, Phase
-from app.settings import BackendKind, HotkeyMode, Settings
+from app.settings import BackendKind, Settings
 from app.status import Status
 from app.typing_queue import TypingQueue
 from app.typists.choose import open_typist
@@ -154,14 +154,14 @@ class DictateApp:
             if not self.settings.backend.configured:
                 self.open_settings(first_run=True)
             self._endpoint()  # fail now if the backend is unusable (reads the keyring)
-        except AppError as exc:
+        except Exception as exc:  # whatever it is, the microphone must not stay open
             self.capture.close()
+            if not isinstance(exc, AppError):
+                log.exception("starting a dictation failed")
             self._on_notice(str(exc), True)
             return
         self._audio_started = time.monotonic()
         self._status = replace(self._status, error=None)
-        if self._type_after_release:
-            self.typing.pause()  # the user holds modifiers: typing now would make shortcuts
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
         self.dictation.start()
@@ -169,7 +169,6 @@ class DictateApp:
 
     def stop(self) -> None:
         """Key up: no more audio; the words of what was said are still typed."""
-        self.typing.resume()
         if not self.capture.running:
             return
         self.capture.close()
@@ -183,17 +182,6 @@ class DictateApp:
             self.dictation.cancel()  # "stop" while only the backend is awaited: give up
         else:
             self.start()
-
-    @property
-    def _type_after_release(self) -> bool:
-        """Hold mode with a chord that has modifiers: words wait until it is released."""
-        dictation = self.settings.dictation
-        if dictation.mode is not HotkeyMode.HOLD:
-            return False
-        try:
-            return bool(parse_chord(dictation.hotkey).keys & MODIFIERS)
-        except ValueError:
-            return False
 
     def control(self, command: str) -> str:
         """A command from ``kyutai-dictate COMMAND`` (see :data:`app.ui.control.COMMANDS`)."""
@@ -251,7 +239,6 @@ class DictateApp:
         if self.dictation.phase is not Phase.IDLE:
             return  # the next dictation already began
         self.capture.close()  # still open if the dictation failed while the key was held
-        self.typing.resume()
         self.typing.finish()
         if not self._captions_always and self.overlay.isVisible():
             loop = asyncio.get_running_loop()
@@ -302,6 +289,9 @@ class DictateApp:
         )
 
     def _to_clipboard(self, text: str) -> None:
+        if not text:
+            self._on_notice("no held words to copy", False)
+            return
         QGuiApplication.clipboard().setText(text)
         self.overlay.set_held("", "")
 

@@ -175,7 +175,7 @@ def test_ydotool_without_its_daemon_says_to_start_it(tmp_path: Path) -> None:
     [
         (TypingMethod.WTYPE, ["--"]),
         (TypingMethod.YDOTOOL, ["type", "--"]),
-        (TypingMethod.XDOTOOL, ["type", "--delay", "12", "--"]),
+        (TypingMethod.XDOTOOL, ["type", "--clearmodifiers", "--delay", "12", "--"]),
     ],
 )
 def test_the_text_is_one_argument_after_dashes(

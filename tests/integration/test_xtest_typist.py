@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -37,11 +39,11 @@ def keymap(display: str) -> str:
     ).stdout
 
 
-@pytest.mark.parametrize("text", HARD)
-def test_types_exactly_and_restores_the_keymap(display: str, tmp_path: Path, text: str) -> None:
-    out = tmp_path / "typed.txt"
+@contextmanager
+def target(display: str, out: Path) -> Iterator[None]:
+    """A real Qt text field with the keyboard focus, writing its text to ``out``."""
     env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-    target = subprocess.Popen(
+    window = subprocess.Popen(
         [sys.executable, "-m", "tests.support.target_window", str(out)],
         cwd=ROOT,
         env=env,
@@ -49,18 +51,71 @@ def test_types_exactly_and_restores_the_keymap(display: str, tmp_path: Path, tex
         text=True,
     )
     try:
-        assert target.stdout is not None
-        assert target.stdout.readline().strip() == "focused"
+        assert window.stdout is not None
+        assert window.stdout.readline().strip() == "focused"
+        yield
+    finally:
+        window.terminate()
+        window.wait(timeout=10)
+
+
+def typed(out: Path, text: str) -> str:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text(encoding="utf-8") == text:
+            break
+        time.sleep(0.05)
+    return out.read_text(encoding="utf-8") if out.exists() else ""
+
+
+def xdotool(display: str, *args: str) -> None:
+    subprocess.run(["xdotool", *args], env={**os.environ, "DISPLAY": display}, check=True)
+
+
+def caps_lock_on(display: str) -> bool:
+    query = subprocess.run(
+        ["xset", "q"], env={**os.environ, "DISPLAY": display}, capture_output=True, text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    return "Caps Lock:   on" in query
+
+
+@pytest.mark.parametrize("text", HARD)
+def test_types_exactly_and_restores_the_keymap(display: str, tmp_path: Path, text: str) -> None:
+    out = tmp_path / "typed.txt"
+    with target(display, out):
         before = keymap(display)
         with XTestTypist(display) as typist:
             typist.type(text)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            if out.exists() and out.read_text(encoding="utf-8") == text:
-                break
-            time.sleep(0.05)
-        assert out.read_text(encoding="utf-8") == text
+        assert typed(out, text) == text
         assert keymap(display) == before
-    finally:
-        target.terminate()
-        target.wait(timeout=10)
+
+
+def test_caps_lock_changes_nothing_and_stays_on(display: str, tmp_path: Path) -> None:
+    out = tmp_path / "typed.txt"
+    text = "Hello World, é and 日本"
+    with target(display, out):
+        xdotool(display, "key", "Caps_Lock")
+        try:
+            assert caps_lock_on(display)
+            with XTestTypist(display) as typist:
+                typist.type(text)
+            assert typed(out, text) == text
+            assert caps_lock_on(display)
+        finally:
+            xdotool(display, "key", "Caps_Lock")
+
+
+def test_typing_waits_while_a_modifier_is_held(display: str, tmp_path: Path) -> None:
+    """Ctrl still down (the end of a hotkey chord): typing now would run shortcuts."""
+    out = tmp_path / "typed.txt"
+    with target(display, out):
+        xdotool(display, "keydown", "ctrl")
+        released = threading.Timer(0.5, xdotool, (display, "keyup", "ctrl"))
+        released.start()
+        started = time.monotonic()
+        with XTestTypist(display) as typist:
+            typist.type("cut nothing")
+        assert time.monotonic() - started >= 0.45
+        released.join()
+        assert typed(out, "cut nothing") == "cut nothing"
