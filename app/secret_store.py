@@ -10,7 +10,7 @@ from enum import StrEnum
 
 import keyring
 from keyring.backend import KeyringBackend
-from keyring.errors import KeyringError
+from keyring.errors import KeyringError, PasswordDeleteError
 
 from app.errors import AppError
 
@@ -54,6 +54,16 @@ def store(secret: Secret, value: str) -> None:
         _backend().set_password(SERVICE, secret.value, value)
     except KeyringError as exc:
         raise SecretStoreError(f"the keyring refused to store {secret.value}: {exc}") from None
+
+
+def delete(secret: Secret) -> None:
+    """Forget the saved value (nothing happens if there is none)."""
+    try:
+        _backend().delete_password(SERVICE, secret.value)
+    except PasswordDeleteError:
+        pass  # there was none
+    except KeyringError as exc:
+        raise SecretStoreError(f"the keyring refused to delete {secret.value}: {exc}") from None
 
 
 def load(secret: Secret) -> str | None:

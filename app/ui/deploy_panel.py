@@ -28,7 +28,13 @@ from PySide6.QtWidgets import (
 
 from app import settings_store
 from app.settings import SettingsError
-from app.ui.settings_form import clean_output, deploy_command, last_lines, ssh_target_problem
+from app.ui.settings_form import (
+    clean_output,
+    deploy_command,
+    hide_secrets,
+    last_lines,
+    ssh_target_problem,
+)
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +60,7 @@ class DeployPanel(QWidget):
         self._process: QProcess | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._output = ""
+        self._partial = ""  # the start of a line not complete yet
 
         self.modal_button = QPushButton("Deploy to Modal…")
         self.modal_button.setToolTip(
@@ -107,7 +114,7 @@ class DeployPanel(QWidget):
         if self._process is not None:
             return
         argv = self._command(target, host)
-        self._output = ""
+        self._output = self._partial = ""
         self._decoder.reset()
         self.log_view.clear()
         self.set_status(f"Deploying to {'Modal' if target == MODAL else host}…")
@@ -144,16 +151,24 @@ class DeployPanel(QWidget):
             return
         self.start(PROXMOX, self.host_edit.text().strip())
 
-    def _read(self) -> None:
+    def _read(self, final: bool = False) -> None:
+        """Show the output that came, by whole lines (a token line is hidden whole)."""
         if self._process is None:
             return
         data = bytes(self._process.readAllStandardOutput().data())
-        self._append(self._decoder.decode(data))
+        text = self._partial + self._decoder.decode(data, final=final)
+        if final:
+            self._partial = ""
+            self._append(text)
+            return
+        cut = text.rfind("\n") + 1
+        self._partial = text[cut:]
+        self._append(text[:cut])
 
     def _append(self, text: str) -> None:
         if not text:
             return
-        text = clean_output(text)
+        text = hide_secrets(clean_output(text))
         self._output += text
         cursor = self.log_view.textCursor()
         cursor.movePosition(QTextCursor.MoveOperation.End)
@@ -162,8 +177,7 @@ class DeployPanel(QWidget):
         self.log_view.ensureCursorVisible()
 
     def _finished(self, exit_code: int, exit_status: QProcess.ExitStatus) -> None:
-        self._read()
-        self._append(self._decoder.decode(b"", final=True))
+        self._read(final=True)
         self._process = None
         self._set_running(False)
         if exit_status is not QProcess.ExitStatus.NormalExit or exit_code != 0:

@@ -36,6 +36,7 @@ from app.ui.settings_form import (
     backend_from_form,
     backend_problem,
     deployed_message,
+    secrets_to_delete,
     secrets_to_store,
 )
 from app.ui.settings_sections import (
@@ -51,6 +52,7 @@ log = logging.getLogger(__name__)
 
 LoadSecret = Callable[[Secret], str | None]
 StoreSecret = Callable[[Secret, str], None]
+DeleteSecret = Callable[[Secret], None]
 # (the backend in the form, the secrets in the form) -> a line saying how the check went
 Check = Callable[[BackendSettings, dict[Secret, str]], Awaitable[str]]
 
@@ -64,6 +66,7 @@ class SettingsDialog(QDialog):
         *,
         load_secret: LoadSecret,
         store_secret: StoreSecret,
+        delete_secret: DeleteSecret | None = None,
         devices: Sequence[InputDevice],
         check: Check | None,
         first_run: bool = False,
@@ -80,6 +83,7 @@ class SettingsDialog(QDialog):
         self.setWindowTitle("Set up Kyutai Dictate" if first_run else "Kyutai Dictate settings")
         self._settings = settings
         self._store_secret = store_secret
+        self._delete_secret = delete_secret
         self._load_secret = load_secret
         self._check = check
         self._check_task: asyncio.Future[None] | None = None
@@ -167,14 +171,19 @@ class SettingsDialog(QDialog):
             show_error(self.error_label, problem)
             return
         settings = self.settings_from_form()
-        for secret, value in secrets_to_store(self.backend.typed_secrets(), self._loaded).items():
-            try:
+        typed = self.backend.typed_secrets()
+        try:
+            for secret, value in secrets_to_store(typed, self._loaded).items():
                 self._store_secret(secret, value)
-            except SecretStoreError as exc:
-                show_error(self.error_label, f"Nothing was saved: {exc}")
-                self.tabs.setCurrentWidget(self.backend)
-                return
-            self._loaded[secret] = value
+                self._loaded[secret] = value
+            if self._delete_secret is not None:
+                for secret in secrets_to_delete(typed, self._loaded):
+                    self._delete_secret(secret)
+                    del self._loaded[secret]
+        except SecretStoreError as exc:
+            show_error(self.error_label, f"Not saved: {exc}")
+            self.tabs.setCurrentWidget(self.backend)
+            return
         show_error(self.error_label, None)
         self.saved.emit(settings)
         self.accept()
@@ -205,8 +214,19 @@ class SettingsDialog(QDialog):
         self.backend.show_check(text, error)
         self.backend.test_button.setEnabled(self.backend.kind() is not None)
 
+    def reject(self) -> None:
+        """Cancel, Escape or the close button: not while a deploy runs (stopping it halfway
+        would leave a half-built backend); it says so instead."""
+        if self.deploy.running:
+            self.deploy.set_status(
+                "A deploy is running: wait for it to finish before closing this window.",
+                error=True,
+            )
+            return
+        super().reject()
+
     def done(self, result: int) -> None:
-        """Closing (Save, Cancel, Escape, the window's close button) stops what still runs."""
+        """Closing stops what still runs (a connection test, the level meter)."""
         if self._check_task is not None and not self._check_task.done():
             self._check_task.cancel()
         self.deploy.stop()

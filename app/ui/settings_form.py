@@ -122,13 +122,19 @@ def hotkey_problem(text: str) -> str | None:
 def secrets_to_store(
     typed: Mapping[Secret, str], loaded: Mapping[Secret, str]
 ) -> dict[Secret, str]:
-    """The secrets to write: non-empty and different from what the keyring had. An emptied
-    field removes nothing."""
+    """The secrets to write: non-empty and different from what the keyring had (an emptied
+    field is for :func:`secrets_to_delete`)."""
     return {
         secret: value.strip()
         for secret, value in typed.items()
         if value.strip() and value.strip() != loaded.get(secret, "")
     }
+
+
+def secrets_to_delete(typed: Mapping[Secret, str], loaded: Mapping[Secret, str]) -> list[Secret]:
+    """The saved secrets whose field the user emptied: a token cleared when moving to a
+    server without one must not be sent to that server."""
+    return [secret for secret, value in typed.items() if not value.strip() and secret in loaded]
 
 
 def microphone_choices(
@@ -192,6 +198,15 @@ def clean_output(text: str) -> str:
     updates on lines of their own."""
     text = _ANSI.sub("", text).replace("\r\n", "\n")
     return text.replace("\r", "\n")
+
+
+_TOKEN_LINE = re.compile(r"(?m)^(\s*token: )\S+")
+
+
+def hide_secrets(text: str) -> str:
+    """Whole lines of deploy output with the printed proxy token replaced by ``***`` (the
+    deploy stores it in the keyring; the dialog's log must not show it)."""
+    return _TOKEN_LINE.sub(r"\1*** (stored in the keyring)", text)
 
 
 def last_lines(text: str, count: int = 6) -> str:

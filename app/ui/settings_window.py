@@ -40,6 +40,7 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
         app.settings,
         load_secret=secret_store.load,
         store_secret=secret_store.store,
+        delete_secret=secret_store.delete,
         devices=devices,
         check=_check,
         first_run=first_run,

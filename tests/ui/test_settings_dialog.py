@@ -197,12 +197,21 @@ def test_modal_secrets_go_to_the_keyring(qapp: QApplication, keyring_file: Path)
     assert "ws-secret" not in repr(emitted[0])
 
 
-def test_an_emptied_secret_field_deletes_nothing(qapp: QApplication, keyring_file: Path) -> None:
-    secret_store.store(Secret.PROXY_TOKEN, "keep-me")
-    dialog, _ = make_dialog(Settings(BackendSettings(BackendKind.PROXY, url="ws://h/v1/stream")))
+def test_an_emptied_secret_field_deletes_the_saved_secret(
+    qapp: QApplication, keyring_file: Path
+) -> None:
+    """Moving to a server without a token: the old server's token must not be sent there."""
+    secret_store.store(Secret.PROXY_TOKEN, "old-servers-token")
+    secret_store.store(Secret.MODAL_KEY, "untouched")
+    dialog, _ = make_dialog(
+        Settings(BackendSettings(BackendKind.PROXY, url="ws://h/v1/stream")),
+        delete_secret=secret_store.delete,
+    )
+    dialog.backend.url_edit.setText("ws://other/v1/stream")
     dialog.backend.secret_edits[Secret.PROXY_TOKEN].clear()
     dialog.save_button.click()
-    assert secret_store.load(Secret.PROXY_TOKEN) == "keep-me"
+    assert secret_store.load(Secret.PROXY_TOKEN) is None
+    assert secret_store.load(Secret.MODAL_KEY) == "untouched"
 
 
 def test_the_kind_shows_only_its_fields(qapp: QApplication, keyring_file: Path) -> None:
@@ -482,17 +491,43 @@ def test_a_deploy_command_that_cannot_start_is_reported(
     assert dialog.deploy.modal_button.isEnabled()
 
 
-def test_closing_the_dialog_stops_a_running_deploy(
+def test_cancel_during_a_deploy_is_refused_and_quitting_stops_it(
     qapp: QApplication, keyring_file: Path, tmp_path: Path
 ) -> None:
     script = "import time; print('working', flush=True); time.sleep(60)"
     dialog, _ = make_dialog(deploy_command=lambda target, host: [sys.executable, "-c", script])
+    dialog.show()
     dialog.deploy.modal_button.click()
     wait_until(lambda: "working" in dialog.deploy.output)
+    dialog.reject()  # Escape, Cancel or the close button
+    assert dialog.isVisible()
+    assert dialog.deploy.running
+    assert "wait for it to finish" in dialog.deploy.status_label.text()
     started = time.monotonic()
-    dialog.reject()
+    dialog.done(0)  # the app quits: the deploy is stopped
     assert not dialog.deploy.running
     assert time.monotonic() - started < 5
+
+
+def test_the_deploy_log_never_shows_the_proxy_token(
+    qapp: QApplication, keyring_file: Path, tmp_path: Path
+) -> None:
+    script = (
+        "import sys, time\n"
+        "print('endpoint: ws://10.0.0.5:8000/v1/stream', flush=True)\n"
+        "sys.stdout.write('tok'); sys.stdout.flush(); time.sleep(0.3)\n"  # a line in two reads
+        "print('en: s3cret-value', flush=True)\n"
+        "print('smoke test: ok', flush=True)\n"
+        "sys.exit(1)\n"
+    )
+    dialog, _ = make_dialog(deploy_command=lambda target, host: [sys.executable, "-c", script])
+    dialog.deploy.modal_button.click()
+    wait_until(lambda: not dialog.deploy.running)
+    log = dialog.deploy.log_view.toPlainText()
+    assert "token: *** (stored in the keyring)" in log
+    assert "smoke test: ok" in log
+    assert "s3cret" not in log
+    assert "s3cret" not in dialog.deploy.status_label.text()
 
 
 def test_the_default_deploy_command_runs_this_app(qapp: QApplication, tmp_path: Path) -> None:
