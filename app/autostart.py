@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from app.atomic_file import write_atomically
 from app.errors import AppError
 
 FILE_NAME = "kyutai-dictate.desktop"
@@ -89,7 +89,7 @@ def set_autostart(
     path = autostart_path(env)
     try:
         if enabled:
-            _write_atomically(path, desktop_entry(command, icon))
+            write_atomically(path, desktop_entry(command, icon))
         else:
             path.unlink(missing_ok=True)
     except OSError as exc:
@@ -109,22 +109,6 @@ def _quote(arg: str) -> str:
 def _escape_value(value: str) -> str:
     """The spec's escapes for string values (applied before the Exec quoting is undone)."""
     return value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(
-        "w", encoding="utf-8", dir=path.parent, prefix=".kyutai-dictate-", delete=False
-    ) as tmp:
-        tmp.write(text)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    try:
-        os.chmod(tmp.name, 0o644)
-        os.replace(tmp.name, path)
-    except OSError:
-        Path(tmp.name).unlink(missing_ok=True)
-        raise
 
 
 def _platform(platform: str) -> str:

@@ -22,6 +22,7 @@ from app.microphone import (
     NO_DEVICES_HINT,
     MicrophoneError,
     list_input_devices,
+    rescan_devices,
     sounddevice_module,
     start_input_stream,
 )
@@ -79,7 +80,7 @@ class Capture:
         try:
             device = find_device(device_name)
         except MicrophoneError:
-            _refresh_device_list(sd)  # plugged in since PortAudio started?
+            rescan_devices()  # plugged in since PortAudio started?
             device = find_device(device_name)
         loop = asyncio.get_running_loop()
         on_frame = self._on_frame
@@ -123,17 +124,6 @@ class Capture:
         with contextlib.suppress(Exception):
             stream.close()
         self._on_failure("the microphone stopped delivering audio (unplugged?)")
-
-
-def _refresh_device_list(sd: Any) -> None:
-    """Make PortAudio scan the devices again (it lists them once, at initialisation).
-
-    Only while no stream is open: re-initialising PortAudio closes every stream."""
-    try:
-        sd._terminate()
-        sd._initialize()
-    except Exception as exc:  # keep the old list rather than fail the dictation
-        log.debug("could not rescan audio devices: %s", exc)
 
 
 __all__ = ["Capture", "MicrophoneError", "find_device"]

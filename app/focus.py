@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from app.desktop_session import session_kind
+
 log = logging.getLogger(__name__)
 
 
@@ -103,8 +105,7 @@ def open_focus_probe(env: Mapping[str, str], platform: str = sys.platform) -> Fo
     try:
         if platform == "win32":
             return WindowsFocus()
-        wayland = env.get("XDG_SESSION_TYPE") == "wayland" or env.get("WAYLAND_DISPLAY")
-        if platform.startswith("linux") and env.get("DISPLAY") and not wayland:
+        if platform.startswith("linux") and session_kind(env) == "x11":
             return X11Focus(env["DISPLAY"])
     except Exception as exc:  # no X connection: type without the guard rather than not at all
         log.warning("cannot read the focused window (%s): the focus guard is off", exc)

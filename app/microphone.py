@@ -70,6 +70,18 @@ def list_input_devices() -> list[InputDevice]:
     ]
 
 
+def rescan_devices() -> None:
+    """Make PortAudio list the devices again (it lists them once, when it starts), so a
+    microphone plugged in since shows up. Re-initialising PortAudio closes every open
+    stream: call it only while nothing captures."""
+    sd = sounddevice_module()
+    try:
+        sd._terminate()
+        sd._initialize()
+    except Exception as exc:  # keep the old list rather than fail
+        log.debug("could not rescan audio devices: %s", exc)
+
+
 def format_devices(devices: Sequence[InputDevice]) -> str:
     """A table of ``devices``, one per line; ``*`` marks the default."""
     lines = [f"{'':1} {'index':>5}  {'channels':>8}  {'rate':>7}  name"]

@@ -3,14 +3,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 import tomllib
 from pathlib import Path
 
 import platformdirs
 import tomli_w
 
+from app.atomic_file import write_atomically
 from app.settings import Settings, SettingsError, from_toml_dict, to_toml_dict
 
 APP_NAME = "kyutai-dictate"
@@ -38,11 +37,5 @@ def load(path: Path | None = None) -> Settings:
 def save(settings: Settings, path: Path | None = None) -> Path:
     """Write the settings atomically (a crash leaves the old file or the new one, never half)."""
     path = path or default_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = tomli_w.dumps(to_toml_dict(settings)).encode()
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".config-", delete=False) as tmp:
-        tmp.write(data)
-        tmp.flush()
-        os.fsync(tmp.fileno())
-    os.replace(tmp.name, path)
+    write_atomically(path, tomli_w.dumps(to_toml_dict(settings)), mode=0o600)
     return path

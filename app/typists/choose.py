@@ -5,8 +5,8 @@ from __future__ import annotations
 import shutil
 import sys
 from collections.abc import Callable, Mapping
-from typing import Literal
 
+from app.desktop_session import session_kind
 from app.settings import TypingMethod
 from app.typists.base import TypingError, Typist
 from app.typists.clipboard import WAYLAND_CLIPBOARD, X11_CLIPBOARD, ClipboardTypist
@@ -26,24 +26,6 @@ NO_WAYLAND_TOOL = (
 NO_DISPLAY = "no desktop session to type into: neither DISPLAY nor WAYLAND_DISPLAY is set"
 
 
-def session_kind(env: Mapping[str, str]) -> Literal["x11", "wayland"] | None:
-    """The kind of desktop session ``env`` belongs to; None without a display.
-
-    XDG_SESSION_TYPE decides when it is set; otherwise a WAYLAND_DISPLAY wins over a DISPLAY,
-    which in a Wayland session only reaches XWayland windows.
-    """
-    session = env.get("XDG_SESSION_TYPE", "").lower()
-    if session == "wayland":
-        return "wayland"
-    if session == "x11" and env.get("DISPLAY"):
-        return "x11"
-    if env.get("WAYLAND_DISPLAY"):
-        return "wayland"
-    if env.get("DISPLAY"):
-        return "x11"
-    return None
-
-
 def resolve_method(
     method: TypingMethod,
     platform: str,
@@ -52,8 +34,9 @@ def resolve_method(
 ) -> TypingMethod:
     """The method to use: ``method`` itself unless it is AUTO, then the best one here.
 
-    AUTO: pynput on Windows and macOS, XTEST on X11, wtype or else ydotool on Wayland.
-    Raises :class:`TypingError` saying what to install when nothing fits.
+    AUTO: pynput on Windows and macOS, XTEST on X11, wtype or else ydotool on Wayland;
+    on GNOME and KDE, whose compositors lack the virtual-keyboard protocol wtype needs,
+    ydotool first. Raises :class:`TypingError` saying what to install when nothing fits.
     """
     if method is not TypingMethod.AUTO:
         return method
@@ -63,10 +46,13 @@ def resolve_method(
     if kind == "x11":
         return TypingMethod.XTEST
     if kind == "wayland":
-        if which("wtype"):
-            return TypingMethod.WTYPE
-        if which("ydotool"):
-            return TypingMethod.YDOTOOL
+        desktops = set(env.get("XDG_CURRENT_DESKTOP", "").upper().split(":"))
+        tools = [TypingMethod.WTYPE, TypingMethod.YDOTOOL]
+        if desktops & {"GNOME", "KDE"}:
+            tools.reverse()
+        for tool in tools:
+            if which(tool.value):
+                return tool
         raise TypingError(NO_WAYLAND_TOOL)
     raise TypingError(NO_DISPLAY)
 

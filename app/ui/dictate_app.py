@@ -23,6 +23,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from app import secret_store
 from app.backend_endpoint import endpoint_for
+from app.backend_stream import stream_opener
 from app.capture import Capture
 from app.dictation import Dictation, Stream
 from app.endpoint import Endpoint
@@ -31,13 +32,12 @@ from app.focus import open_focus_probe
 from app.hotkey import Intent, Mode, parse_chord
 from app.hotkey_listener import HotkeyListener
 from app.session import DictationSession, Phase
-from app.settings import BackendKind, Settings
+from app.settings import Settings
 from app.status import Status
 from app.typing_queue import TypingQueue
 from app.typists.choose import open_typist
 from app.ui.overlay import Overlay
 from app.ui.tray import Tray, tray_available
-from server.models import model_profile
 from server.protocol.stream import ServerMessage, Token
 
 if TYPE_CHECKING:
@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 HIDE_OVERLAY_AFTER_MS = 2500  # the caption stays a moment after the last word
+CONNECT_TIMEOUT = 30.0  # per attempt; the session retries within its own time limit
 
 
 class DictateApp:
@@ -201,20 +202,9 @@ class DictateApp:
 
     @asynccontextmanager
     async def _open_stream(self) -> AsyncIterator[Stream]:
-        endpoint = self._endpoint()
-        if self.settings.backend.kind is BackendKind.MOSHI:
-            from app.moshi_client import MoshiStreamClient
-
-            model = model_profile(self.settings.backend.model)
-            async with MoshiStreamClient.connect(
-                endpoint, model=model, open_timeout=30
-            ) as moshi_stream:
-                yield moshi_stream
-        else:
-            from app.stream_client import StreamClient
-
-            async with StreamClient.connect(endpoint, open_timeout=30) as stream:
-                yield stream
+        open_stream = stream_opener(self.settings.backend)
+        async with open_stream(self._endpoint(), CONNECT_TIMEOUT) as stream:
+            yield stream
 
     def _on_text(self, text: str) -> None:
         self.overlay.add_words(text)

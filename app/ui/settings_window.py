@@ -12,17 +12,18 @@ from PySide6.QtCore import Qt
 
 from app import secret_store
 from app.autostart import AutostartError, launch_command, set_autostart
+from app.backend_stream import stream_opener
 from app.connection_check import check_backend
-from app.microphone import MicrophoneError, list_input_devices
+from app.microphone import MicrophoneError, list_input_devices, rescan_devices
 from app.secret_store import Secret
-from app.settings import BackendKind, BackendSettings, Settings
+from app.settings import BackendSettings, Settings
 from app.ui.settings_dialog import SettingsDialog
-from server.models import model_profile
 
 if TYPE_CHECKING:
     from app.ui.dictate_app import DictateApp
 
 log = logging.getLogger(__name__)
+CHECK_TIMEOUT = 90.0
 
 
 def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
@@ -32,6 +33,8 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
         app.settings_dialog.activateWindow()
         return app.settings_dialog
     try:
+        if not app.capture.running:
+            rescan_devices()  # a microphone plugged in since the app started is listed
         devices = list_input_devices()
     except MicrophoneError as exc:
         log.warning("%s", exc)
@@ -62,18 +65,19 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
 
 
 async def _check(backend: BackendSettings, secrets: dict[Secret, str]) -> str:
-    connect = None
-    if backend.kind is BackendKind.MOSHI:
-        from app.moshi_client import MoshiStreamClient
-
-        model = model_profile(backend.model)
-        connect = partial(MoshiStreamClient.connect, model=model, open_timeout=90)
-    return await check_backend(backend, secrets, connect=connect)
+    open_stream = stream_opener(backend)
+    # A cold Modal backend holds the connection while it starts: allow for that.
+    return await check_backend(
+        backend, secrets, connect=lambda endpoint: open_stream(endpoint, CHECK_TIMEOUT)
+    )
 
 
 def _saved(app: DictateApp, settings: Settings) -> None:
     app.apply_settings(settings)
+    command = launch_command()
+    if app.config_path is not None:  # started with --config: so it starts at login
+        command += ["--config", str(app.config_path.resolve())]
     try:
-        set_autostart(settings.startup.at_login, launch_command(), os.environ)
+        set_autostart(settings.startup.at_login, command, os.environ)
     except (AutostartError, OSError) as exc:
         app.notify(f"start at login: {exc}", error=True)

@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
+from app.desktop_session import session_kind
 from app.errors import AppError
 from app.settings import TypingMethod
 from app.typists.base import TypingError
-from app.typists.choose import resolve_method, session_kind
+from app.typists.choose import resolve_method
 from app.typists.xtest import TypingError as XTestTypingError
 
 X11 = {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}
@@ -98,3 +99,16 @@ def test_session_kind() -> None:
 def test_typing_error_is_an_app_error_also_under_its_old_name() -> None:
     assert XTestTypingError is TypingError
     assert issubclass(TypingError, AppError)
+
+
+@pytest.mark.parametrize("desktop", ["GNOME", "ubuntu:GNOME", "KDE"])
+def test_gnome_and_kde_prefer_ydotool_which_works_there(desktop: str) -> None:
+    env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": desktop}
+    both = {"wtype": "/usr/bin/wtype", "ydotool": "/usr/bin/ydotool"}.get
+    assert resolve_method(TypingMethod.AUTO, "linux", env, both) is TypingMethod.YDOTOOL
+
+
+def test_wlroots_desktops_prefer_wtype() -> None:
+    env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "sway"}
+    both = {"wtype": "/usr/bin/wtype", "ydotool": "/usr/bin/ydotool"}.get
+    assert resolve_method(TypingMethod.AUTO, "linux", env, both) is TypingMethod.WTYPE

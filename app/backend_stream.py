@@ -1,0 +1,40 @@
+"""How to open a stream to the configured backend: this project's proxy (``/v1/stream``) or
+a moshi-server spoken to directly, with the model it serves."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from app.dictation import Stream
+from app.endpoint import Endpoint
+from app.settings import BackendKind, BackendSettings
+from server.models import model_profile
+
+OpenStream = Callable[[Endpoint, float], AbstractAsyncContextManager[Stream]]
+
+
+def stream_opener(backend: BackendSettings) -> OpenStream:
+    """``open(endpoint, open_timeout)`` for ``backend``'s protocol."""
+    if backend.kind is BackendKind.MOSHI:
+        from app.moshi_client import MoshiStreamClient
+
+        model = model_profile(backend.model)
+
+        @asynccontextmanager
+        async def open_moshi(endpoint: Endpoint, open_timeout: float) -> AsyncIterator[Stream]:
+            async with MoshiStreamClient.connect(
+                endpoint, model=model, open_timeout=open_timeout
+            ) as stream:
+                yield stream
+
+        return open_moshi
+
+    from app.stream_client import StreamClient
+
+    @asynccontextmanager
+    async def open_proxy(endpoint: Endpoint, open_timeout: float) -> AsyncIterator[Stream]:
+        async with StreamClient.connect(endpoint, open_timeout=open_timeout) as stream:
+            yield stream
+
+    return open_proxy
