@@ -139,13 +139,7 @@ class MoshiStreamClient:
                 self._pending.extend(frames)
             else:
                 await self._send_frames(frames)
-        now = time.monotonic()
-        stats = self._stats
-        stats.audio_messages += 1
-        stats.samples += len(pcm)
-        if stats.first_audio_at is None:
-            stats.first_audio_at = now
-        stats.last_audio_at = now
+        self._stats.record_audio(len(pcm))
 
     async def end(self) -> None:
         """Say there is no more audio: flush now, or at ``Ready`` if it has not come. Idempotent."""

@@ -132,6 +132,15 @@ class SendStats:
     last_audio_at: float | None = None
     end_sent_at: float | None = None
 
+    def record_audio(self, samples: int) -> None:
+        """One audio message of ``samples`` samples went out now."""
+        now = time.monotonic()
+        self.audio_messages += 1
+        self.samples += samples
+        if self.first_audio_at is None:
+            self.first_audio_at = now
+        self.last_audio_at = now
+
 
 class StreamClient:
     """One ``/v1/stream`` session on an open WebSocket connection. Use :meth:`connect`."""
@@ -184,13 +193,7 @@ class StreamClient:
         if not len(pcm):
             return
         await self._send(encode_client(AudioChunk(pcm.tobytes())))
-        now = time.monotonic()
-        stats = self._stats
-        stats.audio_messages += 1
-        stats.samples += len(pcm)
-        if stats.first_audio_at is None:
-            stats.first_audio_at = now
-        stats.last_audio_at = now
+        self._stats.record_audio(len(pcm))
 
     async def end(self) -> None:
         """Say there is no more audio; the server flushes and answers ``end``. Idempotent."""

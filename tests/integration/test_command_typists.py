@@ -6,10 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -18,6 +16,7 @@ from app.settings import TypingMethod
 from app.typists.base import TypingError
 from app.typists.choose import open_typist
 from app.typists.command import XDOTOOL, CommandTypist
+from tests.support.target_window import focused_target, wait_for_text
 from tests.support.xvfb import xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,34 +37,6 @@ def display() -> Iterator[str]:
 @pytest.fixture
 def x_env(display: str) -> dict[str, str]:
     return {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-
-
-@contextmanager
-def target_window(env: dict[str, str], out: Path) -> Iterator[None]:
-    """A real Qt text field that has the keyboard focus and writes its text to ``out``."""
-    target = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.target_window", str(out)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert target.stdout is not None
-        assert target.stdout.readline().strip() == "focused"
-        yield
-    finally:
-        target.terminate()
-        target.wait(timeout=10)
-
-
-def wait_for_text(out: Path, text: str) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if out.exists() and out.read_text(encoding="utf-8") == text:
-            break
-        time.sleep(0.05)
-    return out.read_text(encoding="utf-8") if out.exists() else ""
 
 
 def clipboard(env: dict[str, str]) -> str:
@@ -98,7 +69,7 @@ def stand_in(bin_dir: Path, program: str, script: str) -> None:
 
 def test_xdotool_types_unicode_exactly(x_env: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "typed.txt"
-    with target_window(x_env, out):
+    with focused_target(x_env, out):
         typist = open_typist(TypingMethod.XDOTOOL, {**x_env, "LC_ALL": "C"})
         assert typist.name == "xdotool"
         typist.type("naïve café")
@@ -113,7 +84,7 @@ def test_clipboard_pastes_and_gives_the_previous_text_back(
 ) -> None:
     set_clipboard(x_env, previous)
     out = tmp_path / "typed.txt"
-    with target_window(x_env, out):
+    with focused_target(x_env, out):
         typist = open_typist(TypingMethod.CLIPBOARD, x_env)
         assert typist.name == "clipboard"
         typist.type(TEXT)

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from app.typists.xtest import XTestTypist
+from tests.support.target_window import focused_target, wait_for_text
 from tests.support.xvfb import xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -39,33 +38,8 @@ def keymap(display: str) -> str:
     ).stdout
 
 
-@contextmanager
-def target(display: str, out: Path) -> Iterator[None]:
-    """A real Qt text field with the keyboard focus, writing its text to ``out``."""
-    env = {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
-    window = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.target_window", str(out)],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        assert window.stdout is not None
-        assert window.stdout.readline().strip() == "focused"
-        yield
-    finally:
-        window.terminate()
-        window.wait(timeout=10)
-
-
-def typed(out: Path, text: str) -> str:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if out.exists() and out.read_text(encoding="utf-8") == text:
-            break
-        time.sleep(0.05)
-    return out.read_text(encoding="utf-8") if out.exists() else ""
+def x_env(display: str) -> dict[str, str]:
+    return {**os.environ, "DISPLAY": display, "QT_QPA_PLATFORM": "xcb"}
 
 
 def xdotool(display: str, *args: str) -> None:
@@ -83,24 +57,24 @@ def caps_lock_on(display: str) -> bool:
 @pytest.mark.parametrize("text", HARD)
 def test_types_exactly_and_restores_the_keymap(display: str, tmp_path: Path, text: str) -> None:
     out = tmp_path / "typed.txt"
-    with target(display, out):
+    with focused_target(x_env(display), out):
         before = keymap(display)
         with XTestTypist(display) as typist:
             typist.type(text)
-        assert typed(out, text) == text
+        assert wait_for_text(out, text) == text
         assert keymap(display) == before
 
 
 def test_caps_lock_changes_nothing_and_stays_on(display: str, tmp_path: Path) -> None:
     out = tmp_path / "typed.txt"
     text = "Hello World, é and 日本"
-    with target(display, out):
+    with focused_target(x_env(display), out):
         xdotool(display, "key", "Caps_Lock")
         try:
             assert caps_lock_on(display)
             with XTestTypist(display) as typist:
                 typist.type(text)
-            assert typed(out, text) == text
+            assert wait_for_text(out, text) == text
             assert caps_lock_on(display)
         finally:
             xdotool(display, "key", "Caps_Lock")
@@ -109,7 +83,7 @@ def test_caps_lock_changes_nothing_and_stays_on(display: str, tmp_path: Path) ->
 def test_typing_waits_while_a_modifier_is_held(display: str, tmp_path: Path) -> None:
     """Ctrl still down (the end of a hotkey chord): typing now would run shortcuts."""
     out = tmp_path / "typed.txt"
-    with target(display, out):
+    with focused_target(x_env(display), out):
         xdotool(display, "keydown", "ctrl")
         released = threading.Timer(0.5, xdotool, (display, "keyup", "ctrl"))
         released.start()
@@ -118,4 +92,4 @@ def test_typing_waits_while_a_modifier_is_held(display: str, tmp_path: Path) -> 
             typist.type("cut nothing")
         assert time.monotonic() - started >= 0.45
         released.join()
-        assert typed(out, "cut nothing") == "cut nothing"
+        assert wait_for_text(out, "cut nothing") == "cut nothing"

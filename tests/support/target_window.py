@@ -9,12 +9,44 @@ its whole text to OUT_FILE after every change (atomically).
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
+
+
+@contextmanager
+def focused_target(env: dict[str, str], out: Path) -> Iterator[None]:
+    """Run this window (blocking helper for synchronous tests) until it has the focus."""
+    window = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.target_window", str(out)],
+        cwd=Path(__file__).resolve().parents[2],
+        env=env,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert window.stdout is not None
+        assert window.stdout.readline().strip() == "focused"
+        yield
+    finally:
+        window.terminate()
+        window.wait(timeout=10)
+
+
+def wait_for_text(out: Path, text: str, timeout: float = 10.0) -> str:
+    """Wait until the window's file holds ``text``; return what it holds in the end."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if out.exists() and out.read_text(encoding="utf-8") == text:
+            break
+        time.sleep(0.05)
+    return out.read_text(encoding="utf-8") if out.exists() else ""
 
 
 def save(out: Path, text: str) -> None:
