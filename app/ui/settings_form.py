@@ -178,14 +178,13 @@ def ssh_target_problem(text: str) -> str | None:
 
 
 def deploy_command(
-    target: str, host: str | None, config: Path | None, app: Sequence[str] | None = None
+    target: str, args: Sequence[str], config: Path | None, app: Sequence[str] | None = None
 ) -> list[str]:
-    """``python -m app deploy modal|proxmox ...``: what the deploy buttons run (``app``: the
-    command that runs this app, :func:`app.autostart.launch_command` by default)."""
-    command = [*(launch_command() if app is None else app), "deploy", target]
-    if host:
-        command += ["--host", host.strip()]
-    if config is not None:
+    """``python -m app deploy TARGET ARGS...``: what the deploy buttons run (``app``: the
+    command that runs this app, :func:`app.autostart.launch_command` by default). A deploy
+    writes its endpoint into ``config``."""
+    command = [*(launch_command() if app is None else app), "deploy", target, *args]
+    if config is not None and target in ("modal", "proxmox"):
         command += ["--config", str(config)]
     return command
 

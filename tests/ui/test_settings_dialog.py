@@ -416,9 +416,10 @@ print("endpoint: wss://pve.lan:8000/v1/stream", flush=True)
 """
 
 
-def stand_in(config: Path, runs: list[tuple[str, str | None]]) -> Callable[..., list[str]]:
-    def command(target: str, host: str | None) -> list[str]:
-        runs.append((target, host))
+def stand_in(config: Path, runs: list[tuple[str, list[str]]]) -> Callable[..., list[str]]:
+    def command(target: str, args: list[str]) -> list[str]:
+        runs.append((target, list(args)))
+        host = args[-1] if target == "proxmox" else None
         return [sys.executable, "-c", STAND_IN, target, str(host), str(config)]
 
     return command
@@ -429,7 +430,7 @@ def test_deploy_streams_its_output_and_reloads_the_backend(
 ) -> None:
     config = tmp_path / "config.toml"
     settings_store.save(Settings(dictation=DictationSettings(hotkey="<f8>")), config)
-    runs: list[tuple[str, str | None]] = []
+    runs: list[tuple[str, list[str]]] = []
     dialog, emitted = make_dialog(
         settings_store.load(config),
         config_path=config,
@@ -441,7 +442,7 @@ def test_deploy_streams_its_output_and_reloads_the_backend(
     assert runs == []
     panel.host_edit.setText("root@pve")
     panel.proxmox_button.click()
-    assert runs == [("proxmox", "root@pve")]
+    assert runs == [("proxmox", ["--host", "root@pve"])]
     assert not panel.modal_button.isEnabled()
     assert not panel.proxmox_button.isEnabled()
     assert not dialog.save_button.isEnabled()
@@ -466,7 +467,7 @@ def test_a_failed_deploy_shows_its_last_lines(
     qapp: QApplication, keyring_file: Path, tmp_path: Path
 ) -> None:
     config = tmp_path / "config.toml"
-    runs: list[tuple[str, str | None]] = []
+    runs: list[tuple[str, list[str]]] = []
     dialog, _ = make_dialog(config_path=config, deploy_command=stand_in(config, runs))
     panel = dialog.deploy
     panel.host_edit.setText("root@broken")
@@ -484,7 +485,7 @@ def test_a_deploy_command_that_cannot_start_is_reported(
     qapp: QApplication, keyring_file: Path, tmp_path: Path
 ) -> None:
     missing = str(tmp_path / "no-such-program")
-    dialog, _ = make_dialog(deploy_command=lambda target, host: [missing])
+    dialog, _ = make_dialog(deploy_command=lambda target, args: [missing])
     dialog.deploy.modal_button.click()
     wait_until(lambda: not dialog.deploy.running)
     assert "could not start" in dialog.deploy.status_label.text()
@@ -495,7 +496,7 @@ def test_cancel_during_a_deploy_is_refused_and_quitting_stops_it(
     qapp: QApplication, keyring_file: Path, tmp_path: Path
 ) -> None:
     script = "import time; print('working', flush=True); time.sleep(60)"
-    dialog, _ = make_dialog(deploy_command=lambda target, host: [sys.executable, "-c", script])
+    dialog, _ = make_dialog(deploy_command=lambda target, args: [sys.executable, "-c", script])
     dialog.show()
     dialog.deploy.modal_button.click()
     wait_until(lambda: "working" in dialog.deploy.output)
@@ -520,7 +521,7 @@ def test_the_deploy_log_never_shows_the_proxy_token(
         "print('smoke test: ok', flush=True)\n"
         "sys.exit(1)\n"
     )
-    dialog, _ = make_dialog(deploy_command=lambda target, host: [sys.executable, "-c", script])
+    dialog, _ = make_dialog(deploy_command=lambda target, args: [sys.executable, "-c", script])
     dialog.deploy.modal_button.click()
     wait_until(lambda: not dialog.deploy.running)
     log = dialog.deploy.log_view.toPlainText()
@@ -534,11 +535,11 @@ def test_the_default_deploy_command_runs_this_app(qapp: QApplication, tmp_path: 
     from app.ui.settings_form import deploy_command
 
     config = tmp_path / "c.toml"
-    assert deploy_command("proxmox", "root@pve", config) == [
+    assert deploy_command("proxmox", ["--host", "root@pve"], config) == [
         sys.executable, "-m", "app", "deploy", "proxmox", "--host", "root@pve",
         "--config", str(config),
     ]  # fmt: skip
-    assert deploy_command("modal", None, None)[-2:] == ["deploy", "modal"]
+    assert deploy_command("modal", [], None)[-2:] == ["deploy", "modal"]
 
 
 def test_closing_the_dialog_cancels_a_running_check(
@@ -576,12 +577,26 @@ def test_deploy_to_modal_runs_the_real_deploy_command_with_its_progress(
     config = tmp_path / "config.toml"
     dialog, _ = make_dialog(config_path=config)
     panel = dialog.deploy
+    panel.gpu_box.setCurrentText("A10G")
+    panel.model_box.setCurrentIndex(panel.model_box.findText("stt-2.6b-en"))
+    panel.batch_box.setValue(16)
     panel.modal_button.click()
     wait_until(lambda: not panel.running, timeout=60)
     assert "Created web function" in panel.log_view.toPlainText()  # modal's own progress
-    assert calls.read_text().startswith("modal deploy -m server.deploy.modal_cloud.app")
+    assert calls.read_text().splitlines() == [
+        "modal deploy -m server.deploy.modal_cloud.app | gpu=A10G batch=16 "
+        "model=kyutai/stt-2.6b-en app=kyutai-dictate"
+    ]
     assert panel.status_label.text().startswith("Deployed: wss://me--kyutai-dictate.modal.run")
     assert settings_store.load(config).backend == BackendSettings(
         BackendKind.MODAL, modal_workspace="me"
     )
     assert dialog.backend.kind() is BackendKind.MODAL
+
+    panel.status_button.click()  # deploy status
+    wait_until(lambda: not panel.running, timeout=60)
+    assert "kyutai-dictate  deployed" in panel.log_view.toPlainText()
+    panel.stop_button.click()  # deploy stop
+    wait_until(lambda: not panel.running, timeout=60)
+    assert calls.read_text().splitlines()[-1].startswith("modal app stop kyutai-dictate")
+    assert panel.status_label.text() == "Done."

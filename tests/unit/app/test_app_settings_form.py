@@ -104,9 +104,10 @@ def test_ssh_targets(text: str, ok: bool) -> None:
 
 
 def test_the_deploy_command() -> None:
-    command = deploy_command("proxmox", "root@pve", Path("/c.toml"), app=["kd"])
+    command = deploy_command("proxmox", ["--host", "root@pve"], Path("/c.toml"), app=["kd"])
     assert command == ["kd", "deploy", "proxmox", "--host", "root@pve", "--config", "/c.toml"]
-    assert deploy_command("modal", None, None, app=["kd"]) == ["kd", "deploy", "modal"]
+    assert deploy_command("modal", [], None, app=["kd"]) == ["kd", "deploy", "modal"]
+    assert deploy_command("status", [], Path("/c.toml"), app=["kd"]) == ["kd", "deploy", "status"]
 
 
 def test_output_cleaning_and_last_lines() -> None:
