@@ -40,11 +40,11 @@ TYPING_LABELS: dict[TypingMethod, str] = {
 SYSTEM_DEFAULT = "System default"
 
 # The form's rows (by name) that each backend kind uses.
-URL, WORKSPACE, LABEL = "url", "modal_workspace", "modal_label"
+URL, WORKSPACE, LABEL, MODEL = "url", "modal_workspace", "modal_label", "model"
 ROWS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.MODAL: (WORKSPACE, LABEL, Secret.MODAL_KEY, Secret.MODAL_SECRET),
     BackendKind.PROXY: (URL, Secret.PROXY_TOKEN),
-    BackendKind.MOSHI: (URL, Secret.MOSHI_API_KEY),
+    BackendKind.MOSHI: (URL, MODEL, Secret.MOSHI_API_KEY),
 }
 URL_PLACEHOLDERS: dict[BackendKind, str] = {
     BackendKind.PROXY: "wss://host:8000/v1/stream",
@@ -77,6 +77,7 @@ class BackendForm:
     url: str = ""
     modal_workspace: str = ""
     modal_label: str = ""
+    model: str = ""  # direct moshi-server: the model it serves ("" keeps the saved one)
 
 
 def visible_rows(kind: BackendKind | None) -> frozenset[str]:
@@ -93,6 +94,7 @@ def backend_from_form(form: BackendForm, original: BackendSettings) -> BackendSe
         url=form.url.strip(),
         modal_workspace=form.modal_workspace.strip(),
         modal_label=label,
+        model=form.model or original.model,
     )
 
 

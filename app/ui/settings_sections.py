@@ -43,6 +43,7 @@ from app.ui.settings_form import (
     BACKEND_LABELS,
     LABEL,
     MODE_LABELS,
+    MODEL,
     SECRET_LABELS,
     TYPING_LABELS,
     URL,
@@ -56,6 +57,7 @@ from app.ui.settings_form import (
     opacity_percent,
     visible_rows,
 )
+from server.models import MODELS
 
 ERROR_STYLE = "color: #b91c1c;"
 METER_INTERVAL_MS = 66  # about 15 updates a second
@@ -95,6 +97,10 @@ class BackendSection(QWidget):
         self.workspace_edit.setPlaceholderText("your Modal workspace name")
         self.label_edit = QLineEdit()
         self.label_edit.setPlaceholderText(BackendSettings().modal_label)
+        self.model_combo = QComboBox()
+        for model in MODELS.values():
+            self.model_combo.addItem(model.name, model.repo)
+        self.model_combo.setToolTip("The model the moshi-server serves (its config decides)")
         self.secret_edits: dict[Secret, QLineEdit] = {}
         for secret in Secret:
             edit = QLineEdit()
@@ -105,6 +111,7 @@ class BackendSection(QWidget):
             URL: self.url_edit,
             WORKSPACE: self.workspace_edit,
             LABEL: self.label_edit,
+            MODEL: self.model_combo,
         }
         self._rows.update({str(secret): edit for secret, edit in self.secret_edits.items()})
         self._form = QFormLayout()
@@ -112,6 +119,7 @@ class BackendSection(QWidget):
         self._form.addRow("Server URL", self.url_edit)
         self._form.addRow("Workspace", self.workspace_edit)
         self._form.addRow("App label", self.label_edit)
+        self._form.addRow("Model", self.model_combo)
         for secret, edit in self.secret_edits.items():
             self._form.addRow(SECRET_LABELS[secret], edit)
         self.problem_label = error_label()
@@ -154,11 +162,16 @@ class BackendSection(QWidget):
         self.workspace_edit.setText(backend.modal_workspace)
         default_label = backend.modal_label == BackendSettings().modal_label
         self.label_edit.setText("" if default_label else backend.modal_label)
+        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(backend.model)))
         self._kind_changed()
 
     def form(self) -> BackendForm:
         return BackendForm(
-            self.kind(), self.url_edit.text(), self.workspace_edit.text(), self.label_edit.text()
+            self.kind(),
+            self.url_edit.text(),
+            self.workspace_edit.text(),
+            self.label_edit.text(),
+            self.model_combo.currentData() or "",
         )
 
     def set_secrets(self, values: Mapping[Secret, str]) -> None:

@@ -218,7 +218,10 @@ def test_the_kind_shows_only_its_fields(qapp: QApplication, keyring_file: Path) 
     dialog, _ = make_dialog()
     section = dialog.backend
     secrets = section.secret_edits
-    every = [section.url_edit, section.workspace_edit, section.label_edit, *secrets.values()]
+    every = [
+        *(section.url_edit, section.workspace_edit, section.label_edit, section.model_combo),
+        *secrets.values(),
+    ]
     assert all(widget.isHidden() for widget in every)  # nothing chosen yet
     assert not section.test_button.isEnabled()
 
@@ -232,7 +235,7 @@ def test_the_kind_shows_only_its_fields(qapp: QApplication, keyring_file: Path) 
     assert "/v1/stream" in section.url_edit.placeholderText()
 
     section.kind_combo.setCurrentIndex(2)  # moshi-server
-    shown = {section.url_edit, secrets[Secret.MOSHI_API_KEY]}
+    shown = {section.url_edit, section.model_combo, secrets[Secret.MOSHI_API_KEY]}
     assert {w for w in every if not w.isHidden()} == shown
     assert "/api/asr-streaming" in section.url_edit.placeholderText()
     assert all(edit.echoMode() == edit.EchoMode.Password for edit in secrets.values())
@@ -600,3 +603,12 @@ def test_deploy_to_modal_runs_the_real_deploy_command_with_its_progress(
     wait_until(lambda: not panel.running, timeout=60)
     assert calls.read_text().splitlines()[-1].startswith("modal app stop kyutai-dictate")
     assert panel.status_label.text() == "Done."
+
+
+def test_direct_moshi_server_mode_keeps_its_model(qapp: QApplication, keyring_file: Path) -> None:
+    backend = BackendSettings(BackendKind.MOSHI, url="ws://gpu:8080/api/asr-streaming")
+    dialog, emitted = make_dialog(Settings(backend))
+    assert dialog.backend.model_combo.currentText() == "stt-1b-en_fr"
+    dialog.backend.model_combo.setCurrentIndex(dialog.backend.model_combo.findText("stt-2.6b-en"))
+    dialog.save_button.click()
+    assert emitted[0].backend.model == "kyutai/stt-2.6b-en"

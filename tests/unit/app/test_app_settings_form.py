@@ -67,7 +67,7 @@ def test_the_form_becomes_backend_settings() -> None:
 
 def test_rows_per_kind() -> None:
     assert visible_rows(None) == frozenset()
-    assert visible_rows(BackendKind.MOSHI) == {"url", Secret.MOSHI_API_KEY}
+    assert visible_rows(BackendKind.MOSHI) == {"url", "model", Secret.MOSHI_API_KEY}
 
 
 @pytest.mark.parametrize(
