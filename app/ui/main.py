@@ -89,7 +89,9 @@ def run_app(
         return 0
 
     def save(new: Settings) -> None:
-        settings_store.save(keep_file_values(new, file_settings, url, hotkey, mode), config)
+        # The file as it is now: a deploy from the dialog may have written a new backend.
+        current = settings_store.load(config)
+        settings_store.save(keep_file_values(new, current, url, hotkey, mode), config)
 
     async def main() -> None:
         nonlocal app
