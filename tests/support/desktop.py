@@ -57,6 +57,11 @@ class Desktop:
             ["xwininfo", "-root", "-tree"], env=self.env, capture_output=True, text=True, check=True
         ).stdout
 
+    def window_info(self, window: str) -> str:
+        return subprocess.run(
+            ["xwininfo", "-id", window], env=self.env, capture_output=True, text=True, check=False
+        ).stdout
+
     def screenshot(self, path: Path, window: str = "root") -> None:
         subprocess.run(["import", "-window", window, str(path)], env=self.env, check=True)
 

@@ -85,10 +85,10 @@ async def test_the_tray_icon_shows_and_a_click_toggles_dictation(
         ):
             assert not any("no system tray" in line for line in app.lines)
             x, y = await tray_icon_position(session)
-            session.xdotool("mousemove", str(x), str(y), "click", "1")
+            session.xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
             await app.wait_for_line("capturing from")
             await asyncio.sleep(0.6)
-            session.xdotool("mousemove", str(x), str(y), "click", "1")
+            session.xdotool("click", "1")  # the pointer is still on the icon
             await app.wait_for_line("dictation: idle")
             assert typed.read_text() == "".join(WORDS).lstrip()
 
@@ -96,11 +96,15 @@ async def test_the_tray_icon_shows_and_a_click_toggles_dictation(
 async def tray_icon_position(d: Desktop) -> tuple[int, int]:
     """The centre of the app's icon, once the tray host has embedded it (the icon window
     is then a child of trayer's panel, so only the whole window tree shows it)."""
-    pattern = re.compile(r'"kyutai-dictate": \(.*\)\s+(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(\d+)\+(\d+)')
+    pattern = re.compile(
+        r'(0x[0-9a-f]+) "kyutai-dictate": \(.*\)\s+(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(\d+)\+(\d+)'
+    )
     for _ in range(100):
         for match in pattern.finditer(d.window_tree()):
-            width, height, x, y = map(int, match.groups())
-            if width > 8 and height > 8:  # not Qt's 1x1 helper windows
+            window = match[1]
+            width, height, x, y = map(int, match.groups()[1:])
+            if width > 8 and height > 8 and "IsViewable" in d.window_info(window):
+                await asyncio.sleep(0.3)  # let the XEMBED handshake finish
                 return x + width // 2, y + height // 2
         await asyncio.sleep(0.1)
     raise AssertionError("the tray icon was not embedded")
