@@ -71,6 +71,7 @@ class DictateApp:
         self._captions_always = False  # the tray's "show captions": a live caption window
         self._captions_only = False  # captions without typing
         self._audio_started = 0.0
+        self._dictation_endpoint = Endpoint("")  # set at key-down, used by its connections
         self._hotkey: HotkeyListener | None = None
         self.settings_dialog: SettingsDialog | None = None
 
@@ -93,7 +94,7 @@ class DictateApp:
             self._open_stream,
             self._on_text,
             on_phase=self._on_phase,
-            on_notice=self._on_notice,
+            on_notice=self.notify,
             on_message=self._on_message,
             session=DictationSession(leading_space=settings.dictation.leading_space),
         )
@@ -149,17 +150,18 @@ class DictateApp:
         try:
             self.capture.open(self.settings.dictation.microphone)
         except AppError as exc:
-            self._on_notice(str(exc), True)
+            self.notify(str(exc), True)
             return
         try:
             if not self.settings.backend.configured:
                 self.open_settings(first_run=True)
-            self._endpoint()  # fail now if the backend is unusable (reads the keyring)
+            # Read once per dictation (the keyring may be slow); fails now if it is unusable.
+            self._dictation_endpoint = self._endpoint()
         except Exception as exc:  # whatever it is, the microphone must not stay open
             self.capture.close()
             if not isinstance(exc, AppError):
                 log.exception("starting a dictation failed")
-            self._on_notice(str(exc), True)
+            self.notify(str(exc), True)
             return
         self._audio_started = time.monotonic()
         self._status = replace(self._status, error=None)
@@ -203,7 +205,7 @@ class DictateApp:
     @asynccontextmanager
     async def _open_stream(self) -> AsyncIterator[Stream]:
         open_stream = stream_opener(self.settings.backend)
-        async with open_stream(self._endpoint(), CONNECT_TIMEOUT) as stream:
+        async with open_stream(self._dictation_endpoint, CONNECT_TIMEOUT) as stream:
             yield stream
 
     def _on_text(self, text: str) -> None:
@@ -241,9 +243,6 @@ class DictateApp:
 
     def notify(self, message: str, error: bool) -> None:
         """Tell the user (overlay, tray, log); an error shows until the next dictation."""
-        self._on_notice(message, error)
-
-    def _on_notice(self, message: str, error: bool) -> None:
         (log.warning if error else log.info)("%s", message)
         if error:
             self._status = replace(self._status, error=message)
@@ -256,7 +255,7 @@ class DictateApp:
 
     def _on_capture_failure(self, reason: str) -> None:
         """The microphone died mid-dictation: what was said so far is still transcribed."""
-        self._on_notice(f"{reason}; dictation stopped", True)
+        self.notify(f"{reason}; dictation stopped", True)
         self.dictation.stop()
 
     def overlay_held(self, text: str, why: str, failed: bool) -> None:
@@ -280,7 +279,7 @@ class DictateApp:
 
     def _to_clipboard(self, text: str) -> None:
         if not text:
-            self._on_notice("no held words to copy", False)
+            self.notify("no held words to copy", False)
             return
         QGuiApplication.clipboard().setText(text)
         self.overlay.set_held("", "")
@@ -309,7 +308,7 @@ class DictateApp:
     def _hotkey_lost(self, reason: str) -> None:
         self._hotkey = None
         self._status = replace(self._status, hotkey_problem=reason)
-        self._on_notice(f"hotkey: {reason}; 'kyutai-dictate toggle' still works", True)
+        self.notify(f"hotkey: {reason}; 'kyutai-dictate toggle' still works", True)
 
     def _on_intent(self, intent: Intent) -> None:
         {Intent.START: self.start, Intent.STOP: self.stop, Intent.TOGGLE: self.toggle}[intent]()
@@ -361,7 +360,7 @@ class DictateApp:
         try:
             self._save(settings)
         except OSError as exc:
-            self._on_notice(f"cannot save the settings: {exc}", True)
+            self.notify(f"cannot save the settings: {exc}", True)
 
     def _open_log(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path)))

@@ -13,12 +13,15 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from app import settings_store
+from app.settings import BackendKind, BackendSettings, Settings
 from tests.support.pulse import VirtualMicrophone, virtual_microphone
+from tests.support.scripted_stream import ScriptedStream, scripted_stream
 from tests.support.xvfb import xvfb
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +45,11 @@ class Desktop:
         return subprocess.run(
             ["xdotool", *args], env=self.env, capture_output=True, text=True, check=True
         ).stdout
+
+    def use_backend(self, url: str) -> None:
+        """Write a settings file whose backend is the ``/v1/stream`` proxy at ``url``."""
+        backend = BackendSettings(BackendKind.PROXY, url=url)
+        settings_store.save(Settings(backend), self.config)
 
     def set_autorepeat(self, on: bool) -> None:
         subprocess.run(["xset", "r", "on" if on else "off"], env=self.env, check=True)
@@ -214,6 +222,18 @@ async def running_app(d: Desktop) -> AsyncIterator[Process]:
     async with spawn(app_command("--config", str(d.config)), d.env) as app:
         await app.wait_for_line("listening for the hotkey")
         yield app
+
+
+@asynccontextmanager
+async def scripted_dictation(
+    d: Desktop, words: Sequence[str], typed: Path, frames_per_word: int = 3
+) -> AsyncIterator[tuple[ScriptedStream, Process]]:
+    """A scripted backend saying ``words``, a target window writing to ``typed``, and the
+    app using that backend, ready for the hotkey."""
+    async with scripted_stream(words, frames_per_word) as script:
+        d.use_backend(script.url)
+        async with target_window(d.env, typed), running_app(d) as app:
+            yield script, app
 
 
 async def hold_hotkey(d: Desktop, app: Process, seconds: float) -> None:

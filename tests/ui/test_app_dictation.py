@@ -23,6 +23,7 @@ from tests.support.desktop import (
     desktop,
     read_text,
     running_app,
+    scripted_dictation,
     target_window,
     text_in,
 )
@@ -34,10 +35,6 @@ from tests.support.speech import SENTENCES, speech, write_wav
 def session(tmp_path: Path) -> AsyncIterator[Desktop]:
     with desktop(tmp_path / "home", 71) as d:
         yield d  # type: ignore[misc]
-
-
-def configure(d: Desktop, url: str) -> None:
-    settings_store.save(Settings(BackendSettings(BackendKind.PROXY, url=url)), d.config)
 
 
 def keymap(d: Desktop) -> str:
@@ -84,7 +81,7 @@ async def test_push_to_talk_types_every_word_into_the_focused_window(
         moshi_double(step_seconds=0.08, warmup_seconds=1.5) as double,
         proxy(double.url) as server,
     ):
-        configure(session, server.url)
+        session.use_backend(server.url)
         async with (
             target_window(session.env, typed),
             running_app(session) as app,
@@ -104,18 +101,13 @@ async def test_any_unicode_text_arrives_exactly(session: Desktop, tmp_path: Path
     typed = tmp_path / "typed.txt"
     expected = "".join(UNICODE_WORDS).lstrip()
     keymap_before = keymap(session)
-    async with scripted_stream(UNICODE_WORDS, frames_per_word=2) as script:
-        configure(session, script.url)
-        async with (
-            target_window(session.env, typed),
-            running_app(session) as app,
-        ):
-            session.xdotool("keydown", "F9")
-            await app.wait_for_line("capturing from")
-            await asyncio.sleep(1.5)  # the microphone's silence paces the words
-            session.xdotool("keyup", "F9")
-            assert await text_in(typed, expected) == expected, app.output
-        assert keymap(session) == keymap_before
+    async with scripted_dictation(session, UNICODE_WORDS, typed, frames_per_word=2) as (_, app):
+        session.xdotool("keydown", "F9")
+        await app.wait_for_line("capturing from")
+        await asyncio.sleep(1.5)  # the microphone's silence paces the words
+        session.xdotool("keyup", "F9")
+        assert await text_in(typed, expected) == expected, app.output
+    assert keymap(session) == keymap_before  # the app has restored it
 
 
 async def test_focus_guard_holds_words_when_focus_moves_and_types_them_on_request(
@@ -125,7 +117,7 @@ async def test_focus_guard_holds_words_when_focus_moves_and_types_them_on_reques
     full = "".join(words).lstrip()
     first, second = tmp_path / "first.txt", tmp_path / "second.txt"
     async with scripted_stream(words, frames_per_word=3) as script:
-        configure(session, script.url)
+        session.use_backend(script.url)
         async with (
             target_window(session.env, second, "second window"),  # opened first: not focused
             target_window(session.env, first, "first window"),
@@ -161,7 +153,7 @@ async def test_first_and_last_words_survive_a_backend_that_takes_seconds_to_star
     write_wav(wav, speech(SENTENCES[2:3], speech_dir, gap_seconds=0.0))
     typed = tmp_path / "typed.txt"
     async with target_window(session.env, typed), proxy_port() as port:
-        configure(session, f"ws://127.0.0.1:{port}/v1/stream")
+        session.use_backend(f"ws://127.0.0.1:{port}/v1/stream")
         async with running_app(session) as app:
             session.xdotool("keydown", "F9")
             await app.wait_for_line("capturing from")
@@ -180,26 +172,24 @@ async def test_backend_killed_mid_dictation_is_shown_and_the_next_dictation_work
 ) -> None:
     typed = tmp_path / "typed.txt"
     words = [f" w{i}" for i in range(200)]
-    async with target_window(session.env, typed), scripted_stream(words) as script:
-        configure(session, script.url)
-        async with running_app(session) as app:
-            session.xdotool("keydown", "F9")
-            await until(lambda: typed.exists() and len(typed.read_text().split()) >= 2)
-            script.crash_sessions()
-            line = await app.wait_for_line("the end of this dictation may be missing")
-            assert "WARNING" in line
-            session.xdotool("keyup", "F9")
-            await app.wait_for_line("dictation: idle")
-            first = typed.read_text()
+    async with scripted_dictation(session, words, typed) as (script, app):
+        session.xdotool("keydown", "F9")
+        await until(lambda: typed.exists() and len(typed.read_text().split()) >= 2)
+        script.crash_sessions()
+        line = await app.wait_for_line("the end of this dictation may be missing")
+        assert "WARNING" in line
+        session.xdotool("keyup", "F9")
+        await app.wait_for_line("dictation: idle")
+        first = typed.read_text()
 
-            await asyncio.sleep(0.2)  # a new press, not X11 autorepeat's release+press
-            mark = app.mark()
-            session.xdotool("keydown", "F9")
-            await asyncio.sleep(0.5)
-            session.xdotool("keyup", "F9")
-            await app.wait_for_line("dictation: idle", after=mark)
-            await until(lambda: len(typed.read_text()) >= len(first) + 5, message=app.output)
-            assert typed.read_text().startswith(f"{first}w0 w1")
+        await asyncio.sleep(0.2)  # a new press, not X11 autorepeat's release+press
+        mark = app.mark()
+        session.xdotool("keydown", "F9")
+        await asyncio.sleep(0.5)
+        session.xdotool("keyup", "F9")
+        await app.wait_for_line("dictation: idle", after=mark)
+        await until(lambda: len(typed.read_text()) >= len(first) + 5, message=app.output)
+        assert typed.read_text().startswith(f"{first}w0 w1")
 
 
 async def test_a_microphone_that_vanishes_stops_dictation_visibly_and_capture_recovers(
@@ -207,32 +197,30 @@ async def test_a_microphone_that_vanishes_stops_dictation_visibly_and_capture_re
 ) -> None:
     typed = tmp_path / "typed.txt"
     words = [f" w{i}" for i in range(40)]
-    async with target_window(session.env, typed), scripted_stream(words) as script:
-        configure(session, script.url)
-        async with running_app(session) as app:
-            session.xdotool("keydown", "F9")
-            await until(lambda: len(read_text(typed).split()) >= 2)
-            session.mic.kill()  # the sound server (and with it the microphone) is gone
-            line = await app.wait_for_line("dictation stopped")
-            assert "WARNING" in line
-            await app.wait_for_line("dictation: idle")
-            session.xdotool("keyup", "F9")
-            # What was said before it vanished is still typed, in full (the flush ran).
-            first = await text_in(typed, "".join(words).lstrip())
-            assert first == "".join(words).lstrip()
+    async with scripted_dictation(session, words, typed) as (_, app):
+        session.xdotool("keydown", "F9")
+        await until(lambda: len(read_text(typed).split()) >= 2)
+        session.mic.kill()  # the sound server (and with it the microphone) is gone
+        line = await app.wait_for_line("dictation stopped")
+        assert "WARNING" in line
+        await app.wait_for_line("dictation: idle")
+        session.xdotool("keyup", "F9")
+        # What was said before it vanished is still typed, in full (the flush ran).
+        first = await text_in(typed, "".join(words).lstrip())
+        assert first == "".join(words).lstrip()
 
-            await asyncio.sleep(0.2)
-            session.xdotool("keydown", "F9")  # no microphone: the press fails visibly
-            await app.wait_for_line("cannot open the microphone")
-            session.xdotool("keyup", "F9")
+        await asyncio.sleep(0.2)
+        session.xdotool("keydown", "F9")  # no microphone: the press fails visibly
+        await app.wait_for_line("cannot open the microphone")
+        session.xdotool("keyup", "F9")
 
-            session.mic.start()  # plugged back in
-            await asyncio.sleep(0.2)
-            session.xdotool("keydown", "F9")
-            await until(lambda: read_text(typed) != first, message=app.output)
-            session.xdotool("keyup", "F9")
-            both = first + "".join(words).lstrip()  # a new dictation: no leading space
-            assert await text_in(typed, both) == both
+        session.mic.start()  # plugged back in
+        await asyncio.sleep(0.2)
+        session.xdotool("keydown", "F9")
+        await until(lambda: read_text(typed) != first, message=app.output)
+        session.xdotool("keyup", "F9")
+        both = first + "".join(words).lstrip()  # a new dictation: no leading space
+        assert await text_in(typed, both) == both
 
 
 async def test_direct_moshi_server_mode_types_every_word(

@@ -18,13 +18,14 @@ from tests.support.desktop import (
     desktop,
     hold_hotkey,
     running_app,
+    scripted_dictation,
     spawn,
     target_window,
     text_in,
     tray_host,
 )
 from tests.support.scripted_stream import scripted_stream
-from tests.ui.test_app_dictation import configure, control, until
+from tests.ui.test_app_dictation import control, until
 
 WORDS = [" Toggled", " from", " a", " desktop", " shortcut."]
 
@@ -39,30 +40,25 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
     session: Desktop, tmp_path: Path
 ) -> None:
     typed = tmp_path / "typed.txt"
-    async with scripted_stream(WORDS, frames_per_word=1) as script:
-        configure(session, script.url)
-        async with (
-            target_window(session.env, typed),
-            running_app(session) as app,
-        ):
-            second = await asyncio.to_thread(
-                subprocess.run, app_command(), env=session.env, capture_output=True, text=True,
-                timeout=30,
-            )  # fmt: skip
-            assert second.returncode == 0
-            assert "already running" in second.stderr
-            assert app.process.returncode is None
-            await app.wait_for_line("shown on request")
+    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (_, app):
+        second = await asyncio.to_thread(
+            subprocess.run, app_command(), env=session.env, capture_output=True, text=True,
+            timeout=30,
+        )  # fmt: skip
+        assert second.returncode == 0
+        assert "already running" in second.stderr
+        assert app.process.returncode is None
+        await app.wait_for_line("shown on request")
 
-            await control(session, "toggle")
-            await app.wait_for_line("capturing from")
-            await asyncio.sleep(0.6)
-            await control(session, "toggle")
-            expected = "".join(WORDS).lstrip()
-            assert await text_in(typed, expected) == expected, app.output
+        await control(session, "toggle")
+        await app.wait_for_line("capturing from")
+        await asyncio.sleep(0.6)
+        await control(session, "toggle")
+        expected = "".join(WORDS).lstrip()
+        assert await text_in(typed, expected) == expected, app.output
 
-            await control(session, "quit")
-            assert await asyncio.wait_for(app.process.wait(), 15) == 0
+        await control(session, "quit")
+        assert await asyncio.wait_for(app.process.wait(), 15) == 0
 
 
 async def test_control_commands_without_a_running_app_say_so(session: Desktop) -> None:
@@ -77,20 +73,15 @@ async def test_the_tray_icon_shows_and_a_click_toggles_dictation(
     session: Desktop, tmp_path: Path
 ) -> None:
     typed = tmp_path / "typed.txt"
-    async with scripted_stream(WORDS, frames_per_word=1) as script:
-        configure(session, script.url)
-        async with (
-            target_window(session.env, typed),
-            running_app(session) as app,
-        ):
-            assert not any("no system tray" in line for line in app.lines)
-            x, y = await tray_icon_position(session)
-            session.xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
-            await app.wait_for_line("capturing from")
-            await asyncio.sleep(0.6)
-            session.xdotool("click", "1")  # the pointer is still on the icon
-            await app.wait_for_line("dictation: idle")
-            assert typed.read_text() == "".join(WORDS).lstrip()
+    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (_, app):
+        assert not any("no system tray" in line for line in app.lines)
+        x, y = await tray_icon_position(session)
+        session.xdotool("mousemove", "--sync", str(x), str(y), "click", "1")
+        await app.wait_for_line("capturing from")
+        await asyncio.sleep(0.6)
+        session.xdotool("click", "1")  # the pointer is still on the icon
+        await app.wait_for_line("dictation: idle")
+        assert typed.read_text() == "".join(WORDS).lstrip()
 
 
 async def tray_icon_position(d: Desktop) -> tuple[int, int]:
@@ -121,7 +112,7 @@ async def test_without_a_tray_the_app_works_and_its_icon_appears_when_a_tray_doe
 ) -> None:
     typed = tmp_path / "typed.txt"
     async with scripted_stream(WORDS, frames_per_word=1) as script:
-        configure(bare_session, script.url)
+        bare_session.use_backend(script.url)
         async with (
             target_window(bare_session.env, typed),
             spawn(app_command("--config", str(bare_session.config)), bare_session.env) as app,
@@ -150,13 +141,11 @@ async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
 ) -> None:
     typed = tmp_path / "typed.txt"
     session.set_autorepeat(True)  # as on a real desktop
-    async with scripted_stream(WORDS, frames_per_word=3) as script:
-        configure(session, script.url)
-        async with target_window(session.env, typed), running_app(session) as app:
-            await hold_hotkey(session, app, 1.5)  # the X server repeats F9 all this while
-            expected = "".join(WORDS).lstrip()
-            assert await text_in(typed, expected) == expected, app.output
-            await app.wait_for_line("dictation: idle")
+    async with scripted_dictation(session, WORDS, typed) as (script, app):
+        await hold_hotkey(session, app, 1.5)  # the X server repeats F9 all this while
+        expected = "".join(WORDS).lstrip()
+        assert await text_in(typed, expected) == expected, app.output
+        await app.wait_for_line("dictation: idle")
     assert sum("capturing from" in line for line in app.lines) == 1
     assert sum("hotkey start" in line for line in app.lines) == 1
     assert sum("hotkey stop" in line for line in app.lines) == 1
@@ -166,24 +155,21 @@ async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
 async def test_the_overlay_is_movable_and_its_place_is_remembered(
     session: Desktop, tmp_path: Path
 ) -> None:
-    async with scripted_stream(WORDS, frames_per_word=3) as script:
-        configure(session, script.url)
-        async with target_window(session.env, tmp_path / "typed.txt"), running_app(session) as app:
-            await hold_hotkey(session, app, 0.5)  # the overlay shows while dictating
-            overlay = await asyncio.to_thread(
-                session.xdotool, "search", "--sync", "--onlyvisible", "--name",
-                "^kyutai-dictate captions$",
-            )  # fmt: skip
-            session.xdotool("windowmove", overlay.split()[0], "100", "50")
-            await until(
-                lambda: settings_store.load(session.config).overlay.geometry[:2] == (100, 50)
-            )
+    async with scripted_dictation(session, WORDS, tmp_path / "typed.txt") as (_, app):
+        await hold_hotkey(session, app, 0.5)  # the overlay shows while dictating
+        session.xdotool("windowmove", await overlay_window(session), "100", "50")
+        await until(lambda: settings_store.load(session.config).overlay.geometry[:2] == (100, 50))
     # The next start puts it where the user left it.
     async with running_app(session) as app:
         await hold_hotkey(session, app, 0.3)
-        overlay = session.xdotool(
-            "search", "--sync", "--onlyvisible", "--name", "^kyutai-dictate captions$"
-        )
-        position = session.xdotool("getwindowgeometry", "--shell", overlay.split()[0])
+        position = session.xdotool("getwindowgeometry", "--shell", await overlay_window(session))
         assert "X=100" in position.split()
         assert "Y=50" in position.split()
+
+
+async def overlay_window(d: Desktop) -> str:
+    """The id of the visible caption overlay (waits for it to show)."""
+    found = await asyncio.to_thread(
+        d.xdotool, "search", "--sync", "--onlyvisible", "--name", "^kyutai-dictate captions$"
+    )
+    return found.split()[0]
