@@ -59,7 +59,6 @@ class Capture:
         self._on_frame = on_frame
         self._on_failure = on_failure
         self._stream: Any = None
-        self._stopping = False
 
     def prepare(self) -> None:
         """Load and initialise PortAudio (about 0.1 s) ahead of the first dictation."""
@@ -94,7 +93,6 @@ class Capture:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._finished, stream)
 
-        self._stopping = False
         try:
             stream = start_input_stream(device, callback, finished_callback=finished, sd=sd)
         except MicrophoneError as exc:
@@ -110,7 +108,6 @@ class Capture:
         stream, self._stream = self._stream, None
         if stream is None:
             return
-        self._stopping = True
         try:
             stream.stop()  # waits for the callback in progress
             stream.close()
@@ -118,8 +115,8 @@ class Capture:
             log.warning("closing the microphone: %s", exc)
 
     def _finished(self, stream: Any) -> None:
-        if self._stopping or stream is not self._stream:
-            return
+        if stream is not self._stream:
+            return  # closed by us (close() forgot it first), or an earlier stream
         self._stream = None
         with contextlib.suppress(Exception):
             stream.close()

@@ -28,14 +28,12 @@ class TypingQueue:
         open_typist: Callable[[], Typist],
         open_probe: Callable[[], FocusProbe | None],
         on_held: Callable[[str, str, bool], None],
-        on_typed: Callable[[str], None] = lambda text: None,
     ) -> None:
-        """``on_held(text, why, failed)`` reports the words kept back (``failed``: typing
-        itself failed, not the focus guard); ``on_typed(text)`` the words typed."""
+        """``on_held(text, why, failed)`` reports, on the loop, the words kept back
+        (``failed``: typing itself failed, not the focus guard)."""
         self._open_typist = open_typist
         self._open_probe = open_probe
         self._on_held = on_held
-        self._on_typed = on_typed
         self._loop = asyncio.get_running_loop()
         self._worker = ThreadPoolExecutor(1, thread_name_prefix="typing")
         self._guard = FocusGuard()
@@ -122,8 +120,6 @@ class TypingQueue:
             log.warning("%s", self._failure)
             self._close_typist()  # a fresh one next time
             self._hold(text, self._failure, failed=True)
-            return
-        self._report(self._on_typed, text)
 
     def _type_held(self) -> None:
         text = self._guard.take_held()
@@ -132,12 +128,10 @@ class TypingQueue:
         try:
             self._typist_now().type(text)
         except Exception as exc:
-            self._close_typist()
-            self._guard.earlier = text
+            self._guard.earlier = text  # kept for another try, or Copy
             self._report_held(f"typing failed: {exc}", failed=True)
-            return
-        self._close_typist()
-        self._report(self._on_typed, text)
+        finally:
+            self._close_typist()  # the keymap goes back now: this was a one-off
 
     def _hold(self, text: str, why: str, failed: bool) -> None:
         self._guard.held.append(text)
@@ -164,9 +158,6 @@ class TypingQueue:
         if self._probe is not None:
             self._probe.close()
             self._probe = None
-
-    def _report(self, callback: Callable[..., None], *args: str) -> None:
-        self._loop.call_soon_threadsafe(callback, *args)
 
 
 def _log_failure(future: Future[None]) -> None:
