@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -26,8 +26,8 @@ import numpy as np
 import numpy.typing as npt
 
 from app.backend_endpoint import endpoint_for
+from app.credentials import SecretLookup
 from app.endpoint import Endpoint, redact_url
-from app.secret_store import Secret
 from app.settings import BackendSettings
 from app.stream_client import StreamClient, StreamClientError
 from server.protocol.audio import FRAME_SAMPLES
@@ -120,16 +120,16 @@ async def check_connection(
 
 async def check_backend(
     backend: BackendSettings,
-    secrets: Mapping[Secret, str],
+    secrets: SecretLookup,
     *,
     connect: Connect | None = None,
     timeout: float = 90.0,
 ) -> str:
-    """The settings dialog's check: the endpoint of ``backend`` with ``secrets`` (the values
-    in the form), checked; returns :meth:`ConnectionReport.describe`. Raises
-    :class:`~app.endpoint.EndpointError` for incomplete settings, else as
-    :func:`check_connection`."""
-    endpoint = endpoint_for(backend, secrets.get)
+    """The settings dialog's check: the endpoint of ``backend`` with ``secrets`` (the
+    environment's, else the values in the form), checked; returns
+    :meth:`ConnectionReport.describe`. Raises :class:`~app.endpoint.EndpointError` for
+    incomplete settings, else as :func:`check_connection`."""
+    endpoint = endpoint_for(backend, secrets)
     report = await check_connection(endpoint, timeout=timeout, connect=connect)
     return report.describe()
 

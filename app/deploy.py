@@ -17,8 +17,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app import secret_store, settings_store
+from app.credentials import Secret
 from app.errors import AppError, UsageError
-from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
 

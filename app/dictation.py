@@ -59,7 +59,10 @@ _END = object()  # in the outbox: send end
 def classify(exc: StreamClientError) -> tuple[Verdict, str]:
     """Whether a stream failure is worth retrying, and how to say it to the user."""
     if isinstance(exc, Unauthorized):
-        return Verdict.FATAL, "the backend refused the credentials: check the key in Settings"
+        return (
+            Verdict.FATAL,
+            exc.advice or "the backend refused the credentials: check the key in Settings",
+        )
     if isinstance(exc, StreamError):
         return classify_error(exc.code), f"the backend failed: {exc.message}"
     if isinstance(exc, StreamClosed):

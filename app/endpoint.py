@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -38,6 +38,8 @@ class Endpoint:
 
     url: str
     headers: tuple[tuple[str, str], ...] = ()
+    # What to tell the user if the server refuses the credentials (HTTP 401/403).
+    refused_advice: str = field(default="", compare=False)
 
     def describe(self) -> str:
         """The URL and header names, with every secret replaced by ``***``."""

@@ -1,17 +1,17 @@
 """Secrets (tokens, keys) in the OS keyring under the service name ``kyutai-dictate``.
 
 Never in the settings file or the logs. Where the only keyring available would write them
-in plain text (or there is none), storing is refused with a message saying what to install.
+in plain text (or there is none), storing is refused with a message saying what to do
+instead, and nothing is read from it.
 """
 
 from __future__ import annotations
-
-from enum import StrEnum
 
 import keyring
 from keyring.backend import KeyringBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
+from app.credentials import Secret, SecretReadError
 from app.errors import AppError
 
 SERVICE = "kyutai-dictate"
@@ -22,44 +22,46 @@ _UNSAFE = {
     "keyring.backends.fail.Keyring",
     "keyring.backends.null.Keyring",
 }
-
-
-class Secret(StrEnum):
-    """The secrets the app keeps, one keyring entry each."""
-
-    PROXY_TOKEN = "proxy-token"  # bearer token of a self-hosted proxy
-    MOSHI_API_KEY = "moshi-api-key"  # kyutai-api-key of a moshi-server
-    MODAL_KEY = "modal-key"  # Modal proxy auth token id
-    MODAL_SECRET = "modal-secret"  # Modal proxy auth token secret
+_INSTALL = "GNOME Keyring, KWallet or KeePassXC's Secret Service on Linux"
 
 
 class SecretStoreError(AppError):
-    """No safe keyring, or the keyring failed."""
+    """A secret could not be stored or deleted (no safe keyring, or the keyring failed)."""
 
 
-def _backend() -> KeyringBackend:
+def unsafe_keyring() -> str | None:
+    """The name of the keyring backend if it is one the app refuses, else None."""
     backend = keyring.get_keyring()
     name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-    if name in _UNSAFE:
-        raise SecretStoreError(
-            f"no secure keyring is available ({name}): install and unlock one (GNOME Keyring, "
-            "KWallet or KeePassXC's Secret Service on Linux); the secret was not stored"
-        )
-    return backend
+    return name if name in _UNSAFE else None
+
+
+def _safe_backend() -> KeyringBackend | None:
+    return None if unsafe_keyring() else keyring.get_keyring()
 
 
 def store(secret: Secret, value: str) -> None:
     """Save ``value``; raises :class:`SecretStoreError` rather than store it unsafely."""
+    backend = _safe_backend()
+    if backend is None:
+        raise SecretStoreError(
+            f"not stored: no secure keyring is available ({unsafe_keyring()}), and secrets are "
+            f"never stored in plain text. Install and unlock one ({_INSTALL}), or set "
+            f"{secret.env_name} in the environment that starts the app"
+        )
     try:
-        _backend().set_password(SERVICE, secret.value, value)
+        backend.set_password(SERVICE, secret.value, value)
     except KeyringError as exc:
         raise SecretStoreError(f"the keyring refused to store {secret.value}: {exc}") from None
 
 
 def delete(secret: Secret) -> None:
-    """Forget the saved value (nothing happens if there is none)."""
+    """Forget the saved value (nothing happens if there is none, or no keyring to hold one)."""
+    backend = _safe_backend()
+    if backend is None:
+        return  # nothing of ours can be in it
     try:
-        _backend().delete_password(SERVICE, secret.value)
+        backend.delete_password(SERVICE, secret.value)
     except PasswordDeleteError:
         pass  # there was none
     except KeyringError as exc:
@@ -67,8 +69,12 @@ def delete(secret: Secret) -> None:
 
 
 def load(secret: Secret) -> str | None:
-    """The saved value, or None."""
+    """The saved value, or None; raises :class:`~app.credentials.SecretReadError` when the
+    keyring cannot be read (see :func:`app.credentials.find_secret`, which never raises)."""
+    backend = _safe_backend()
+    if backend is None:
+        raise SecretReadError(f"no secure keyring is available ({unsafe_keyring()})")
     try:
-        return _backend().get_password(SERVICE, secret.value)
+        return backend.get_password(SERVICE, secret.value)
     except KeyringError as exc:
-        raise SecretStoreError(f"the keyring could not read {secret.value}: {exc}") from None
+        raise SecretReadError(f"the keyring could not read {secret.value}: {exc}") from None

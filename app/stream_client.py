@@ -85,7 +85,10 @@ class ConnectError(StreamClientError):
 
 
 class Unauthorized(ConnectError):
-    """The server refused the credentials (HTTP 401 or 403 before the upgrade)."""
+    """The server refused the credentials (HTTP 401 or 403 before the upgrade); ``advice``
+    says what to do about it in the app's terms (from the endpoint), if known."""
+
+    advice: str = ""
 
 
 class StreamError(StreamClientError):
@@ -259,7 +262,10 @@ async def open_websocket(
             **options,
         )
     except InvalidStatus as exc:
-        raise status_error(exc, where) from None
+        error = status_error(exc, where)
+        if isinstance(error, Unauthorized):
+            error.advice = endpoint.refused_advice
+        raise error from None
     except TimeoutError:
         raise ConnectError(f"timed out after {open_timeout} s connecting to {where}") from None
     except ConnectionRefusedError:

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -21,10 +20,10 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
-from app import secret_store
 from app.backend_endpoint import endpoint_for
 from app.backend_stream import stream_opener
 from app.capture import Capture
+from app.credentials import SecretLookup
 from app.dictation import Dictation, Stream
 from app.endpoint import Endpoint
 from app.errors import AppError
@@ -57,15 +56,20 @@ class DictateApp:
         settings: Settings,
         save: Callable[[Settings], None],
         log_path: Path,
+        secrets: SecretLookup,
+        env: Mapping[str, str],
         config_path: Path | None = None,
     ) -> None:
         """``save`` writes changed settings (the overlay's place, the dialog's changes);
-        ``config_path`` is the settings file a deploy from the dialog updates."""
+        ``secrets`` finds the backend's credentials (environment, then keyring); ``env`` is
+        the environment the typists and the focus guard see; ``config_path`` is the settings
+        file a deploy from the dialog updates."""
         self.settings = settings
         self._save = save
         self.config_path = config_path
         self._log_path = log_path
-        self._env = dict(os.environ)
+        self.secrets = secrets
+        self.env = dict(env)
         self._quit = asyncio.Event()
         self._status = Status(configured=settings.backend.configured)
         self._captions_always = False  # the tray's "show captions": a live caption window
@@ -100,8 +104,8 @@ class DictateApp:
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
         self.typing = TypingQueue(
-            lambda: open_typist(self.settings.dictation.typing, self._env),
-            lambda: open_focus_probe(self._env),
+            lambda: open_typist(self.settings.dictation.typing, self.env),
+            lambda: open_focus_probe(self.env),
             on_held=self.overlay_held,
         )
         self.overlay.type_held.connect(self._type_held)
@@ -200,7 +204,7 @@ class DictateApp:
         return "ok"
 
     def _endpoint(self) -> Endpoint:
-        return endpoint_for(self.settings.backend, secret_store.load)
+        return endpoint_for(self.settings.backend, self.secrets)
 
     @asynccontextmanager
     async def _open_stream(self) -> AsyncIterator[Stream]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import logging.handlers
+import os
 import signal
 import sys
 import time
@@ -17,7 +18,8 @@ from pathlib import Path
 
 import platformdirs
 
-from app import settings_store
+from app import secret_store, settings_store
+from app.credentials import secret_lookup
 from app.errors import UsageError
 from app.settings import BackendKind, BackendSettings, HotkeyMode, Settings
 from server.protocol import moshi
@@ -95,7 +97,9 @@ def run_app(
 
     async def main() -> None:
         nonlocal app
-        app = DictateApp(settings, save, path, config)
+        env = dict(os.environ)
+        secrets = secret_lookup(env, secret_store.load)
+        app = DictateApp(settings, save, path, secrets, env, config)
         if sys.platform != "win32":
             for sig in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(sig, app.quit)

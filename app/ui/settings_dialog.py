@@ -26,8 +26,9 @@ from PySide6.QtWidgets import (
 )
 
 from app import autostart
+from app.credentials import Secret, SecretLookup, Source
 from app.microphone import InputDevice
-from app.secret_store import Secret, SecretStoreError
+from app.secret_store import SecretStoreError
 from app.settings import BackendSettings, Settings
 from app.ui.deploy_panel import DeployCommand, DeployPanel
 from app.ui.level_meter import LevelMeter, LevelSource
@@ -36,6 +37,7 @@ from app.ui.settings_form import (
     backend_from_form,
     backend_problem,
     deployed_message,
+    keyring_note,
     secrets_to_delete,
     secrets_to_store,
 )
@@ -50,7 +52,6 @@ from app.ui.settings_sections import (
 
 log = logging.getLogger(__name__)
 
-LoadSecret = Callable[[Secret], str | None]
 StoreSecret = Callable[[Secret, str], None]
 DeleteSecret = Callable[[Secret], None]
 # (the backend in the form, the secrets in the form) -> a line saying how the check went
@@ -64,9 +65,10 @@ class SettingsDialog(QDialog):
         self,
         settings: Settings,
         *,
-        load_secret: LoadSecret,
+        find_secret: SecretLookup,
         store_secret: StoreSecret,
         delete_secret: DeleteSecret | None = None,
+        keyring_refusal: str | None = None,
         devices: Sequence[InputDevice],
         check: Check | None,
         first_run: bool = False,
@@ -76,7 +78,9 @@ class SettingsDialog(QDialog):
         autostart_supported: bool | None = None,
         parent: QWidget | None = None,
     ) -> None:
-        """``check`` runs "Test connection" (None hides the button); ``config_path`` is the
+        """``find_secret`` says where each secret comes from (environment or keyring);
+        ``keyring_refusal`` names the unsafe keyring that secrets cannot be stored in, if so;
+        ``check`` runs "Test connection" (None hides the button); ``config_path`` is the
         settings file a deploy updates; ``deploy_command`` and ``meter`` replace the deploy
         command line and the microphone capture (tests)."""
         super().__init__(parent)
@@ -84,7 +88,8 @@ class SettingsDialog(QDialog):
         self._settings = settings
         self._store_secret = store_secret
         self._delete_secret = delete_secret
-        self._load_secret = load_secret
+        self._find_secret = find_secret
+        self._keyring_refusal = keyring_refusal
         self._check = check
         self._check_task: asyncio.Future[None] | None = None
         if autostart_supported is None:
@@ -234,15 +239,20 @@ class SettingsDialog(QDialog):
         super().done(result)
 
     def _load_secrets(self) -> dict[Secret, str]:
+        """The secrets saved in the keyring; each field shows where its secret comes from."""
         loaded: dict[Secret, str] = {}
+        problems: list[str] = []
         for secret in Secret:
-            try:
-                value = self._load_secret(secret)
-            except SecretStoreError as exc:
-                show_error(self.backend.keyring_label, f"Saved keys cannot be read: {exc}")
-                break
-            if value:
-                loaded[secret] = value
+            found = self._find_secret(secret)
+            self.backend.set_secret_source(found, can_store=self._keyring_refusal is None)
+            if found.source is Source.KEYRING and found.value:
+                loaded[secret] = found.value
+            elif found.keyring_problem and found.keyring_problem not in problems:
+                problems.append(found.keyring_problem)
+        if self._keyring_refusal is not None:
+            self.backend.show_keyring_note(keyring_note(self._keyring_refusal), error=False)
+        elif problems:
+            self.backend.show_keyring_note(f"Saved keys cannot be read: {problems[0]}", error=True)
         return loaded
 
     def _validate(self) -> None:
@@ -255,10 +265,8 @@ class SettingsDialog(QDialog):
     def _deployed(self, settings: Settings) -> None:
         self._settings = replace(self._settings, backend=settings.backend)
         self.backend.set_backend(settings.backend)
-        try:
-            token = self._load_secret(Secret.PROXY_TOKEN)
-        except SecretStoreError:
-            token = None
+        found = self._find_secret(Secret.PROXY_TOKEN)
+        token = found.value if found.source is Source.KEYRING else None
         if token:  # a Proxmox deploy stores its new token in the keyring
             self._loaded[Secret.PROXY_TOKEN] = token
             self.backend.set_secrets({Secret.PROXY_TOKEN: token})

@@ -12,10 +12,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app.autostart import launch_command
+from app.credentials import Secret
 from app.endpoint import EndpointError, check_ws_url, modal_stream_url
 from app.hotkey import ChordError, parse_chord
 from app.microphone import InputDevice
-from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings, HotkeyMode, TypingMethod
 from server.protocol import moshi
 
@@ -56,6 +56,19 @@ SECRET_LABELS: dict[Secret, str] = {
     Secret.PROXY_TOKEN: "Token",
     Secret.MOSHI_API_KEY: "API key",
 }
+
+
+def keyring_note(refusal: str) -> str:
+    """Settings' advice where the only keyring is unsafe: the environment instead."""
+    names = ", ".join(secret.env_name for secret in Secret)
+    return (
+        f"No secure keyring on this desktop ({refusal}), and keys are never saved in plain "
+        f"text. Set them in the environment that starts the app instead ({names}; for "
+        "example in ~/.config/environment.d/kyutai-dictate.conf, then log in again), or "
+        "install and unlock a keyring (GNOME Keyring, KWallet, KeePassXC). A backend that "
+        "needs no key works as it is."
+    )
+
 
 FIRST_RUN_TEXT = (
     "<b>Welcome to Kyutai Dictate.</b> Speech is recognised on a GPU server of your own. "

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.credentials import FoundSecret, Secret, Source
 from app.microphone import InputDevice, MicrophoneError
-from app.secret_store import Secret
 from app.settings import (
     BackendKind,
     BackendSettings,
@@ -60,6 +60,7 @@ from app.ui.settings_form import (
 from server.models import MODELS
 
 ERROR_STYLE = "color: #b91c1c;"
+SECRET_IN_KEYRING = "kept in the system keyring"
 METER_INTERVAL_MS = 66  # about 15 updates a second
 METER_DECAY = 8  # how fast the bar falls back, in percent per update
 
@@ -105,7 +106,7 @@ class BackendSection(QWidget):
         for secret in Secret:
             edit = QLineEdit()
             edit.setEchoMode(QLineEdit.EchoMode.Password)
-            edit.setPlaceholderText("kept in the system keyring")
+            edit.setPlaceholderText(SECRET_IN_KEYRING)
             self.secret_edits[secret] = edit
         self._rows: dict[str, QWidget] = {
             URL: self.url_edit,
@@ -179,7 +180,32 @@ class BackendSection(QWidget):
             self.secret_edits[secret].setText(value)
 
     def typed_secrets(self) -> dict[Secret, str]:
-        return {secret: edit.text() for secret, edit in self.secret_edits.items()}
+        """What the enabled secret fields hold (one set by the environment is not editable)."""
+        return {
+            secret: edit.text() for secret, edit in self.secret_edits.items() if edit.isEnabled()
+        }
+
+    def set_secret_source(self, found: FoundSecret, can_store: bool) -> None:
+        """Show where ``found`` comes from: the environment wins and cannot be edited here;
+        without a keyring to store in, the field points to the environment."""
+        edit = self.secret_edits[found.secret]
+        from_env = found.source is Source.ENVIRONMENT
+        edit.setEnabled(can_store and not from_env)
+        if from_env:
+            edit.setPlaceholderText(f"set by {found.secret.env_name} in the environment")
+        elif not can_store:
+            edit.setPlaceholderText(f"no secure keyring: set {found.secret.env_name}")
+        else:
+            edit.setPlaceholderText(SECRET_IN_KEYRING)
+        where = found.where()
+        edit.setToolTip(
+            f"{where[:1].upper()}{where[1:]}. {found.secret.env_name} in the app's environment "
+            "overrides what is saved here."
+        )
+
+    def show_keyring_note(self, text: str, error: bool) -> None:
+        self.keyring_label.setStyleSheet(ERROR_STYLE if error else "")
+        show_error(self.keyring_label, text)
 
     def show_check(self, text: str, error: bool = False) -> None:
         self.check_label.setText(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Mapping
 from dataclasses import replace
 from functools import partial
 from typing import TYPE_CHECKING
@@ -14,8 +15,8 @@ from app import secret_store
 from app.autostart import AutostartError, launch_command, set_autostart
 from app.backend_stream import stream_opener
 from app.connection_check import check_backend
+from app.credentials import Secret, secret_lookup
 from app.microphone import MicrophoneError, list_input_devices, rescan_devices
-from app.secret_store import Secret
 from app.settings import BackendSettings, Settings
 from app.ui.settings_dialog import SettingsDialog
 
@@ -41,11 +42,12 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
         devices = []
     dialog = SettingsDialog(
         app.settings,
-        load_secret=secret_store.load,
+        find_secret=app.secrets,
         store_secret=secret_store.store,
         delete_secret=secret_store.delete,
+        keyring_refusal=secret_store.unsafe_keyring(),
         devices=devices,
-        check=_check,
+        check=partial(_check, app.env),
         first_run=first_run,
         config_path=app.config_path,
     )
@@ -64,11 +66,13 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
     return dialog
 
 
-async def _check(backend: BackendSettings, secrets: dict[Secret, str]) -> str:
+async def _check(env: Mapping[str, str], backend: BackendSettings, form: dict[Secret, str]) -> str:
     open_stream = stream_opener(backend)
     # A cold Modal backend holds the connection while it starts: allow for that.
     return await check_backend(
-        backend, secrets, connect=lambda endpoint: open_stream(endpoint, CHECK_TIMEOUT)
+        backend,
+        secret_lookup(env, form.get),
+        connect=lambda endpoint: open_stream(endpoint, CHECK_TIMEOUT),
     )
 
 

@@ -8,11 +8,16 @@ import pytest
 
 from app import connection_check
 from app.connection_check import CheckTimeout, check_backend, check_connection
+from app.credentials import Secret, SecretLookup, secret_lookup
 from app.endpoint import Endpoint, EndpointError
-from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings
 from app.stream_client import ConnectError, StreamClient, Unauthorized
 from tests.conftest import DoubleFactory, ProxyFactory
+
+
+def form(values: dict[Secret, str], env: dict[str, str] | None = None) -> SecretLookup:
+    """The dialog's lookup: the environment first, then what the form holds."""
+    return secret_lookup(env or {}, values.get)
 
 
 async def test_a_working_backend_is_timed(moshi_double: DoubleFactory, proxy: ProxyFactory) -> None:
@@ -44,10 +49,17 @@ async def test_the_dialog_check_uses_the_form_secrets(
 ) -> None:
     async with moshi_double() as double, proxy(double.url, tokens=frozenset({"s3cret"})) as server:
         backend = BackendSettings(BackendKind.PROXY, url=server.url)
-        line = await check_backend(backend, {Secret.PROXY_TOKEN: "s3cret"}, timeout=30)
+        line = await check_backend(backend, form({Secret.PROXY_TOKEN: "s3cret"}), timeout=30)
         assert line.startswith("Connected to")
-        with pytest.raises(Unauthorized, match="401"):
-            await check_backend(backend, {}, timeout=30)
+        with pytest.raises(Unauthorized, match="401") as refused:
+            await check_backend(backend, form({}), timeout=30)
+        assert refused.value.advice == (
+            "the server needs a token, and none is set: "
+            "enter it in Settings or set KYUTAI_DICTATE_TOKEN"
+        )
+        env = {"KYUTAI_DICTATE_TOKEN": "s3cret"}
+        line = await check_backend(backend, form({}, env), timeout=30)
+        assert line.startswith("Connected to")
 
 
 async def test_a_wrong_token_is_unauthorized(
@@ -92,5 +104,8 @@ async def test_another_client_can_be_passed_in(
 
 async def test_incomplete_settings_say_what_is_missing() -> None:
     backend = BackendSettings(BackendKind.MODAL, modal_workspace="me")
-    with pytest.raises(EndpointError, match="Modal proxy auth token is missing"):
-        await check_backend(backend, {Secret.MODAL_KEY: "k"})
+    with pytest.raises(
+        EndpointError,
+        match="Modal proxy auth secret is missing: enter it in Settings or set MODAL_SECRET",
+    ):
+        await check_backend(backend, form({Secret.MODAL_KEY: "k"}))

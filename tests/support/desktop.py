@@ -13,7 +13,7 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,6 +259,14 @@ async def target_window(
 def read_text(path: Path) -> str:
     """The file's text, empty if it does not exist yet."""
     return path.read_text(encoding="utf-8") if path.exists() else ""
+
+
+async def until(condition: Callable[[], bool], timeout: float = 20.0, message: str = "") -> None:
+    """Wait until ``condition()`` holds; fail with ``message`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out\n{message}"
+        await asyncio.sleep(0.02)
 
 
 async def text_in(path: Path, expected: str, timeout: float = 30.0) -> str:

@@ -1,19 +1,25 @@
 """A ``/v1/stream`` server that says scripted words: for tests and benchmarks that need exact
 text (any Unicode) or exact timing, which speech recognition cannot give.
 
-It answers ``ready``, then sends the next scripted word each time ``frames_per_word`` audio
-frames have arrived, and on ``end`` sends the words not yet said, then ``end``. It records
-when each word was sent (``time.monotonic()``), so a benchmark can time the way to the window.
+It can demand handshake headers, refusing others with HTTP 401 before the upgrade as this
+project's proxy does for its bearer token (docs/PROTOCOL.md, Authentication) and Modal's web
+endpoints do for proxy auth tokens (``Modal-Key`` / ``Modal-Secret``, modal.com docs,
+"Proxy auth tokens"). It answers ``ready``, then sends the next scripted word each time
+``frames_per_word`` audio frames have arrived, and on ``end`` sends the words not yet said,
+then ``end``. It records when each word was sent (``time.monotonic()``), so a benchmark can
+time the way to the window.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from websockets.asyncio.server import ServerConnection, serve
+from websockets.http11 import Request, Response
 
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from server.protocol.stream import (
@@ -37,6 +43,14 @@ class ScriptedStream:
     end_received_at: float | None = None
     sessions: int = 0
     live: set[ServerConnection] = field(default_factory=set)
+    required_headers: Mapping[str, str] = field(default_factory=dict)
+    refused: int = 0  # handshakes answered 401
+
+    def _check(self, connection: ServerConnection, request: Request) -> Response | None:
+        if all(request.headers.get(k) == v for k, v in self.required_headers.items()):
+            return None
+        self.refused += 1
+        return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or wrong credentials\n")
 
     def crash_sessions(self) -> None:
         """Drop every open session without a close frame, as a crashed backend would
@@ -80,9 +94,10 @@ class ScriptedStream:
 
 @asynccontextmanager
 async def scripted_stream(
-    words: Sequence[str], frames_per_word: int = 3
+    words: Sequence[str], frames_per_word: int = 3, required_headers: Mapping[str, str] = {}
 ) -> AsyncIterator[ScriptedStream]:
-    script = ScriptedStream(words, frames_per_word)
-    async with serve(script._handle, "127.0.0.1", 0) as server:
+    """The server on a free loopback port; ``required_headers`` must all be in a handshake."""
+    script = ScriptedStream(words, frames_per_word, required_headers=dict(required_headers))
+    async with serve(script._handle, "127.0.0.1", 0, process_request=script._check) as server:
         script.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}{PATH}"
         yield script

@@ -7,8 +7,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import subprocess
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from tests.support.desktop import (
     scripted_dictation,
     target_window,
     text_in,
+    until,
 )
 from tests.support.scripted_stream import scripted_stream
 from tests.support.speech import SENTENCES, speech, write_wav
@@ -41,13 +41,6 @@ def keymap(d: Desktop) -> str:
     return subprocess.run(
         ["xmodmap", "-pke"], env=d.env, capture_output=True, text=True, check=True
     ).stdout
-
-
-async def until(condition: Callable[[], bool], timeout: float = 20.0, message: str = "") -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out\n{message}"
-        await asyncio.sleep(0.02)
 
 
 @asynccontextmanager

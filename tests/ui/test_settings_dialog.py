@@ -16,8 +16,8 @@ from keyrings.alt.file import PlaintextKeyring
 from PySide6.QtWidgets import QApplication
 
 from app import secret_store, settings_store
+from app.credentials import Secret, SecretReadError, secret_lookup
 from app.microphone import InputDevice, MicrophoneError
-from app.secret_store import Secret, SecretStoreError
 from app.settings import (
     BackendKind,
     BackendSettings,
@@ -105,7 +105,7 @@ def make_dialog(
     settings: Settings | None = None, **options: object
 ) -> tuple[SettingsDialog, list[Settings]]:
     kwargs: dict[str, object] = {
-        "load_secret": secret_store.load,
+        "find_secret": secret_lookup({}, secret_store.load),
         "store_secret": secret_store.store,
         "devices": DEVICES,
         "check": None,
@@ -293,10 +293,60 @@ def test_a_keyring_that_refuses_keeps_the_dialog_open(
 
 def test_a_keyring_that_cannot_be_read_is_said(qapp: QApplication) -> None:
     def refuse(secret: Secret) -> str | None:
-        raise SecretStoreError("the keyring is locked")
+        raise SecretReadError("the keyring is locked")
 
-    dialog, _ = make_dialog(load_secret=refuse, store_secret=lambda s, v: None)
-    assert "the keyring is locked" in dialog.backend.keyring_label.text()
+    dialog, _ = make_dialog(find_secret=secret_lookup({}, refuse), store_secret=lambda s, v: None)
+    assert dialog.backend.keyring_label.text() == "Saved keys cannot be read: the keyring is locked"
+
+
+def test_without_a_secure_keyring_settings_offer_the_environment(
+    qapp: QApplication, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path))
+    previous = keyring.get_keyring()
+    keyring.set_keyring(PlaintextKeyring())
+    try:
+        dialog, emitted = make_dialog(
+            Settings(BackendSettings(BackendKind.PROXY)),
+            keyring_refusal=secret_store.unsafe_keyring(),
+        )
+        dialog.show()
+        note = dialog.backend.keyring_label.text()
+        assert "No secure keyring on this desktop (keyrings.alt.file.PlaintextKeyring)" in note
+        for name in ("KYUTAI_DICTATE_TOKEN", "MODAL_KEY", "KYUTAI_DICTATE_MOSHI_API_KEY"):
+            assert name in note
+        token = dialog.backend.secret_edits[Secret.PROXY_TOKEN]
+        assert not token.isEnabled()
+        assert token.placeholderText() == "no secure keyring: set KYUTAI_DICTATE_TOKEN"
+        dialog.backend.url_edit.setText("ws://127.0.0.1:8000/v1/stream")
+        dialog.save_button.click()  # not a dead end: a backend without a key is saved
+        assert [s.backend.url for s in emitted] == ["ws://127.0.0.1:8000/v1/stream"]
+    finally:
+        keyring.set_keyring(previous)
+    assert not (tmp_path / ".local").exists() or not list((tmp_path / ".local").rglob("*.cfg"))
+
+
+def test_a_secret_from_the_environment_is_shown_and_never_stored(
+    qapp: QApplication, keyring_file: Path
+) -> None:
+    env = {"MODAL_KEY": "wk-env"}
+    dialog, emitted = make_dialog(
+        Settings(BackendSettings(BackendKind.MODAL, modal_workspace="alice")),
+        find_secret=secret_lookup(env, secret_store.load),
+    )
+    key = dialog.backend.secret_edits[Secret.MODAL_KEY]
+    assert not key.isEnabled()
+    assert key.text() == ""  # the value itself is not shown
+    assert key.placeholderText() == "set by MODAL_KEY in the environment"
+    assert key.toolTip().startswith("From the environment (MODAL_KEY).")
+    secret_field = dialog.backend.secret_edits[Secret.MODAL_SECRET]
+    assert secret_field.isEnabled()
+    assert secret_field.toolTip().startswith("Not set.")
+    secret_field.setText("ws-typed")
+    dialog.save_button.click()
+    assert len(emitted) == 1
+    assert secret_store.load(Secret.MODAL_SECRET) == "ws-typed"
+    assert secret_store.load(Secret.MODAL_KEY) is None
 
 
 def test_a_saved_microphone_that_is_not_connected_stays_selected(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import keyring
@@ -10,7 +10,8 @@ import pytest
 from keyrings.alt.file import PlaintextKeyring
 
 from app import secret_store, settings_store
-from app.secret_store import Secret, SecretStoreError
+from app.credentials import Secret, SecretReadError
+from app.secret_store import SecretStoreError
 from app.settings import (
     BackendKind,
     BackendSettings,
@@ -78,17 +79,28 @@ def test_secrets_go_to_the_keyring(test_keyring: Path) -> None:
     assert "kyutai-dictate/proxy-token" in test_keyring.read_text()
 
 
-def test_plain_text_keyrings_are_refused(tmp_path: Path) -> None:
+@pytest.fixture
+def plain_keyring(tmp_path: Path) -> Iterator[Path]:
     previous = keyring.get_keyring()
     plain = PlaintextKeyring()
     plain.file_path = str(tmp_path / "plain.cfg")  # type: ignore[misc]
     keyring.set_keyring(plain)
-    try:
-        with pytest.raises(SecretStoreError, match="no secure keyring"):
-            secret_store.store(Secret.PROXY_TOKEN, "t0ken")
-    finally:
-        keyring.set_keyring(previous)
-    assert not os.path.exists(tmp_path / "plain.cfg")
+    yield tmp_path / "plain.cfg"
+    keyring.set_keyring(previous)
+
+
+def test_plain_text_keyrings_are_refused_for_storing(plain_keyring: Path) -> None:
+    with pytest.raises(SecretStoreError, match="not stored: no secure keyring") as refused:
+        secret_store.store(Secret.PROXY_TOKEN, "t0ken")
+    assert "KYUTAI_DICTATE_TOKEN" in str(refused.value)  # the way that works instead
+    assert not plain_keyring.exists()
+
+
+def test_reading_an_unsafe_keyring_fails_with_a_message_of_its_own(plain_keyring: Path) -> None:
+    with pytest.raises(SecretReadError, match="no secure keyring is available") as failed:
+        secret_store.load(Secret.PROXY_TOKEN)
+    assert "stored" not in str(failed.value)
+    secret_store.delete(Secret.PROXY_TOKEN)  # nothing of ours can be there: no error
 
 
 def test_every_section_round_trips(tmp_path: Path) -> None:

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from app.credentials import Secret
 from app.microphone import InputDevice
-from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings, HotkeyMode, TypingMethod
 from app.ui.settings_form import (
     MODE_LABELS,
