@@ -51,13 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = _COMMANDS_BY_NAME.get(args.command or "", _APP)
     args.log_level = args.log_level or command.log_level
     _configure_logging(args.log_level)
+    who = f"{PROG} {command.name}".rstrip()
     try:
         return command.run(args)
     except AppError as exc:
-        print(f"{PROG} {command.name}: error: {exc}", file=sys.stderr)
+        print(f"{who}: error: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
-        print(f"{PROG} {command.name}: interrupted", file=sys.stderr)
+        print(f"{who}: interrupted", file=sys.stderr)
         return 130
 
 
@@ -337,7 +338,7 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "serve",
-        "run the /v1/stream proxy in front of a moshi-server or the Python engine",
+        "run the /v1/stream proxy in front of a moshi-server",
         _add_serve_arguments,
         _run_serve,
         log_level="info",  # a service reports what it does

@@ -22,3 +22,19 @@ def session_kind(env: Mapping[str, str]) -> Literal["x11", "wayland"] | None:
     if env.get("DISPLAY"):
         return "x11"
     return None
+
+
+def missing_display(env: Mapping[str, str], platform: str) -> str | None:
+    """Why the desktop app cannot start in ``env`` on ``platform`` (``sys.platform``), or None.
+
+    On Linux and the BSDs Qt needs an X11 or Wayland display; without one it aborts with a
+    page about platform plugins. An explicit ``QT_QPA_PLATFORM`` is the user's choice.
+    """
+    if platform in ("win32", "darwin") or env.get("QT_QPA_PLATFORM"):
+        return None
+    if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
+        return None
+    return (
+        "no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set): start the app "
+        "from your desktop; without a screen, 'kyutai-dictate transcribe' prints what you say"
+    )

@@ -234,7 +234,8 @@ def sounddevice_module() -> ModuleType:
         import sounddevice
     except OSError as exc:  # the wheel loads the PortAudio shared library at import time
         raise MicrophoneError(
-            f"PortAudio is not available ({exc}); on Debian/Ubuntu: apt install libportaudio2"
+            f"PortAudio is not installed ({exc}): install it with your package manager "
+            "(Debian, Ubuntu: libportaudio2; Fedora: portaudio; Arch: portaudio)"
         ) from None
     module: ModuleType = sounddevice
     return module

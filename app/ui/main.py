@@ -20,6 +20,7 @@ import platformdirs
 
 from app import secret_store, settings_store
 from app.credentials import secret_lookup
+from app.desktop_session import missing_display
 from app.errors import UsageError
 from app.settings import BackendKind, BackendSettings, HotkeyMode, Settings
 from server.protocol import moshi
@@ -76,6 +77,9 @@ def run_app(
         parse_chord(settings.dictation.hotkey)
     except ChordError as exc:
         raise UsageError(f"hotkey: {exc}") from None
+    problem = missing_display(os.environ, sys.platform)
+    if problem:
+        raise UsageError(problem)
     path = log_file()
     _log_to_file(path)
 

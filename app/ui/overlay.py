@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.placement import fit_on_screen
 from app.status import Look
 
 MAX_CHARS = 600  # the caption keeps the end of a long dictation
@@ -66,6 +67,7 @@ class Overlay(QWidget):
         panel.setObjectName("panel")
         self._state = QLabel(panel)
         self._state.setObjectName("state")
+        self._state.setWordWrap(True)  # a long error wraps rather than widen the overlay
         self._latency = QLabel(panel)
         self._latency.setObjectName("latency")
         self._latency.setVisible(self._show_latency)
@@ -109,18 +111,16 @@ class Overlay(QWidget):
     # -- what the app tells it -----------------------------------------------------------
 
     def place(self, geometry: tuple[int, ...]) -> None:
-        """Put it where the user left it, or at the bottom centre of the screen."""
-        screen = QGuiApplication.primaryScreen().availableGeometry()
-        if len(geometry) == 4 and QRect(*geometry).intersects(screen):
-            self.setGeometry(QRect(*geometry))
+        """Put it where the user left it (brought whole onto the screen, whatever the screen's
+        size now), or at the bottom centre of the screen."""
+        screen = _screen_rect()
+        if len(geometry) == 4:
+            x, y, width, height = geometry
+            self.setGeometry(QRect(*fit_on_screen((x, y, width, height), screen)))
             return
-        width, height = min(720, screen.width() - 40), 120
-        self.setGeometry(
-            screen.x() + (screen.width() - width) // 2,
-            screen.y() + screen.height() - height - 60,
-            width,
-            height,
-        )
+        sx, sy, s_width, s_height = screen
+        width, height = min(720, s_width - 40), 120
+        self.setGeometry(sx + (s_width - width) // 2, sy + s_height - height - 60, width, height)
 
     def set_opacity(self, opacity: float) -> None:
         alpha = max(40, min(255, round(opacity * 255)))
@@ -137,6 +137,7 @@ class Overlay(QWidget):
 
     def set_state(self, look: Look, text: str) -> None:
         self._state.setText(f"<span style='color:{_COLOURS[look]}'>●</span> {text}")
+        self._keep_on_screen()
 
     def clear_words(self) -> None:
         self._text = ""
@@ -155,6 +156,7 @@ class Overlay(QWidget):
         """Words kept back; empty ``text`` hides the bar."""
         self._held.setText(f"{why}. Not typed: “{text}”" if text else "")
         self._held_bar.setVisible(bool(text))
+        self._keep_on_screen()
 
     @property
     def words(self) -> str:
@@ -187,6 +189,23 @@ class Overlay(QWidget):
         if self.isVisible():
             self._settled.start()
 
+    def _keep_on_screen(self) -> None:
+        """Grow to fit wrapped text if needed, and stay whole on the screen."""
+        layout = self.layout()
+        assert layout is not None
+        layout.activate()  # the size the new text needs, now rather than at the next show
+        g = self.geometry()
+        height = max(g.height(), self.heightForWidth(g.width()), self.minimumSizeHint().height())
+        rect = fit_on_screen((g.x(), g.y(), g.width(), height), _screen_rect())
+        if rect != (g.x(), g.y(), g.width(), g.height()):
+            self.setGeometry(QRect(*rect))
+
     def _report_geometry(self) -> None:
         g = self.geometry()
         self.geometry_changed.emit((g.x(), g.y(), g.width(), g.height()))
+
+
+def _screen_rect() -> tuple[int, int, int, int]:
+    """The primary screen's area without panels."""
+    area = QGuiApplication.primaryScreen().availableGeometry()
+    return area.x(), area.y(), area.width(), area.height()

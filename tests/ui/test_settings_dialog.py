@@ -34,22 +34,6 @@ from app.ui.settings_form import FIRST_RUN_TEXT, TYPING_LABELS
 from tests.support.file_keyring import FileKeyring
 
 
-@pytest.fixture(scope="module")
-def qapp() -> QApplication:
-    existing = QApplication.instance()
-    if isinstance(existing, QApplication):
-        return existing
-    previous = os.environ.get("QT_QPA_PLATFORM")
-    os.environ["QT_QPA_PLATFORM"] = "offscreen"  # chosen when the application is created
-    try:
-        return QApplication(sys.argv[:1])
-    finally:
-        if previous is None:
-            del os.environ["QT_QPA_PLATFORM"]
-        else:
-            os.environ["QT_QPA_PLATFORM"] = previous
-
-
 @pytest.fixture
 def keyring_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     store = tmp_path / "keyring.json"

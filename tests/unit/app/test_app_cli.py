@@ -259,3 +259,52 @@ def test_devices_does_not_load_the_network_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
     )
     assert done.stdout.strip() == "[]", done.stderr
+
+
+ROOT = Path(__file__).resolve().parents[3]
+
+# What a machine without PortAudio looks like to sounddevice: it asks ctypes.util.find_library
+# for "portaudio" and raises OSError("PortAudio library not found") when that finds nothing
+# (sounddevice 0.5, __init__.py, the library search at import).
+NO_PORTAUDIO = """
+import ctypes.util
+_find = ctypes.util.find_library
+ctypes.util.find_library = lambda name: None if "portaudio" in name else _find(name)
+"""
+
+
+def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "app", *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False, timeout=60,
+    )  # fmt: skip
+
+
+def test_without_a_display_the_app_says_why_in_one_line(tmp_path: Path) -> None:
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    done = run_cli(env=env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "kyutai-dictate: error: no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is "
+        "set): start the app from your desktop; without a screen, 'kyutai-dictate transcribe' "
+        "prints what you say"
+    ]
+
+
+def test_without_portaudio_the_package_to_install_is_named(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(NO_PORTAUDIO)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    for command in (["devices"], ["transcribe", "--url", "ws://127.0.0.1:9/v1/stream"]):
+        done = run_cli(*command, env=env)
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [
+            f"kyutai-dictate {command[0]}: error: PortAudio is not installed (PortAudio library "
+            "not found): install it with your package manager (Debian, Ubuntu: libportaudio2; "
+            "Fedora: portaudio; Arch: portaudio)"
+        ]
+
+
+def test_serve_offers_only_what_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--help"]) == 0
+    assert main(["--help"]) == 0
+    assert "engine" not in capsys.readouterr().out.lower()
