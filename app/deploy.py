@@ -23,6 +23,8 @@ from app.settings import BackendKind, BackendSettings
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
 
 PVE_HOST_SCRIPT = Path(__file__).resolve().parents[1] / "server/deploy/proxmox/pve-host.sh"
+MODAL_APP_MODULE = "server.deploy.modal_cloud.app"
+MODAL_LOGIN_COMMAND = ("token", "new")
 _MODAL_URL = re.compile(r"(https?)://[A-Za-z0-9.:-]+(?=[\s/]|$)")
 
 
@@ -81,7 +83,7 @@ def check_modal_token(env: Mapping[str, str], home: Path) -> None:
     if (home / ".modal.toml").is_file():
         return
     raise AppError(
-        "no Modal token: run `modal token new` once (it opens a browser), "
+        f"no Modal token: run `modal {' '.join(MODAL_LOGIN_COMMAND)}` once (it opens a browser), "
         "or set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET"
     )
 
@@ -116,7 +118,7 @@ def deploy_modal(
         f"{settings.batch_size} streams per GPU (the first build takes 15-30 minutes)",
         file=sys.stderr,
     )
-    output = run_streaming([command, "deploy", "-m", "server.deploy.modal_cloud.app"], env)
+    output = run_streaming([command, *modal_deploy_command()], env)
     urls = [m.group(0) for m in _MODAL_URL.finditer(output) if "modal.com" not in m.group(0)]
     if not urls:
         raise AppError("modal deploy succeeded but printed no web endpoint URL")
@@ -140,16 +142,30 @@ def deploy_proxmox(
     return Deployed(url.group(1), token.group(1) if token else None)
 
 
+def modal_deploy_command() -> list[str]:
+    """``modal`` arguments that deploy the backend app (settings come from the environment)."""
+    return ["deploy", "-m", MODAL_APP_MODULE]
+
+
+def modal_list_command() -> list[str]:
+    return ["app", "list"]
+
+
+def modal_stop_command(app_name: str) -> list[str]:
+    """``--yes``: modal asks for confirmation otherwise, and aborts when it has no terminal."""
+    return ["app", "stop", app_name or DEFAULT_APP_NAME, "--yes"]
+
+
 def modal_apps(env: Mapping[str, str]) -> str:
     """``modal app list`` output (the caller shows it)."""
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
-    return run_streaming([modal_cli(env), "app", "list"], env, echo=False)
+    return run_streaming([modal_cli(env), *modal_list_command()], env, echo=False)
 
 
 def stop_modal(app_name: str, env: Mapping[str, str]) -> None:
     """Stop a deployed Modal app (its URL stops answering; deploy again to restart)."""
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
-    run_streaming([modal_cli(env), "app", "stop", app_name or DEFAULT_APP_NAME], env)
+    run_streaming([modal_cli(env), *modal_stop_command(app_name)], env)
 
 
 def stream_url(web_url: str) -> str:
