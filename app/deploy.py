@@ -105,12 +105,7 @@ def deploy_modal(
         settings = ModalSettings.from_env(env)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    env |= {
-        "KYUTAI_GPU": settings.gpu,
-        "BATCH_SIZE": str(settings.batch_size),
-        "MODEL_NAME": settings.model.repo,
-        "KYUTAI_DICTATE_APP_NAME": settings.app_name,
-    }
+    env |= settings.to_env()
     command = modal_cli(env)
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
     print(
