@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from app import secret_store, settings_store
+from app.endpoint_health import curl_command, health_url, wait_until_healthy
 from app.errors import AppError, UsageError
 from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings
@@ -118,6 +119,37 @@ def deploy_modal(
     if not urls:
         raise AppError("modal deploy succeeded but printed no web endpoint URL")
     return Deployed(stream_url(urls[-1]))
+
+
+def check_modal_endpoint(stream_url: str, env: Mapping[str, str], timeout: float) -> bool:
+    """Ask the deployed endpoint's ``/healthz`` with the client's Modal proxy auth token until it
+    answers (the first request starts a container and loads the model). Without a token, or
+    with ``timeout`` 0, say how to check by hand. False if it was asked and did not answer."""
+    url = health_url(stream_url)
+    by_hand = curl_command(url, (("Modal-Key", "$MODAL_KEY"), ("Modal-Secret", "$MODAL_SECRET")))
+    key, secret = env.get("MODAL_KEY", ""), env.get("MODAL_SECRET", "")
+    if not (key and secret) or timeout <= 0:
+        print(
+            "check that the endpoint answers (200; the first request starts a container, "
+            f"which loads the model first): {by_hand}",
+            file=sys.stderr,
+        )
+        return True
+    print(f"asking {url} until it answers (up to {timeout:.0f} s)", file=sys.stderr)
+    headers = (("Modal-Key", key), ("Modal-Secret", secret))
+    report = lambda answer: print(f"  {answer}", file=sys.stderr, flush=True)  # noqa: E731
+    healthy, answer = wait_until_healthy(url, headers, timeout, report=report)
+    if healthy:
+        print(f"the endpoint answers: {url}", file=sys.stderr)
+        return True
+    refused = answer.startswith(("HTTP 401", "HTTP 403"))
+    print(
+        f"the endpoint {'refused MODAL_KEY/MODAL_SECRET' if refused else 'does not answer yet'}: "
+        f"{answer}. It stays saved; "
+        f"check it again with: {by_hand}",
+        file=sys.stderr,
+    )
+    return False
 
 
 def deploy_proxmox(

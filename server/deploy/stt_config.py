@@ -58,8 +58,7 @@ def stt_config(
         "temperature = 0.0",
         *(
             ['dtype_override = "f32"']
-            if compute_capability is not None
-            and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
+            if compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
             else []
         ),
         "",

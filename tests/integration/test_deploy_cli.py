@@ -101,6 +101,49 @@ def test_deploy_modal_passes_the_settings_and_reports_the_endpoint(sandbox: Sand
     )
 
 
+HOW_TO_CHECK = (
+    'curl -fsS -H "Modal-Key: $MODAL_KEY" -H "Modal-Secret: $MODAL_SECRET" '
+    "https://me--kyutai-dictate.modal.run/healthz"
+)
+
+
+def test_deploy_modal_says_how_to_check_the_endpoint_without_a_proxy_token(
+    sandbox: Sandbox,
+) -> None:
+    done = sandbox.run("deploy", "modal")
+    assert done.returncode == 0, done.stderr
+    assert HOW_TO_CHECK in done.stderr
+
+
+async def test_deploy_modal_checks_that_the_endpoint_answers(
+    sandbox: Sandbox, moshi_double: DoubleFactory, proxy: ProxyFactory
+) -> None:
+    async with moshi_double() as double, proxy(double.url) as server:
+        web = f"http://127.0.0.1:{server.port}"
+        done = await asyncio.to_thread(
+            sandbox.run, "deploy", "modal",
+            STANDIN_WEB_URL=web, MODAL_KEY="wk-1", MODAL_SECRET="ws-1",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"the endpoint answers: {web}/healthz" in done.stderr
+
+
+async def test_deploy_modal_reports_an_endpoint_that_does_not_answer(
+    sandbox: Sandbox, proxy: ProxyFactory, unused_tcp_port: int
+) -> None:
+    backend = f"ws://127.0.0.1:{unused_tcp_port}/api/asr-streaming"  # nothing listens there
+    async with proxy(backend) as server:
+        web = f"http://127.0.0.1:{server.port}"
+        done = await asyncio.to_thread(
+            sandbox.run, "deploy", "modal", "--health-timeout", "2",
+            STANDIN_WEB_URL=web, MODAL_KEY="wk-1", MODAL_SECRET="ws-1",
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "HTTP 503" in done.stderr
+    assert f'-H "Modal-Secret: $MODAL_SECRET" {web}/healthz' in done.stderr
+    assert sandbox.settings().backend.kind is BackendKind.PROXY  # the endpoint is kept
+
+
 def test_deploy_modal_refuses_bad_settings_before_running_anything(sandbox: Sandbox) -> None:
     done = sandbox.run("deploy", "modal", "--gpu", "RTX5090")
     assert done.returncode == 2

@@ -44,7 +44,8 @@ def parse(args: Sequence[str]) -> tuple[str, dict[str, Any]]:
         if not rest:
             raise click.UsageError("Missing command.", ctx)
         name, sub, rest = command.resolve_command(ctx, rest)
-        assert name is not None and sub is not None
+        assert name is not None
+        assert sub is not None
         path.append(name)
         ctx = sub.make_context(name, rest, parent=ctx)
         command = sub

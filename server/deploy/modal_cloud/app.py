@@ -55,11 +55,13 @@ image = (
 hf_cache = modal.Volume.from_name("kyutai-dictate-hf-cache", create_if_missing=True)
 
 app = modal.App(SETTINGS.app_name, image=image)
+# What the container's own import of this module reads SETTINGS from.
+CONTAINER_ENV: dict[str, str | None] = {**SETTINGS.to_env()}
 
 
 @app.function(
     gpu=SETTINGS.gpu,
-    env=SETTINGS.to_env(),  # what the container's import of this module reads
+    env=CONTAINER_ENV,
     volumes={HF_CACHE: hf_cache},
     timeout=60 * MINUTES,  # the longest single stream
     scaledown_window=60,  # scale to zero a minute after the last connection

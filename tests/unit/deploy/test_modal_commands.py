@@ -48,7 +48,10 @@ def test_the_parser_refuses_what_modal_refuses() -> None:
 
 
 def run_stand_in(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"STANDIN_LOG": str(tmp_path / "calls.log"), "STANDIN_PYTHON": sys.executable}
+    env = os.environ | {
+        "STANDIN_LOG": str(tmp_path / "calls.log"),
+        "STANDIN_PYTHON": sys.executable,
+    }
     return subprocess.run(
         [str(STAND_IN), *args],
         env=env,

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from server.deploy.stt_config import stt_config
-from tests.support.pretend_pve import pve_host_env
 from server.models import STT_1B, STT_2_6B, ModelProfile
+from tests.support.pretend_pve import pve_host_env
 
 ROOT = Path(__file__).resolve().parents[3]
 
