@@ -5,6 +5,7 @@ stopped afterwards, whatever happened."""
 from __future__ import annotations
 
 import asyncio
+import shlex
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
@@ -12,7 +13,7 @@ from typing import TextIO
 
 from app.audio_file import load_audio_file
 from app.bench import BenchOptions, bench
-from app.deploy import deploy_modal, stop_modal
+from app.deploy import deploy_modal, modal_stop_command, stop_modal
 from app.endpoint import Endpoint
 from app.errors import AppError, UsageError
 from app.latency_stats import StreamResult, Summary, summarize_results
@@ -61,7 +62,8 @@ def _stop_quietly(app_name: str, env: Mapping[str, str]) -> None:
     try:
         stop_modal(app_name, env)
     except AppError as exc:
-        print(f"could not stop {app_name} (stop it with `modal app stop`): {exc}", file=sys.stderr)
+        by_hand = shlex.join(["modal", *modal_stop_command(app_name)])
+        print(f"could not stop {app_name} (stop it with `{by_hand}`): {exc}", file=sys.stderr)
 
 
 def format_comparison(rows: Sequence[tuple[str, Sequence[StreamResult]]]) -> str:

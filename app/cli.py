@@ -235,6 +235,14 @@ def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     modal.add_argument("--model", help="kyutai/stt-1b-en_fr (default) or kyutai/stt-2.6b-en")
     modal.add_argument("--app-name", help="Modal app name and URL label (default kyutai-dictate)")
     modal.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
+    modal.add_argument(
+        "--health-timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="ask the endpoint's /healthz until it answers, at most this long (needs MODAL_KEY "
+        "and MODAL_SECRET; 0: only print how to check; default 600)",
+    )
     pve = targets.add_parser("proxmox", help="deploy to an LXC container on a Proxmox VE host")
     pve.add_argument("--host", help="USER@HOST of the Proxmox host (default: this machine)")
     pve.add_argument(
@@ -264,7 +272,7 @@ def _run_deploy(args: argparse.Namespace) -> int:
         print(f"endpoint: {result.url}")
         _report(deploy.remember(result, args.config))
         print("clients authenticate with a Modal proxy auth token: set MODAL_KEY and MODAL_SECRET")
-        return 0
+        return 0 if deploy.check_modal_endpoint(result.url, env, args.health_timeout) else 1
     flags = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
              "ip", "gateway", "model", "batch_size", "port")  # fmt: skip
     script_args = [

@@ -18,11 +18,14 @@ from pathlib import Path
 
 from app import secret_store, settings_store
 from app.credentials import Secret
+from app.endpoint_health import curl_command, health_url, wait_until_healthy
 from app.errors import AppError, UsageError
 from app.settings import BackendKind, BackendSettings
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
 
 PVE_HOST_SCRIPT = Path(__file__).resolve().parents[1] / "server/deploy/proxmox/pve-host.sh"
+MODAL_APP_MODULE = "server.deploy.modal_cloud.app"
+MODAL_LOGIN_COMMAND = ("token", "new")
 _MODAL_URL = re.compile(r"(https?)://[A-Za-z0-9.:-]+(?=[\s/]|$)")
 
 
@@ -81,7 +84,7 @@ def check_modal_token(env: Mapping[str, str], home: Path) -> None:
     if (home / ".modal.toml").is_file():
         return
     raise AppError(
-        "no Modal token: run `modal token new` once (it opens a browser), "
+        f"no Modal token: run `modal {' '.join(MODAL_LOGIN_COMMAND)}` once (it opens a browser), "
         "or set MODAL_TOKEN_ID and MODAL_TOKEN_SECRET"
     )
 
@@ -103,12 +106,7 @@ def deploy_modal(
         settings = ModalSettings.from_env(env)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
-    env |= {
-        "KYUTAI_GPU": settings.gpu,
-        "BATCH_SIZE": str(settings.batch_size),
-        "MODEL_NAME": settings.model.repo,
-        "KYUTAI_DICTATE_APP_NAME": settings.app_name,
-    }
+    env |= settings.to_env()
     command = modal_cli(env)
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
     print(
@@ -116,11 +114,42 @@ def deploy_modal(
         f"{settings.batch_size} streams per GPU (the first build takes 15-30 minutes)",
         file=sys.stderr,
     )
-    output = run_streaming([command, "deploy", "-m", "server.deploy.modal_cloud.app"], env)
+    output = run_streaming([command, *modal_deploy_command()], env)
     urls = [m.group(0) for m in _MODAL_URL.finditer(output) if "modal.com" not in m.group(0)]
     if not urls:
         raise AppError("modal deploy succeeded but printed no web endpoint URL")
     return Deployed(stream_url(urls[-1]))
+
+
+def check_modal_endpoint(stream_url: str, env: Mapping[str, str], timeout: float) -> bool:
+    """Ask the deployed endpoint's ``/healthz`` with the client's Modal proxy auth token until it
+    answers (the first request starts a container and loads the model). Without a token, or
+    with ``timeout`` 0, say how to check by hand. False if it was asked and did not answer."""
+    url = health_url(stream_url)
+    by_hand = curl_command(url, (("Modal-Key", "$MODAL_KEY"), ("Modal-Secret", "$MODAL_SECRET")))
+    key, secret = env.get("MODAL_KEY", ""), env.get("MODAL_SECRET", "")
+    if not (key and secret) or timeout <= 0:
+        print(
+            "check that the endpoint answers (200; the first request starts a container, "
+            f"which loads the model first): {by_hand}",
+            file=sys.stderr,
+        )
+        return True
+    print(f"asking {url} until it answers (up to {timeout:.0f} s)", file=sys.stderr)
+    headers = (("Modal-Key", key), ("Modal-Secret", secret))
+    report = lambda answer: print(f"  {answer}", file=sys.stderr, flush=True)  # noqa: E731
+    healthy, answer = wait_until_healthy(url, headers, timeout, report=report)
+    if healthy:
+        print(f"the endpoint answers: {url}", file=sys.stderr)
+        return True
+    refused = answer.startswith(("HTTP 401", "HTTP 403"))
+    print(
+        f"the endpoint {'refused MODAL_KEY/MODAL_SECRET' if refused else 'does not answer yet'}: "
+        f"{answer}. It stays saved; "
+        f"check it again with: {by_hand}",
+        file=sys.stderr,
+    )
+    return False
 
 
 def deploy_proxmox(
@@ -140,16 +169,30 @@ def deploy_proxmox(
     return Deployed(url.group(1), token.group(1) if token else None)
 
 
+def modal_deploy_command() -> list[str]:
+    """``modal`` arguments that deploy the backend app (settings come from the environment)."""
+    return ["deploy", "-m", MODAL_APP_MODULE]
+
+
+def modal_list_command() -> list[str]:
+    return ["app", "list"]
+
+
+def modal_stop_command(app_name: str) -> list[str]:
+    """``--yes``: modal asks for confirmation otherwise, and aborts when it has no terminal."""
+    return ["app", "stop", app_name or DEFAULT_APP_NAME, "--yes"]
+
+
 def modal_apps(env: Mapping[str, str]) -> str:
     """``modal app list`` output (the caller shows it)."""
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
-    return run_streaming([modal_cli(env), "app", "list"], env, echo=False)
+    return run_streaming([modal_cli(env), *modal_list_command()], env, echo=False)
 
 
 def stop_modal(app_name: str, env: Mapping[str, str]) -> None:
     """Stop a deployed Modal app (its URL stops answering; deploy again to restart)."""
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
-    run_streaming([modal_cli(env), "app", "stop", app_name or DEFAULT_APP_NAME], env)
+    run_streaming([modal_cli(env), *modal_stop_command(app_name)], env)
 
 
 def stream_url(web_url: str) -> str:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shlex
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,7 @@ import pytest
 from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
 from tests.conftest import DoubleFactory, ProxyFactory
+from tests.support.modal_cli import parse
 from tests.support.pretend_pve import pve_host_env
 from tests.support.speech import SENTENCES, speech, write_wav
 
@@ -46,6 +49,7 @@ class Sandbox:
             "HOME": str(self.root / "home"),
             "XDG_CONFIG_HOME": str(self.root / "config"),
             "PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring",
+            "STANDIN_PYTHON": sys.executable,
             "KYUTAI_TEST_KEYRING_FILE": str(self.keyring),
         }
         if token:
@@ -59,14 +63,19 @@ class Sandbox:
             env=self.env(**env),  # type: ignore[arg-type]
             capture_output=True,
             text=True,
+            stdin=subprocess.DEVNULL,  # as from a script: modal cannot ask for confirmation
             timeout=120,
             check=False,
         )
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Sandbox:
-    return Sandbox(tmp_path)
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
+    box = Sandbox(tmp_path)
+    yield box
+    for call in box.calls:  # whatever modal command ran, the real client's parser accepts it
+        if call.startswith("modal "):
+            parse(shlex.split(call.split(" | ")[0])[1:])
 
 
 def test_deploy_modal_needs_a_token(sandbox: Sandbox) -> None:
@@ -92,6 +101,49 @@ def test_deploy_modal_passes_the_settings_and_reports_the_endpoint(sandbox: Sand
     )
 
 
+HOW_TO_CHECK = (
+    'curl -fsS -H "Modal-Key: $MODAL_KEY" -H "Modal-Secret: $MODAL_SECRET" '
+    "https://me--kyutai-dictate.modal.run/healthz"
+)
+
+
+def test_deploy_modal_says_how_to_check_the_endpoint_without_a_proxy_token(
+    sandbox: Sandbox,
+) -> None:
+    done = sandbox.run("deploy", "modal")
+    assert done.returncode == 0, done.stderr
+    assert HOW_TO_CHECK in done.stderr
+
+
+async def test_deploy_modal_checks_that_the_endpoint_answers(
+    sandbox: Sandbox, moshi_double: DoubleFactory, proxy: ProxyFactory
+) -> None:
+    async with moshi_double() as double, proxy(double.url) as server:
+        web = f"http://127.0.0.1:{server.port}"
+        done = await asyncio.to_thread(
+            sandbox.run, "deploy", "modal",
+            STANDIN_WEB_URL=web, MODAL_KEY="wk-1", MODAL_SECRET="ws-1",
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"the endpoint answers: {web}/healthz" in done.stderr
+
+
+async def test_deploy_modal_reports_an_endpoint_that_does_not_answer(
+    sandbox: Sandbox, proxy: ProxyFactory, unused_tcp_port: int
+) -> None:
+    backend = f"ws://127.0.0.1:{unused_tcp_port}/api/asr-streaming"  # nothing listens there
+    async with proxy(backend) as server:
+        web = f"http://127.0.0.1:{server.port}"
+        done = await asyncio.to_thread(
+            sandbox.run, "deploy", "modal", "--health-timeout", "2",
+            STANDIN_WEB_URL=web, MODAL_KEY="wk-1", MODAL_SECRET="ws-1",
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert "HTTP 503" in done.stderr
+    assert f'-H "Modal-Secret: $MODAL_SECRET" {web}/healthz' in done.stderr
+    assert sandbox.settings().backend.kind is BackendKind.PROXY  # the endpoint is kept
+
+
 def test_deploy_modal_refuses_bad_settings_before_running_anything(sandbox: Sandbox) -> None:
     done = sandbox.run("deploy", "modal", "--gpu", "RTX5090")
     assert done.returncode == 2
@@ -101,8 +153,9 @@ def test_deploy_modal_refuses_bad_settings_before_running_anything(sandbox: Sand
 
 def test_deploy_status_and_stop(sandbox: Sandbox) -> None:
     assert "kyutai-dictate" in sandbox.run("deploy", "status").stdout
-    assert sandbox.run("deploy", "stop").returncode == 0
-    assert sandbox.calls[-1].startswith("modal app stop kyutai-dictate |")
+    stop = sandbox.run("deploy", "stop")
+    assert stop.returncode == 0, stop.stderr  # modal would ask, and abort without a terminal
+    assert sandbox.calls[-1].startswith("modal app stop kyutai-dictate --yes |")
 
 
 def test_deploy_proxmox_unreachable_host(sandbox: Sandbox) -> None:
@@ -166,9 +219,9 @@ async def test_bench_compare_gpus_deploys_measures_and_stops_each(
     calls = sandbox.calls
     assert [c.split(" | ")[0] for c in calls] == [
         "modal deploy -m server.deploy.modal_cloud.app",
-        "modal app stop kyutai-dictate-l4",
+        "modal app stop kyutai-dictate-l4 --yes",
         "modal deploy -m server.deploy.modal_cloud.app",
-        "modal app stop kyutai-dictate-a10g",
+        "modal app stop kyutai-dictate-a10g --yes",
     ]
     assert "app=kyutai-dictate-l4" in calls[0]
 

@@ -9,6 +9,10 @@ Modal routes traffic to a container only when its model is warm. Modal's proxy a
 the endpoint (clients send ``Modal-Key`` / ``Modal-Secret``). Each container takes as many
 streams as the model has batch slots; the next one starts a new container. With no
 connection for 60 s, the container stops (the proxy closes idle streams after 10 s).
+
+Modal imports this module again inside the container, where the deploying shell's variables
+are not set: the function declares the settings in its own environment (``env=``), so the
+container reads the same ``SETTINGS`` as the deploy did.
 """
 
 from __future__ import annotations
@@ -40,7 +44,8 @@ image = (
     .env({"CUDA_COMPUTE_CAP": str(SETTINGS.compute_capability)})
     .run_commands(
         # moshi-server embeds Python (pyo3): libpython must be found at build and run time.
-        f"export LD_LIBRARY_PATH=$(python -c '{LIBDIR}') && /root/.cargo/bin/cargo install"
+        f"export LD_LIBRARY_PATH=$(python -c '{LIBDIR}')${{LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}}"
+        " && /root/.cargo/bin/cargo install"
         f" --locked --features cuda moshi-server@{MOSHI_SERVER_VERSION}"
     )
     .uv_pip_install("websockets>=15,<18", "msgpack>=1.0", "numpy>=1.26", "uvloop>=0.19")
@@ -50,10 +55,13 @@ image = (
 hf_cache = modal.Volume.from_name("kyutai-dictate-hf-cache", create_if_missing=True)
 
 app = modal.App(SETTINGS.app_name, image=image)
+# What the container's own import of this module reads SETTINGS from.
+CONTAINER_ENV: dict[str, str | None] = {**SETTINGS.to_env()}
 
 
 @app.function(
     gpu=SETTINGS.gpu,
+    env=CONTAINER_ENV,
     volumes={HF_CACHE: hf_cache},
     timeout=60 * MINUTES,  # the longest single stream
     scaledown_window=60,  # scale to zero a minute after the last connection
@@ -68,9 +76,16 @@ app = modal.App(SETTINGS.app_name, image=image)
 def serve() -> None:
     """Start moshi-server and the proxy; Modal waits until the proxy's port opens."""
     Path(CONFIG_PATH).write_text(
-        stt_config(SETTINGS.model, batch_size=SETTINGS.batch_size, log_dir="/tmp/moshi-logs")
+        stt_config(
+            SETTINGS.model,
+            batch_size=SETTINGS.batch_size,
+            log_dir="/tmp/moshi-logs",
+            compute_capability=SETTINGS.compute_capability,
+        )
     )
-    env = {**os.environ, "LD_LIBRARY_PATH": sysconfig.get_config_var("LIBDIR") or ""}
+    # libpython's folder first (moshi-server embeds Python); the CUDA image's entries stay.
+    paths = [sysconfig.get_config_var("LIBDIR"), os.environ.get("LD_LIBRARY_PATH")]
+    env = {**os.environ, "LD_LIBRARY_PATH": os.pathsep.join(p for p in paths if p)}
     backend = subprocess.Popen(
         [
             "/root/.cargo/bin/moshi-server",

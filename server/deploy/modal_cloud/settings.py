@@ -38,6 +38,15 @@ class ModalSettings:
     def compute_capability(self) -> int:
         return COMPUTE_CAPABILITY[self.gpu]
 
+    def to_env(self) -> dict[str, str]:
+        """The variables :meth:`from_env` reads back to these settings."""
+        return {
+            "KYUTAI_GPU": self.gpu,
+            "BATCH_SIZE": str(self.batch_size),
+            "MODEL_NAME": self.model.repo,
+            "KYUTAI_DICTATE_APP_NAME": self.app_name,
+        }
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> ModalSettings:
         """``KYUTAI_GPU``, ``BATCH_SIZE``, ``MODEL_NAME``, ``KYUTAI_DICTATE_APP_NAME``."""

@@ -102,7 +102,8 @@ chmod 640 "$ETC/token" "$ETC/backend-key"
 changed=
 changed+=$(PYTHONPATH=$SRC "$PREFIX/venv/bin/python" -m server.deploy.stt_config --model "$MODEL" \
   --batch-size "$BATCH_SIZE" --api-key "$(cat "$ETC/backend-key")" \
-  --log-dir /var/log/kyutai-dictate | install_file "$ETC/stt.toml" 640)
+  --log-dir /var/log/kyutai-dictate --compute-capability "${CUDA_COMPUTE_CAP:-$(nvidia-smi \
+  --query-gpu=compute_cap --format=csv,noheader | head -n1)}" | install_file "$ETC/stt.toml" 640)
 changed+=$(printf 'LD_LIBRARY_PATH=%s\n' "$LIBDIR" | install_file "$ETC/moshi-server.env" 644)
 changed+=$(cat <<EOF | install_file "$ETC/proxy.env" 640
 KYUTAI_DICTATE_HOST=0.0.0.0

@@ -7,6 +7,7 @@ one place (checked against modal 1.6).
 
 from __future__ import annotations
 
+import shlex
 from typing import Any
 
 from modal._utils.async_utils import synchronizer
@@ -45,3 +46,30 @@ def image_commands(image: Any, builder_version: str = "2025.06") -> list[str]:
     if build is not None:
         commands += [c for c in build(builder_version).commands if not c.startswith("FROM base")]
     return commands
+
+
+def raw_function(function: Any) -> Any:
+    """The undecorated Python function that a Modal container calls."""
+    return synchronizer._translate_in(function)._raw_f
+
+
+def function_env(function: Any) -> dict[str, str]:
+    """The environment a function declares: ``env=`` becomes ``Secret.from_dict`` in its
+    spec's secrets (modal/_functions.py), whose loader returns the dict (modal/secret.py)."""
+    env: dict[str, str] = {}
+    for secret in synchronizer._translate_in(function)._spec.secrets:
+        load = getattr(secret, "_load_env_dict", None)
+        if load is not None:
+            env |= load()
+    return env
+
+
+def image_env(image: Any) -> dict[str, str]:
+    """The ``ENV`` lines of every layer (modal writes ``ENV KEY=<shlex-quoted value>``)."""
+    env: dict[str, str] = {}
+    for command in image_commands(image):
+        if command.startswith("ENV "):
+            for item in shlex.split(command[4:]):
+                key, _, value = item.partition("=")
+                env[key] = value
+    return env

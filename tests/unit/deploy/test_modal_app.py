@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import os
 import subprocess
 import sys
+import sysconfig
 import tomllib
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -17,7 +20,9 @@ from server.deploy.modal_cloud import settings as modal_settings
 from server.deploy.modal_cloud.settings import ModalSettings, app_name_for_gpu, endpoint_url
 from tests.unit.deploy.modal_introspection import (
     autoscaler_settings,
+    function_env,
     image_commands,
+    image_env,
     webhook_config,
 )
 
@@ -135,3 +140,109 @@ def test_modal_deploy_without_a_token_fails_fast(tmp_path: Path) -> None:
     )
     assert done.returncode != 0
     assert "token" in (done.stdout + done.stderr).lower()
+
+
+# What every Modal container has besides what the app declares: Modal's own variables
+# (modal.com/docs/guide/environment_variables) and the CUDA base image's ENV lines
+# (gitlab.com/nvidia/container-images/cuda, dist/12.8.1/ubuntu2204/base/Dockerfile).
+MODAL_RUNTIME_ENV = {
+    "MODAL_CLOUD_PROVIDER": "CLOUD_PROVIDER_AWS",
+    "MODAL_ENVIRONMENT": "main",
+    "MODAL_IMAGE_ID": "im-0123456789",
+    "MODAL_IS_REMOTE": "1",
+    "MODAL_REGION": "us-east-1",
+    "MODAL_TASK_ID": "ta-0123456789",
+}
+CUDA_IMAGE_ENV = {
+    "PATH": "/usr/local/nvidia/bin:/usr/local/cuda/bin:/usr/local/sbin:/usr/local/bin:"
+    "/usr/sbin:/usr/bin:/sbin:/bin",
+    "LD_LIBRARY_PATH": "/usr/local/nvidia/lib:/usr/local/nvidia/lib64",
+    "NVIDIA_VISIBLE_DEVICES": "all",
+}
+
+
+def run_in_container(module: ModuleType, tmp_path: Path) -> dict[str, Any]:
+    """Start a fresh interpreter with only the container's environment: the base image's,
+    the app image's ENV lines, the function's ``env`` and Modal's variables."""
+    env = (
+        CUDA_IMAGE_ENV
+        | image_env(module.image)
+        | function_env(module.serve)
+        | MODAL_RUNTIME_ENV
+        | {"HOME": str(tmp_path)}
+    )
+    out, config = tmp_path / "container.json", tmp_path / "stt.toml"
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.support.modal_container", str(out), str(config)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(out.read_text())
+    return result
+
+
+def test_the_container_serves_the_deployed_model_and_batch_size(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = load_app(
+        monkeypatch, KYUTAI_GPU="A10G", BATCH_SIZE="16", MODEL_NAME="kyutai/stt-2.6b-en"
+    )
+    seen = run_in_container(module, tmp_path)
+    assert seen["gpus"] == [["A10G", 1]]
+    assert seen["max_inputs"] == 16
+    asr = tomllib.loads(seen["config"])["modules"]["asr"]
+    assert asr["batch_size"] == 16
+    assert asr["lm_model_file"] == "hf://kyutai/stt-2.6b-en-candle/model.safetensors"
+    assert asr["asr_delay_in_tokens"] == 32
+    assert "dtype_override" not in asr  # compute capability 86 runs bf16
+    backend, proxy = seen["processes"]
+    assert backend["args"][0].endswith("moshi-server")
+    assert backend["args"][backend["args"].index("--config") + 1] == str(tmp_path / "stt.toml")
+    assert proxy["args"][proxy["args"].index("--model") + 1] == "stt-2.6b-en"
+
+
+def test_the_container_runs_f32_on_a_t4(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    module = load_app(monkeypatch, KYUTAI_GPU="T4", BATCH_SIZE="4")
+    seen = run_in_container(module, tmp_path)
+    assert seen["gpus"] == [["T4", 1]]
+    asr = tomllib.loads(seen["config"])["modules"]["asr"]
+    assert (asr["batch_size"], asr["dtype_override"]) == (4, "f32")
+    proxy = seen["processes"][1]
+    assert proxy["args"][proxy["args"].index("--model") + 1] == "stt-1b-en_fr"
+
+
+def test_moshi_server_keeps_the_images_library_path(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    module = load_app(monkeypatch)
+    backend = run_in_container(module, tmp_path)["processes"][0]
+    paths = backend["env"]["LD_LIBRARY_PATH"].split(":")
+    assert paths[0] == sysconfig.get_config_var("LIBDIR")  # libpython for pyo3
+    assert paths[1:] == CUDA_IMAGE_ENV["LD_LIBRARY_PATH"].split(":")
+
+
+def test_the_build_keeps_the_images_library_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    module = load_app(monkeypatch)
+    build = next(c for c in image_commands(module.image) if "cargo install" in c)
+    setup = build.removeprefix("RUN ").split(" && ")[0]  # everything before cargo runs
+    done = subprocess.run(
+        ["sh", "-c", f'{setup} && printf %s "$LD_LIBRARY_PATH"'],
+        env={"PATH": os.environ["PATH"], "LD_LIBRARY_PATH": CUDA_IMAGE_ENV["LD_LIBRARY_PATH"]},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split(":")[1:] == CUDA_IMAGE_ENV["LD_LIBRARY_PATH"].split(":")
+
+
+def test_settings_read_back_from_their_environment() -> None:
+    settings = ModalSettings.from_env(
+        {"KYUTAI_GPU": "t4", "BATCH_SIZE": "3", "MODEL_NAME": "kyutai/stt-2.6b-en",
+         "KYUTAI_DICTATE_APP_NAME": "kyutai-dictate-t4"}
+    )  # fmt: skip
+    assert ModalSettings.from_env(settings.to_env()) == settings

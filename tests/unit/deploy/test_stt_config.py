@@ -7,12 +7,18 @@ model table, so a wrong fact in the table fails the test.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import tomllib
+from pathlib import Path
 
 import pytest
 
 from server.deploy.stt_config import stt_config
-from server.models import STT_1B, STT_2_6B
+from server.models import STT_1B, STT_2_6B, ModelProfile
+from tests.support.pretend_pve import pve_host_env
+
+ROOT = Path(__file__).resolve().parents[3]
 
 COMMON_TRANSFORMER = {
     "d_model": 2048,
@@ -94,3 +100,92 @@ def test_top_level_and_keys() -> None:
 def test_refuses_configs_that_cannot_serve(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         stt_config(STT_1B, **kwargs)  # type: ignore[arg-type]
+
+
+# moshi-server 0.6.4 (kyutai-labs/moshi, rust/moshi-server/src/main.rs): AsrConfig has
+# `dtype_override: Option<String>` and is flattened into the BatchedAsr module, so the key
+# sits in [modules.asr]; batched_asr.rs passes it to utils::model_dtype, which parses it with
+# candle's DType::from_str and otherwise picks bf16 on CUDA (no bf16 kernels below 8.0).
+@pytest.mark.parametrize("model", [STT_1B, STT_2_6B], ids=lambda m: m.name)
+@pytest.mark.parametrize("capability", [60, 70, 75])
+def test_gpus_older_than_ampere_run_f32(model: ModelProfile, capability: int) -> None:
+    config = tomllib.loads(stt_config(model, compute_capability=capability))
+    assert config["modules"]["asr"]["dtype_override"] == "f32"
+    assert "dtype_override" not in config["modules"]["asr"]["model"]
+
+
+@pytest.mark.parametrize("model", [STT_1B, STT_2_6B], ids=lambda m: m.name)
+@pytest.mark.parametrize("capability", [None, 80, 86, 89, 90])
+def test_ampere_and_newer_keep_the_servers_default(
+    model: ModelProfile, capability: int | None
+) -> None:
+    config = tomllib.loads(stt_config(model, compute_capability=capability))
+    assert "dtype_override" not in config["modules"]["asr"]
+
+
+@pytest.mark.parametrize(("given", "dtype"), [("75", "f32"), ("7.5", "f32"), ("86", None)])
+def test_the_command_line_takes_the_compute_capability(given: str, dtype: str | None) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server.deploy.stt_config", "--model", "stt-2.6b-en",
+         "--compute-capability", given],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    assert tomllib.loads(done.stdout)["modules"]["asr"].get("dtype_override") == dtype
+
+
+def test_the_command_line_refuses_a_bad_compute_capability() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "server.deploy.stt_config", "--compute-capability", "sm_75"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "compute capability" in done.stderr
+    assert done.stdout == ""
+
+
+def _install_config_step() -> str:
+    """container-install.sh's statement that writes stt.toml, as written in the script."""
+    lines = (ROOT / "server/deploy/proxmox/container-install.sh").read_text().splitlines()
+    start = next(i for i, line in enumerate(lines) if "-m server.deploy.stt_config" in line)
+    end = start
+    while lines[end].endswith("\\"):
+        end += 1
+    return "\n".join(lines[start : end + 1])
+
+
+@pytest.mark.parametrize(
+    ("exported", "nvidia_smi", "dtype"),
+    [
+        ("75", "7.5", "f32"),  # the first run: CUDA_COMPUTE_CAP was set for the build
+        (None, "7.5", "f32"),  # moshi-server already built: read from nvidia-smi again
+        (None, "8.9", None),
+    ],
+)
+def test_the_proxmox_install_writes_f32_for_older_gpus(
+    tmp_path: Path, exported: str | None, nvidia_smi: str, dtype: str | None
+) -> None:
+    python = tmp_path / "prefix/venv/bin/python"
+    python.parent.mkdir(parents=True)
+    python.write_text(f'#!/bin/sh\nexec "{sys.executable}" "$@"\n')
+    python.chmod(0o755)
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "backend-key").write_text("backend-key\n")
+    script = "\n".join([
+        "set -euo pipefail",
+        'install_file() { cat >"$1"; echo changed; }',
+        "changed=",
+        _install_config_step(),
+    ])  # fmt: skip
+    env = pve_host_env(tmp_path) | {
+        "SRC": str(ROOT), "PREFIX": str(tmp_path / "prefix"), "ETC": str(etc),
+        "MODEL": "stt-2.6b-en", "BATCH_SIZE": "4", "STANDIN_COMPUTE_CAP": nvidia_smi,
+    }  # fmt: skip
+    if exported is not None:
+        env["CUDA_COMPUTE_CAP"] = exported
+    done = subprocess.run(
+        ["bash", "-c", script], env=env, capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    asr = tomllib.loads((etc / "stt.toml").read_text())["modules"]["asr"]
+    assert (asr["batch_size"], asr.get("dtype_override")) == (4, dtype)
