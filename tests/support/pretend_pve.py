@@ -28,8 +28,8 @@ def pve_host_env(
     devices.write_text(f"Character devices:\n  1 mem\n195 nvidia\n{uvm}226 drm\n")
     dev = root / "dev"
     dev.mkdir(exist_ok=True)
-    nodes = GPU_NODES + (UVM_NODES if (uvm_major is not None if uvm_nodes is None else uvm_nodes) else ())
-    for node in nodes:
+    with_uvm = uvm_major is not None if uvm_nodes is None else uvm_nodes
+    for node in GPU_NODES + (UVM_NODES if with_uvm else ()):
         (dev / node).touch()
     (root / "state").mkdir(exist_ok=True)
     return {

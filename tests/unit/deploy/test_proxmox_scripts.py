@@ -81,7 +81,10 @@ def test_first_run_creates_passes_gpu_installs_and_smoke_tests(host: Host) -> No
     assert "pct start 240" in calls
     assert "pct push 240" in calls
     install = next(c for c in host.calls if "container-install.sh" in c)
-    assert "--driver-version 550.127.05 --cuda-version 12.4 --model stt-2.6b-en --batch-size 4" in install
+    assert (
+        "--driver-version 550.127.05 --cuda-version 12.4 --model stt-2.6b-en --batch-size 4 "
+        in install
+    )
     assert "pct exec 240 -- /opt/kyutai-dictate/bin/smoke-test" in calls
     conf = host.conf.read_text().splitlines()
     assert "lxc.cgroup2.devices.allow: c 195:* rwm" in conf
@@ -362,7 +365,9 @@ def test_driver_userspace_comes_from_the_desktop_or_the_data_center_path(
     installer = next(i for i, c in enumerate(calls) if c.startswith("nvidia-installer"))
     kmod = next(i for i, c in enumerate(calls) if c.startswith("apt-get") and "kmod" in c)
     assert kmod < installer  # the installer needs modprobe, lsmod, rmmod and depmod
-    assert calls[installer] == "nvidia-installer --silent --no-kernel-module --no-questions --ui=none"
+    assert calls[installer] == (
+        "nvidia-installer --silent --no-kernel-module --no-questions --ui=none"
+    )
 
 
 def test_a_driver_published_nowhere_names_both_paths_and_installs_nothing(tmp_path: Path) -> None:
