@@ -99,7 +99,8 @@ if [[ ! -x $PREFIX/bin/moshi-server || $(cat "$PREFIX/.moshi-server-version" 2>/
   fi
   CUDA_COMPUTE_CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d '.')
   export CUDA_COMPUTE_CAP
-  LD_LIBRARY_PATH=$LIBDIR "$HOME/.cargo/bin/cargo" install --locked --features cuda \
+  # --force: the same version built with another toolkit counts as installed for cargo.
+  LD_LIBRARY_PATH=$LIBDIR "$HOME/.cargo/bin/cargo" install --locked --force --features cuda \
     --root "$PREFIX" "moshi-server@$MOSHI_SERVER_VERSION"
   echo "$BUILT" >"$PREFIX/.moshi-server-version"
 fi
