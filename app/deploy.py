@@ -27,6 +27,7 @@ PVE_HOST_SCRIPT = Path(__file__).resolve().parents[1] / "server/deploy/proxmox/p
 MODAL_APP_MODULE = "server.deploy.modal_cloud.app"
 MODAL_LOGIN_COMMAND = ("token", "new")
 _MODAL_URL = re.compile(r"(https?)://[A-Za-z0-9.:-]+(?=[\s/]|$)")
+_TOKEN_LINE = re.compile(r"^token: (\S+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,8 @@ _MODAL_STREAM_URL = re.compile(
 
 def remember(deployed: Deployed, settings_path: Path | None) -> list[str]:
     """Make the deployed backend the app's backend: the endpoint into the settings file, the
-    token into the keyring. Returns warnings for what could not be saved."""
+    token into the keyring. Returns what was saved where; the token is shown in full only
+    when the keyring refused it (clients need it)."""
     modal = _MODAL_STREAM_URL.match(deployed.url)
     if modal:
         backend = BackendSettings(
@@ -60,6 +62,9 @@ def remember(deployed: Deployed, settings_path: Path | None) -> list[str]:
             secret_store.store(Secret.PROXY_TOKEN, deployed.token)
         except secret_store.SecretStoreError as exc:
             warnings.append(f"the token was not saved: {exc}")
+            warnings.append(f"clients send this token (KYUTAI_DICTATE_TOKEN): {deployed.token}")
+        else:
+            warnings.append("saved the proxy token in the keyring")
     return warnings
 
 
@@ -155,15 +160,19 @@ def check_modal_endpoint(stream_url: str, env: Mapping[str, str], timeout: float
 def deploy_proxmox(
     host: str | None, script_args: Sequence[str], env: Mapping[str, str]
 ) -> Deployed | None:
-    """Run the Proxmox host script; returns the endpoint (None for a dry run)."""
+    """Run the Proxmox host script; returns the endpoint (None for a dry run). The script
+    prints the token for :func:`remember`; that line is not echoed."""
     if host is not None and shutil.which("ssh", path=env.get("PATH")) is None:
         raise AppError("ssh is not installed: it is needed to reach the Proxmox host")
+    dry_run = "--dry-run" in script_args
     args = [*(["--host", host] if host else []), *script_args]
-    output = run_streaming(["bash", str(PVE_HOST_SCRIPT), *args], env)
-    if "--dry-run" in script_args:
+    if not dry_run:
+        args.append("--print-token")
+    output = run_streaming(["bash", str(PVE_HOST_SCRIPT), *args], env, hide=_TOKEN_LINE)
+    if dry_run:
         return None
     url = re.search(r"^endpoint: (\S+)$", output, re.MULTILINE)
-    token = re.search(r"^token: (\S+)$", output, re.MULTILINE)
+    token = _TOKEN_LINE.search(output)
     if url is None:
         raise AppError("the Proxmox deployment finished without reporting its endpoint")
     return Deployed(url.group(1), token.group(1) if token else None)
@@ -201,8 +210,14 @@ def stream_url(web_url: str) -> str:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/v1/stream"
 
 
-def run_streaming(command: Sequence[str], env: Mapping[str, str], echo: bool = True) -> str:
-    """Run ``command``, echoing its output line by line as it comes; return the output.
+def run_streaming(
+    command: Sequence[str],
+    env: Mapping[str, str],
+    echo: bool = True,
+    hide: re.Pattern[str] | None = None,
+) -> str:
+    """Run ``command``, echoing its output line by line as it comes (except lines that
+    ``hide`` matches: secrets); return the whole output.
 
     Raises :class:`AppError` with the exit status if it fails.
     """
@@ -212,13 +227,16 @@ def run_streaming(command: Sequence[str], env: Mapping[str, str], echo: bool = T
         )
     except OSError as exc:
         raise AppError(f"cannot run {command[0]}: {exc.strerror}") from None
-    lines = []
+    lines, shown = [], []
     assert process.stdout is not None
     for line in process.stdout:
         lines.append(line)
+        if hide and hide.match(line):
+            continue
+        shown.append(line)
         if echo:
             print(line, end="", file=sys.stderr, flush=True)
     if process.wait() != 0:
-        tail = "".join(lines[-5:]).strip()
+        tail = "".join(shown[-5:]).strip()
         raise AppError(f"{Path(command[0]).name} failed (exit {process.returncode}): {tail}")
     return "".join(lines)

@@ -45,8 +45,8 @@ def store(secret: Secret, value: str) -> None:
     backend = _safe_backend()
     if backend is None:
         raise SecretStoreError(
-            f"not stored: no secure keyring is available ({unsafe_keyring()}), and secrets are "
-            f"never stored in plain text. Install and unlock one ({_INSTALL}), or set "
+            f"no secure keyring is available ({unsafe_keyring()}), and secrets are never "
+            f"stored in plain text: install and unlock one ({_INSTALL}), or set "
             f"{secret.env_name} in the environment that starts the app"
         )
     try:

@@ -183,6 +183,8 @@ def test_deploy_proxmox_dry_run_and_for_real(sandbox: Sandbox) -> None:
         "container-token"
         not in (sandbox.root / "config").joinpath("kyutai-dictate", "config.toml").read_text()
     )
+    assert "container-token" not in real.stdout + real.stderr  # it is in the keyring
+    assert "saved the proxy token in the keyring" in real.stderr
 
 
 def test_deploy_proxmox_refuses_to_keep_the_token_in_plain_text(sandbox: Sandbox) -> None:
@@ -191,8 +193,18 @@ def test_deploy_proxmox_refuses_to_keep_the_token_in_plain_text(sandbox: Sandbox
     )
     assert done.returncode == 0, done.stderr  # the backend is deployed all the same
     assert "the token was not saved: no secure keyring" in done.stderr
+    # Not stored, so shown in full once, with where clients take it from.
+    assert done.stderr.count("container-token") == 1
+    assert "KYUTAI_DICTATE_TOKEN" in done.stderr
     assert sandbox.settings().backend.url == "ws://10.0.0.50:8000/v1/stream"
     assert not list((sandbox.root / "home").rglob("keyring_pass.cfg"))
+
+
+def test_deploy_proxmox_failing_late_does_not_show_the_token(sandbox: Sandbox) -> None:
+    done = sandbox.run("deploy", "proxmox", STANDIN_SMOKE_FAILS="1")
+    assert done.returncode == 1
+    assert "no words came back" in done.stderr
+    assert "container-token" not in done.stdout + done.stderr
 
 
 async def test_bench_compare_gpus_deploys_measures_and_stops_each(

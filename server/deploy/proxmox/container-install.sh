@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # Installs the kyutai-dictate backend inside a Debian 12 LXC container that has the host's
-# NVIDIA devices: NVIDIA userspace matching the host driver, CUDA toolkit, Rust, moshi-server,
-# the proxy in a virtual environment, configuration, a token, systemd units, a smoke test.
-# Idempotent: each step checks what is there first. Run by pve-host.sh (pct exec, no TTY).
+# NVIDIA devices: NVIDIA userspace matching the host driver, the CUDA toolkit that driver can
+# run, Rust, moshi-server, the proxy in a virtual environment, configuration, a token, systemd
+# units, a smoke test. Idempotent: each step checks what is there first. Run by pve-host.sh
+# (pct exec, no TTY).
 set -euo pipefail
+# shellcheck source=/dev/null # nvidia.sh, checked on its own
+source "$(dirname "${BASH_SOURCE[0]}")/nvidia.sh"
 
 MOSHI_SERVER_VERSION=0.6.4
-CUDA_PACKAGE=cuda-toolkit-12-8
 PREFIX=/opt/kyutai-dictate
 ETC=/etc/kyutai-dictate
 STATE=/var/lib/kyutai-dictate
 
 DRIVER=
+CUDA_VERSION=
 MODEL=stt-1b-en_fr
 BATCH_SIZE=8
 PORT=8000
@@ -19,6 +22,7 @@ STAMP=
 while (($#)); do
   case "$1" in
     --driver-version) DRIVER=$2; shift ;;
+    --cuda-version) CUDA_VERSION=$2; shift ;;
     --model) MODEL=$2; shift ;;
     --batch-size) BATCH_SIZE=$2; shift ;;
     --port) PORT=$2; shift ;;
@@ -28,6 +32,15 @@ while (($#)); do
   shift
 done
 [[ $DRIVER =~ ^[0-9]+(\.[0-9]+)+$ ]] || { echo "container-install.sh: --driver-version X.Y.Z is required" >&2; exit 2; }
+[[ -n $CUDA_VERSION ]] || { echo "container-install.sh: --cuda-version is required" >&2; exit 2; }
+# The host checked this; checked again here before anything is installed.
+cuda_for_driver "$DRIVER" >/dev/null || exit 2
+needed=$(driver_for_cuda "$CUDA_VERSION") \
+  || { echo "container-install.sh: CUDA $CUDA_VERSION is not one moshi-server can be built with here (12.2, 12.4, 12.6, 12.8)" >&2; exit 2; }
+((10#${DRIVER%%.*} >= needed)) \
+  || { echo "container-install.sh: CUDA $CUDA_VERSION needs NVIDIA driver $needed or newer; the host has $DRIVER" >&2; exit 2; }
+CUDA_PACKAGE=cuda-toolkit-${CUDA_VERSION/./-}
+CUDA_HOME=/usr/local/cuda-$CUDA_VERSION
 
 SRC=$PREFIX/src
 export DEBIAN_FRONTEND=noninteractive
@@ -54,14 +67,11 @@ apt-get install -y -qq --no-install-recommends ca-certificates curl gnupg build-
 
 log "NVIDIA userspace $DRIVER (no kernel module: the host's is used)"
 if [[ $(nvidia-smi --query-gpu=driver_version --format=csv,noheader 2>/dev/null | head -n1) != "$DRIVER" ]]; then
-  run=/tmp/NVIDIA-Linux-x86_64-$DRIVER.run
-  curl -fsSL -o "$run" "https://us.download.nvidia.com/XFree86/Linux-x86_64/$DRIVER/NVIDIA-Linux-x86_64-$DRIVER.run"
-  sh "$run" --silent --no-kernel-module --no-questions --ui=none
-  rm -f "$run"
+  install_nvidia_userspace "$DRIVER"
 fi
 nvidia-smi >/dev/null || { echo "container-install.sh: nvidia-smi fails inside the container: check the GPU passthrough lines in /etc/pve/lxc/<ctid>.conf" >&2; exit 1; }
 
-log "CUDA toolkit ($CUDA_PACKAGE; Debian 12 keeps glibc compatible with its headers)"
+log "CUDA toolkit $CUDA_VERSION for driver $DRIVER ($CUDA_PACKAGE; Debian 12 keeps glibc compatible with its headers)"
 if ! dpkg-query -W -f='${Status}' "$CUDA_PACKAGE" 2>/dev/null | grep -q "install ok installed"; then
   curl -fsSL -o /tmp/cuda-keyring.deb \
     https://developer.download.nvidia.com/compute/cuda/repos/debian12/x86_64/cuda-keyring_1.1-1_all.deb
@@ -69,24 +79,30 @@ if ! dpkg-query -W -f='${Status}' "$CUDA_PACKAGE" 2>/dev/null | grep -q "install
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "$CUDA_PACKAGE" >/dev/null
 fi
-export PATH=/usr/local/cuda/bin:$PATH
+# This toolkit, not whichever /usr/local/cuda points at (an earlier install may have left a
+# newer one): nvcc from PATH builds the kernels and tells cudarc the version, CUDA_ROOT is
+# where cudarc and bindgen_cuda look for headers and libraries.
+export PATH=$CUDA_HOME/bin:$PATH CUDA_ROOT=$CUDA_HOME CUDA_PATH=$CUDA_HOME
 
 log "service account and folders"
 id -u kyutai >/dev/null 2>&1 || useradd --system --home-dir "$STATE" --shell /usr/sbin/nologin kyutai
 install -d -o kyutai -g kyutai "$STATE" "$STATE/huggingface" /var/log/kyutai-dictate
 install -d "$PREFIX/bin" "$ETC"
 
-log "moshi-server $MOSHI_SERVER_VERSION"
+log "moshi-server $MOSHI_SERVER_VERSION (CUDA $CUDA_VERSION)"
 LIBDIR=$(python3 -c 'import sysconfig; print(sysconfig.get_config_var("LIBDIR"))')
-if [[ ! -x $PREFIX/bin/moshi-server || $(cat "$PREFIX/.moshi-server-version" 2>/dev/null) != "$MOSHI_SERVER_VERSION" ]]; then
+# Rebuilt when the toolkit changes too: kernels from a newer toolkit fail on an older driver.
+BUILT="$MOSHI_SERVER_VERSION cuda-$CUDA_VERSION"
+if [[ ! -x $PREFIX/bin/moshi-server || $(cat "$PREFIX/.moshi-server-version" 2>/dev/null) != "$BUILT" ]]; then
   if ! command -v "$HOME/.cargo/bin/cargo" >/dev/null; then
     curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal
   fi
   CUDA_COMPUTE_CAP=$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader | head -n1 | tr -d '.')
   export CUDA_COMPUTE_CAP
-  LD_LIBRARY_PATH=$LIBDIR "$HOME/.cargo/bin/cargo" install --locked --features cuda \
+  # --force: the same version built with another toolkit counts as installed for cargo.
+  LD_LIBRARY_PATH=$LIBDIR "$HOME/.cargo/bin/cargo" install --locked --force --features cuda \
     --root "$PREFIX" "moshi-server@$MOSHI_SERVER_VERSION"
-  echo "$MOSHI_SERVER_VERSION" >"$PREFIX/.moshi-server-version"
+  echo "$BUILT" >"$PREFIX/.moshi-server-version"
 fi
 
 log "proxy"
@@ -104,7 +120,7 @@ changed+=$(PYTHONPATH=$SRC "$PREFIX/venv/bin/python" -m server.deploy.stt_config
   --batch-size "$BATCH_SIZE" --api-key "$(cat "$ETC/backend-key")" \
   --log-dir /var/log/kyutai-dictate --compute-capability "${CUDA_COMPUTE_CAP:-$(nvidia-smi \
   --query-gpu=compute_cap --format=csv,noheader | head -n1)}" | install_file "$ETC/stt.toml" 640)
-changed+=$(printf 'LD_LIBRARY_PATH=%s\n' "$LIBDIR" | install_file "$ETC/moshi-server.env" 644)
+changed+=$(printf 'LD_LIBRARY_PATH=%s\n' "$CUDA_HOME/lib64:$LIBDIR" | install_file "$ETC/moshi-server.env" 644)
 changed+=$(cat <<EOF | install_file "$ETC/proxy.env" 640
 KYUTAI_DICTATE_HOST=0.0.0.0
 KYUTAI_DICTATE_PORT=$PORT

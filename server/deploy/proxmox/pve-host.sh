@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Creates or updates the kyutai-dictate backend in an LXC container on a Proxmox VE host:
-# unprivileged Debian 12 container with nesting, NVIDIA GPU passed through, then the
-# container-side install (driver userspace, CUDA, moshi-server, proxy, systemd units) and a
-# smoke test. Idempotent: a second run with the same options changes nothing.
+# checks the host's NVIDIA driver and device files, creates an unprivileged Debian 12
+# container with nesting, passes the GPU through, then runs the container-side install
+# (driver userspace, the CUDA toolkit that driver can run, moshi-server, proxy, systemd units)
+# and a smoke test. Idempotent: a second run with the same options changes nothing.
 #
 # Run it on the Proxmox host, or from anywhere with --host root@pve (over SSH).
 # See server/deploy/proxmox/RUNBOOK.md.
@@ -25,6 +26,8 @@ usage: pve-host.sh [options]
   --model NAME       stt-1b-en_fr (default) or stt-2.6b-en
   --batch-size N     streams served at once (default 8)
   --port N           proxy port (default 8000)
+  --print-token      print the proxy's bearer token (for kyutai-dictate deploy, which
+                     keeps it in the keyring); otherwise only where to read it is printed
   --dry-run          print every command that would change something, change nothing
   -h, --help         this help
 EOF
@@ -44,6 +47,7 @@ MODEL=stt-1b-en_fr
 BATCH_SIZE=8
 PORT=8000
 DRY_RUN=0
+PRINT_TOKEN=0
 REMOTE=
 
 while (($#)); do
@@ -63,6 +67,7 @@ while (($#)); do
     --batch-size) BATCH_SIZE=$2; shift ;;
     --port) PORT=$2; shift ;;
     --dry-run) DRY_RUN=1 ;;
+    --print-token) PRINT_TOKEN=1 ;;
     -h | --help) usage; exit 0 ;;
     *) echo "pve-host.sh: unknown option $1" >&2; usage >&2; exit 2 ;;
   esac
@@ -78,11 +83,14 @@ esac
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 REPO=$(cd "$HERE/../../.." && pwd)
+# shellcheck source=/dev/null # nvidia.sh, checked on its own
+source "$HERE/nvidia.sh"
 
-# Where Proxmox keeps container configs and the kernel lists device majors (tests point
-# these at stand-ins).
+# Where Proxmox keeps container configs, the kernel lists device majors and the device files
+# are (tests point these at stand-ins).
 PVE_LXC_DIR=${PVE_LXC_DIR:-/etc/pve/lxc}
 PROC_DEVICES=${PROC_DEVICES:-/proc/devices}
+DEV_DIR=${PVE_DEV_DIR:-/dev}
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'pve-host.sh: %s\n' "$*" >&2; exit 1; }
@@ -106,6 +114,7 @@ if [[ -n $REMOTE ]]; then
     --model "$MODEL" --batch-size "$BATCH_SIZE" --port "$PORT")
   [[ -n $GATEWAY ]] && args+=(--gateway "$GATEWAY")
   ((DRY_RUN)) && args+=(--dry-run)
+  ((PRINT_TOKEN)) && args+=(--print-token)
   # The scripts go to a fresh temporary folder on the host, removed afterwards (so a dry run
   # leaves nothing behind either).
   remote_dir=$(ssh -o BatchMode=yes "$REMOTE" "mktemp -d ${KYUTAI_DICTATE_REMOTE_TMP:-/tmp}/kyutai-dictate-deploy.XXXXXX")
@@ -123,13 +132,38 @@ command -v pct >/dev/null || die "pct not found: run this on a Proxmox VE host (
 command -v nvidia-smi >/dev/null || die "nvidia-smi not found: install the NVIDIA driver on the host first"
 DRIVER=$(nvidia-smi --query-gpu=driver_version --format=csv,noheader | head -n1 | tr -d ' ')
 [[ $DRIVER =~ ^[0-9]+(\.[0-9]+)+$ ]] || die "could not read the NVIDIA driver version (got '$DRIVER')"
-log "host NVIDIA driver $DRIVER"
+# Before anything changes: a toolkit newer than the driver builds for an hour, then fails.
+CUDA_VERSION=$(cuda_for_driver "$DRIVER") || exit 1
+log "host NVIDIA driver $DRIVER: the container gets CUDA $CUDA_VERSION"
 
+# CUDA needs /dev/nvidia-uvm and /dev/nvidia-uvm-tools. The nvidia-uvm module makes no device
+# files of its own, and the container's mount entries are optional, so without them the
+# container starts and CUDA fails inside it: make them (nvidia-modprobe loads the module and
+# creates both) or stop.
 major_of() { awk -v name="$1" '$2 == name { print $1 }' "$PROC_DEVICES"; }
+uvm_ready() { [[ -n $(major_of nvidia-uvm) && -e $DEV_DIR/nvidia-uvm && -e $DEV_DIR/nvidia-uvm-tools ]]; }
+if ! uvm_ready; then
+  command -v nvidia-modprobe >/dev/null || die "the host has no $DEV_DIR/nvidia-uvm and" \
+    "$DEV_DIR/nvidia-uvm-tools (CUDA needs them) and nvidia-modprobe is not installed:" \
+    "install it (apt install nvidia-modprobe) and run this again, or create them yourself" \
+    "with nvidia-modprobe -u -c=0"
+  log "loading nvidia-uvm and creating its device files"
+  if ((DRY_RUN)); then
+    change nvidia-modprobe -u -c=0
+  else
+    { nvidia-modprobe -u -c=0 && uvm_ready; } || die "nvidia-modprobe could not load nvidia-uvm" \
+      "or create $DEV_DIR/nvidia-uvm: check 'dmesg | grep -i nvidia' and that the host" \
+      "driver's kernel modules match the running kernel"
+  fi
+fi
+for node in nvidia0 nvidiactl; do
+  [[ -e $DEV_DIR/$node ]] || die "the host has no $DEV_DIR/$node: run nvidia-smi once on the host (it creates it)"
+done
+
 NVIDIA_MAJOR=$(major_of nvidia-frontend)
 [[ -n $NVIDIA_MAJOR ]] || NVIDIA_MAJOR=195
 UVM_MAJOR=$(major_of nvidia-uvm)
-[[ -n $UVM_MAJOR ]] || die "nvidia-uvm is not in $PROC_DEVICES: load it (modprobe nvidia-uvm) and run nvidia-smi once"
+[[ -n $UVM_MAJOR ]] || UVM_MAJOR="<nvidia-uvm major>"  # only in a dry run: not loaded yet
 log "device majors: nvidia $NVIDIA_MAJOR, nvidia-uvm $UVM_MAJOR"
 
 # --- the container ------------------------------------------------------------------------
@@ -181,7 +215,7 @@ bundle=$(mktemp -d)
 trap 'rm -rf "$bundle"' EXIT
 tar -C "$REPO" --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
   --exclude=__pycache__ -cf "$bundle/server.tar" server
-options="driver=$DRIVER model=$MODEL batch=$BATCH_SIZE port=$PORT"
+options="driver=$DRIVER cuda=$CUDA_VERSION model=$MODEL batch=$BATCH_SIZE port=$PORT"
 stamp=$( { cat "$bundle/server.tar"; echo "$options"; } | sha256sum | cut -d' ' -f1)
 installed=$(pct exec "$CTID" -- cat /opt/kyutai-dictate/.installed 2>/dev/null || true)
 if [[ $installed == "$stamp" ]]; then
@@ -196,7 +230,8 @@ else
   change pct exec "$CTID" -- bash -c \
     "mkdir -p /opt/kyutai-dictate/src && tar -C /opt/kyutai-dictate/src -xf /root/kyutai-dictate-server.tar"
   change pct exec "$CTID" -- bash /opt/kyutai-dictate/src/server/deploy/proxmox/container-install.sh \
-    --driver-version "$DRIVER" --model "$MODEL" --batch-size "$BATCH_SIZE" --port "$PORT" --stamp "$stamp"
+    --driver-version "$DRIVER" --cuda-version "$CUDA_VERSION" --model "$MODEL" \
+    --batch-size "$BATCH_SIZE" --port "$PORT" --stamp "$stamp"
 fi
 
 # --- endpoint, then smoke test --------------------------------------------------------------
@@ -205,8 +240,13 @@ if ((DRY_RUN)); then
   exit 0
 fi
 address=$(pct exec "$CTID" -- hostname -I 2>/dev/null | awk '{print $1}')
-token=$(pct exec "$CTID" -- cat /etc/kyutai-dictate/token)
 printf 'endpoint: ws://%s:%s/v1/stream\n' "${address:-<container address>}" "$PORT"
-printf 'token: %s\n' "$token"
+# The token goes in full only to kyutai-dictate deploy, which keeps it in the keyring (and
+# shows it only if that fails); a terminal gets where to read it.
+if ((PRINT_TOKEN)); then
+  printf 'token: %s\n' "$(pct exec "$CTID" -- cat /etc/kyutai-dictate/token)"
+else
+  printf 'token: on the Proxmox host, pct exec %s -- cat /etc/kyutai-dictate/token\n' "$CTID"
+fi
 log "smoke test: streaming speech through the endpoint (the first start downloads the model)"
 pct exec "$CTID" -- /opt/kyutai-dictate/bin/smoke-test
