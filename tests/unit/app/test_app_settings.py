@@ -90,7 +90,9 @@ def plain_keyring(tmp_path: Path) -> Iterator[Path]:
 
 
 def test_plain_text_keyrings_are_refused_for_storing(plain_keyring: Path) -> None:
-    with pytest.raises(SecretStoreError, match="no secure keyring .* never stored in plain text") as refused:
+    with pytest.raises(
+        SecretStoreError, match=r"no secure keyring .* never stored in plain text"
+    ) as refused:
         secret_store.store(Secret.PROXY_TOKEN, "t0ken")
     assert "KYUTAI_DICTATE_TOKEN" in str(refused.value)  # the way that works instead
     assert not plain_keyring.exists()
