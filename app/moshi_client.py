@@ -12,11 +12,11 @@ interface of :class:`app.stream_client.StreamClient`: the app talks to a moshi-s
 It follows the proxy's rules (PROTOCOL.md section 3, :mod:`server.protocol.backend_rules`):
 audio is held until ``Ready`` and re-framed into 1920-sample ``Audio`` messages; ``Word``
 becomes ``Token``; pause probabilities become ``VadEnd``; :meth:`end` flushes (padding, silence
-to cover the model delay, a ``Marker``, silence until it comes back) and the echoed marker
-becomes ``End``, so the last word is not lost. The flush's silence is sent from
-:meth:`messages`, so keep reading. Failures raise :mod:`app.stream_client`'s exceptions:
-``Error`` becomes :class:`StreamError` with code ``busy`` (no free slot) or
-``backend_unavailable``.
+to cover the model delay, a ``Marker``, then silence without real-time pacing until it comes
+back) and the echoed marker becomes ``End``, so the last word is not lost. The flush's silence
+after the marker is sent from :meth:`messages` as the ``Step``s come, so keep reading. Failures
+raise :mod:`app.stream_client`'s exceptions: ``Error`` becomes :class:`StreamError` with code
+``busy`` (no free slot) or ``backend_unavailable``.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from server.protocol.backend_rules import (
     backlog_seconds,
     error_code,
     flush_audio,
+    flush_silence_frames,
     flush_stalled,
     silence_prefix,
     to_token,
@@ -81,7 +82,7 @@ class MoshiStreamClient:
         self._last_heard = time.monotonic()
         self._marker: int | None = None  # the flush marker, once sent
         self._expected_end = 0.0  # when the marker should be back
-        self._next_silence = 0.0  # when the flush sends its next silent frame
+        self._silence_sent = 0  # silent frames sent after the marker
 
     @classmethod
     @asynccontextmanager
@@ -178,19 +179,19 @@ class MoshiStreamClient:
                     pass  # EndWord, a stray Marker
 
     async def _receive(self) -> moshi.ServerMessage:
-        """The next server message; while a flush waits, send a silent frame every frame."""
+        """The next server message; while a flush waits, send the silence that is due."""
         while True:
             timeout = None
             if self._marker is not None:
-                timeout = self._next_silence - time.monotonic()
-                if timeout <= 0:
-                    await self._send_silence()
-                    continue
+                async with self._send_lock:
+                    await self._send_flush_silence()
+                timeout = FRAME_SECONDS
             try:
                 async with asyncio.timeout(timeout):
                     data = await self._connection.recv()
-            except TimeoutError:
-                continue  # recv() is cancellation-safe: nothing was lost
+            except TimeoutError:  # recv() is cancellation-safe: nothing was lost
+                await self._send_paced_silence()
+                continue
             except ConnectionClosed as exc:
                 raise closed_error(exc) from None
             self._last_heard = time.monotonic()
@@ -224,16 +225,29 @@ class MoshiStreamClient:
             self._model, self._frames_sent, self._vad.steps, now - self._ready_at
         )
         self._expected_end = now + backlog + self._model.delay_seconds
-        self._next_silence = now + FRAME_SECONDS
+        await self._send_flush_silence()  # without Steps (2.6B) all of it goes now
 
-    async def _send_silence(self) -> None:
+    async def _send_flush_silence(self) -> None:
+        """The silence :func:`flush_silence_frames` allows now (call with the send lock held)."""
+        backlog = self._frames_sent - self._vad.steps
+        count = flush_silence_frames(self._model, self._silence_sent, backlog)
+        for _ in range(count):
+            await self._send(SILENT_FRAME)
+        self._frames_sent += count
+        self._silence_sent += count
+
+    async def _send_paced_silence(self) -> None:
+        """Nothing heard for a frame time during a flush: once it is overdue, one frame, as
+        real-time pacing would (a fallback)."""
         now = time.monotonic()
         if flush_stalled(now, self._expected_end, self._last_heard):
             raise StreamError("the server did not finish the stream", ErrorCode.BACKEND_UNAVAILABLE)
-        self._next_silence = now + FRAME_SECONDS
+        if now <= self._expected_end:
+            return
         async with self._send_lock:
             await self._send(SILENT_FRAME)
             self._frames_sent += 1
+            self._silence_sent += 1
 
     async def _send_frames(self, frames: list[Samples]) -> None:
         for frame in frames:

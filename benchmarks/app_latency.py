@@ -11,8 +11,14 @@ processes of one machine.
 
 Measures: hotkey press -> capture started; a word arriving at the app -> its text in the
 window; hotkey release -> last word in the window (scripted server; and through the proxy
-and double, minus the double's model delay); CPU and memory idle and while dictating.
+and double, the double's model delay included); hotkey release -> the proxy's ``end`` sent and
+the backend slot released (proxy and double); CPU and memory idle and while dictating.
 Prints a table and writes JSON to bench-results/app_latency.json. Figures, not assertions.
+
+    uv run python -m benchmarks.app_latency --model-only --model stt-2.6b-en --step-ms 20
+
+``--model`` picks the double's model (delay, Steps) and the proxy's; ``--step-ms`` the double's
+model step time (80 ms: a GPU that just keeps up with real time; less: a faster one).
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import os
 import re
 import statistics
@@ -31,6 +38,7 @@ from typing import Any
 
 from app import settings_store
 from app.settings import BackendKind, BackendSettings, Settings
+from server.models import MODELS, STT_1B, ModelProfile
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer
 from tests.support.desktop import (
@@ -58,6 +66,9 @@ class Figures:
     burst_to_window: list[float] = field(default_factory=list)  # words flushed at release
     release_to_last_word: list[float] = field(default_factory=list)
     release_to_last_word_model: list[float] = field(default_factory=list)
+    release_to_end_model: list[float] = field(default_factory=list)
+    model_name: str = ""
+    step_ms: float = 0.0
     model_delay: float = 0.0
     cpu: dict[str, float] = field(default_factory=dict)
     rss_mib: dict[str, float] = field(default_factory=dict)
@@ -159,8 +170,22 @@ def _press_to_capture(app: Process, mark: int) -> float:
     return started - key
 
 
-async def model_runs(d: Desktop, home: Path, runs: int, figures: Figures) -> None:
-    """Speech through the proxy and the double, a real-time model with a 0.48 s delay."""
+class StreamEnds(logging.Handler):
+    """When the proxy finished each stream (``end`` sent, backend slot released), monotonic."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.times: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.getMessage() == "stream closed" and getattr(record, "outcome", "") == "end":
+            self.times.append(time.monotonic())
+
+
+async def model_runs(
+    d: Desktop, home: Path, runs: int, figures: Figures, model: ModelProfile, step_seconds: float
+) -> None:
+    """Speech through the proxy and the double, a model stepping every ``step_seconds``."""
     speech_dir = home / "speech"
     speech_dir.mkdir(exist_ok=True)
     wav = home / "speech.wav"
@@ -168,11 +193,21 @@ async def model_runs(d: Desktop, home: Path, runs: int, figures: Figures) -> Non
     times = WindowTimes(home / "window-times-model.txt")
     env = {**d.env, "TARGET_WINDOW_TIMES": str(times.path)}
     typed = home / "typed-model.txt"
-    config = DoubleConfig(list(SENTENCES), step_seconds=0.08)  # a real-time model
-    figures.model_delay = config.delay_frames * config.step_seconds
+    config = DoubleConfig(
+        list(SENTENCES),
+        delay_frames=model.delay_frames,
+        extra_heads=model.has_vad,
+        step_seconds=step_seconds,
+    )
+    figures.model_delay = model.delay_seconds
+    figures.model_name, figures.step_ms = model.name, step_seconds * 1000
+    ends = StreamEnds()
+    proxy_log = logging.getLogger("kyutai_dictate.proxy")
+    proxy_log.addHandler(ends)
+    proxy_log.setLevel(logging.INFO)
     async with (
         MoshiDouble(config) as double,
-        ProxyServer(ProxyConfig(port=0, backend_url=double.url)) as proxy,
+        ProxyServer(ProxyConfig(port=0, backend_url=double.url, model=model)) as proxy,
     ):
         settings_store.save(Settings(BackendSettings(BackendKind.PROXY, url=proxy.url)), d.config)
         async with (
@@ -181,6 +216,7 @@ async def model_runs(d: Desktop, home: Path, runs: int, figures: Figures) -> Non
         ):
             for _ in range(runs):
                 before = len(typed.read_text()) if typed.exists() else 0
+                ended_before = len(ends.times)
                 mark = app.mark()
                 d.xdotool("keydown", "F9")
                 await app.wait_for_line("capture started at", after=mark)
@@ -192,6 +228,8 @@ async def model_runs(d: Desktop, home: Path, runs: int, figures: Figures) -> Non
                 last = times.when_length(expected)
                 assert last is not None
                 figures.release_to_last_word_model.append(last - released)
+                await wait_until(lambda n=ended_before: len(ends.times) > n)
+                figures.release_to_end_model.append(ends.times[ended_before] - released)
                 await asyncio.sleep(0.5)
                 d.xdotool("key", "Return")
 
@@ -214,6 +252,7 @@ def report(figures: Figures) -> dict[str, Any]:
         "word at the app -> in the window (flushed at release)": figures.burst_to_window,
         "release -> last word typed (scripted server)": figures.release_to_last_word,
         "release -> last word typed (proxy + double)": figures.release_to_last_word_model,
+        "release -> end sent, slot released (proxy + double)": figures.release_to_end_model,
     }
     result: dict[str, Any] = {name: summary(v) for name, v in rows.items() if v}
     print(f"{'':64} {'n':>4} {'min':>8} {'median':>8} {'p95':>8} {'max':>8}  (ms)")
@@ -223,25 +262,34 @@ def report(figures: Figures) -> dict[str, Any]:
             f"{row['p95_ms']:>8.1f} {row['max_ms']:>8.1f}"
         )
     if figures.model_delay:
-        print(f"(the double's model delay, part of the last row: {figures.model_delay:.2f} s)")
+        print(
+            f"(proxy + double: {figures.model_name}, model delay {figures.model_delay:.2f} s, "
+            f"a model step every {figures.step_ms:g} ms)"
+        )
     for state, share in figures.cpu.items():
         print(f"CPU {state}: {share * 100:.2f} % of one core")
     for state, mib in figures.rss_mib.items():
         print(f"memory (RSS) {state}: {mib:.0f} MiB")
+    result["model"] = figures.model_name
+    result["step_ms"] = figures.step_ms
     result["model_delay_s"] = figures.model_delay
     result["cpu_share_of_one_core"] = figures.cpu
     result["rss_mib"] = figures.rss_mib
     return result
 
 
-async def main_async(runs: int, output: Path) -> None:
+async def main_async(args: argparse.Namespace) -> None:
     figures = Figures()
+    runs: int = args.dictations
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         with desktop(home / "home", 88) as d:
-            await scripted_runs(d, home, runs, figures)
-            await model_runs(d, home, max(1, runs // 2), figures)
-    write_json(output, report(figures))
+            if not args.model_only:
+                await scripted_runs(d, home, runs, figures)
+            model_dictations = runs if args.model_only else max(1, runs // 2)
+            step = args.step_ms / 1000
+            await model_runs(d, home, model_dictations, figures, MODELS[args.model], step)
+    write_json(args.output, report(figures))
 
 
 def write_json(output: Path, result: dict[str, Any]) -> None:
@@ -254,8 +302,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dictations", type=int, default=10, help="scripted dictations")
     parser.add_argument("--output", type=Path, default=ROOT / "bench-results/app_latency.json")
+    parser.add_argument("--model", choices=list(MODELS), default=STT_1B.name, help="the double's")
+    parser.add_argument("--step-ms", type=float, default=80.0, help="the double's model step")
+    parser.add_argument(
+        "--model-only", action="store_true", help="only the proxy + double dictations"
+    )
     args = parser.parse_args()
-    asyncio.run(main_async(args.dictations, args.output))
+    asyncio.run(main_async(args))
 
 
 if __name__ == "__main__":

@@ -14,8 +14,9 @@ from server.protocol import moshi, stream
 from server.protocol.audio import FRAME_SECONDS, SAMPLE_RATE, Reframer, Samples, silence
 from server.protocol.errors import ErrorCode
 
-SILENT_FRAME = moshi.encode_audio(silence(1))  # sent every frame while a flush waits
+SILENT_FRAME = moshi.encode_audio(silence(1))  # the silence a flush sends after its Marker
 FLUSH_GRACE = 10.0  # seconds a flush waits past the expected end while the backend is silent
+FLUSH_LEAD_FRAMES = 8  # unprocessed frames a flush keeps queued after its Marker (with Steps)
 
 
 def silence_prefix(model: ModelProfile) -> Samples:
@@ -35,6 +36,26 @@ def flush_audio(reframer: Reframer, model: ModelProfile) -> list[Samples]:
     frames = [silence(1)] * model.flush_frames
     partial = reframer.flush()
     return [partial, *frames] if partial is not None else frames
+
+
+def flush_silence_frames(model: ModelProfile, sent_after_marker: int, backlog_frames: int) -> int:
+    """How many silent frames a flush may send now, at once, after its ``Marker``.
+
+    moshi-server takes the marker once all audio sent before it is taken, and echoes it
+    ``delay_frames`` batch steps later; the batch steps only with audio, so a stream flushing
+    alone feeds those steps itself (kyutai-labs/moshi ``rust/moshi-server/src/batched_asr.rs``).
+    The words are already out: the sooner the steps run, the sooner the slot is free, so no
+    real-time pacing, as Kyutai's own file client (kyutai-labs/delayed-streams-modeling
+    ``scripts/stt_from_file_rust_server.py``) sends its trailing silence. With ``Step`` messages
+    (stt-1b-en_fr) stay at most :data:`FLUSH_LEAD_FRAMES` ahead of them (``backlog_frames`` =
+    frames sent - Steps received). Without (stt-2.6b-en) the backlog is unknown: send the frames
+    the marker needs (``flush_frames``) at once, then none (moshi-server queues whatever it
+    receives, so WebSocket flow control would not bound more). As a fallback, a flush past its
+    expected end that hears nothing for a frame time sends one frame, as real-time pacing would.
+    """
+    if model.has_vad:
+        return max(0, FLUSH_LEAD_FRAMES - backlog_frames)
+    return max(0, model.flush_frames - sent_after_marker)
 
 
 def backlog_seconds(

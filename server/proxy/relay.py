@@ -35,6 +35,7 @@ from server.protocol.backend_rules import (
     SILENT_FRAME,
     backlog_seconds,
     flush_audio,
+    flush_silence_frames,
     flush_stalled,
     silence_prefix,
     to_token,
@@ -199,21 +200,39 @@ class StreamRelay:
         return outcome if self._failure is None else Outcome.FAILED
 
     async def _flush(self) -> None:
-        """Drain the backend: pad, silence to cover the delay, marker, silence until it returns."""
+        """Drain the backend: pad, silence to cover the delay, marker, then silence without
+        real-time pacing until it returns (:func:`flush_silence_frames`)."""
+        model = self._config.model
         async with self._backend_lock:
             self._flush_marker = next(_marker_ids)
-            await self._send_frames(flush_audio(self._reframer, self._config.model))
+            await self._send_frames(flush_audio(self._reframer, model))
             await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
         # Audio not yet processed (a client faster than real time, a slow GPU) is worked
         # through before the marker can come back.
-        expected = time.monotonic() + self._backlog_seconds() + self._config.model.delay_seconds
-        done = lambda: self._marker_seen or self._failure is not None or self._client_gone  # noqa: E731
-        while not await self._wait(done, FRAME_SECONDS):
-            if flush_stalled(time.monotonic(), expected, self._last_heard):
-                self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
-                return
-            await self._send_backend(SILENT_FRAME)
-            self._frames_up += 1
+        expected = time.monotonic() + self._backlog_seconds() + model.delay_seconds
+        sent = 0
+
+        def done() -> bool:
+            return self._marker_seen or self._failure is not None or self._client_gone
+
+        def due() -> int:
+            return flush_silence_frames(model, sent, self._frames_up - self._vad.steps)
+
+        while not done():
+            if count := due():
+                for _ in range(count):
+                    await self._send_backend(SILENT_FRAME)
+                self._frames_up += count
+                sent += count
+            elif not await self._wait(lambda: done() or due() > 0, FRAME_SECONDS):
+                now = time.monotonic()
+                if flush_stalled(now, expected, self._last_heard):
+                    self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
+                    return
+                if now > expected:  # overdue, and quiet for a frame time: pace, as a fallback
+                    await self._send_backend(SILENT_FRAME)
+                    self._frames_up += 1
+                    sent += 1
 
     async def _finish(self, outcome: Outcome) -> None:
         """Tell the client how the stream ended and close it."""
@@ -284,6 +303,8 @@ class StreamRelay:
                     self._note_backlog()
                     if self._vad.on_step(message.prs):
                         await self._send_client(stream.VadEnd())
+                    if self._flush_marker is not None:
+                        self._changed.set()  # a flush sends more silence per Step
                 elif isinstance(message, moshi.Word):
                     self._vad.on_word()
                     self._tokens_down += 1
