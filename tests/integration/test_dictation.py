@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,7 +18,8 @@ from app.session import DictationSession, Phase
 from app.stream_client import StreamClient
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
-from tests.support.speech import SENTENCES
+from tests.support.original_proxy import original_proxy
+from tests.support.speech import SENTENCES, speech
 
 
 @dataclass
@@ -168,3 +170,22 @@ def unused_tcp_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+async def test_the_original_service_gets_every_word_spaced_and_ends_cleanly(
+    moshi_double: DoubleFactory, speech_dir: Path
+) -> None:
+    """The original proxy (no ready, no end, words without a space, no flush): the audio goes
+    out at once, the last words are pushed out by silence, and no `end` is sent."""
+    audio = speech(SENTENCES[:2], speech_dir, gap_seconds=0.3)  # the last word ends near the end
+    recorder = Recorder()
+    async with moshi_double() as double, original_proxy(double.url) as service:
+        dictation = dictation_to(service.url, recorder)
+        dictation.start()
+        await speak(dictation, audio)
+        dictation.stop()
+        await asyncio.wait_for(recorder.idle.wait(), 20)
+        assert service.text_messages == 0  # `end` would have closed it at once
+    assert recorder.text == " ".join(SENTENCES[:2])
+    assert recorder.phases == [Phase.CONNECTING, Phase.STREAMING, Phase.DRAINING, Phase.IDLE]
+    assert recorder.notices == []
