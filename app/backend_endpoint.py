@@ -5,7 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from app.endpoint import Endpoint, EndpointError, check_ws_url, modal_stream_url
+from app.endpoint import (
+    Endpoint,
+    EndpointError,
+    check_modal_url,
+    check_ws_url,
+    modal_stream_url,
+)
 from app.secret_store import Secret
 from app.settings import BackendKind, BackendSettings
 from server.models import model_profile
@@ -20,7 +26,10 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
     if not backend.configured or backend.kind is None:
         raise EndpointError("no backend is configured: open Settings and choose one")
     if backend.kind is BackendKind.MODAL:
-        url = modal_stream_url(backend.modal_workspace, backend.modal_label)
+        if backend.url:  # the full URL: another app's label, or one Modal shortened
+            url = check_modal_url(backend.url, "the Modal app URL")
+        else:
+            url = modal_stream_url(backend.modal_workspace, backend.modal_label)
         key, token = secret(Secret.MODAL_KEY), secret(Secret.MODAL_SECRET)
         if not key or not token:
             raise EndpointError(

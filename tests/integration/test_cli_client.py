@@ -80,4 +80,5 @@ async def test_transcribe_a_file_through_the_original_service(
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == " ".join(SENTENCES[:2])
     assert service.text_messages == 0
-    assert "closed" not in done.stderr and "error" not in done.stderr.lower(), done.stderr
+    assert "closed" not in done.stderr, done.stderr
+    assert "error" not in done.stderr.lower(), done.stderr

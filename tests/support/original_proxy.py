@@ -134,7 +134,7 @@ class OriginalProxy:
                     continue
                 try:
                     data = msgpack.unpackb(message, raw=False)
-                except Exception:  # noqa: BLE001 - logged and skipped, as the original does
+                except Exception:  # logged and skipped by the original
                     continue
                 if isinstance(data, dict) and data.get("type") == "Word" and data.get("text"):
                     payload = json.dumps({"type": "token", "text": data["text"]})

@@ -69,3 +69,37 @@ def test_an_unknown_model_for_direct_moshi_mode_is_refused() -> None:
     backend = BackendSettings(BackendKind.MOSHI, url="ws://gpu:8080", model="kyutai/stt-9b")
     with pytest.raises(EndpointError, match=r"backend\.model: unknown model"):
         endpoint_for(backend, SECRETS.get)
+
+
+def test_modal_accepts_another_apps_label() -> None:
+    """The original service's app and bench --compare-gpus' apps have labels of their own."""
+    label = "kyutai-stt-rust-kyutaisttrustservice-serve"
+    backend = BackendSettings(BackendKind.MODAL, modal_workspace="alice", modal_label=label)
+    endpoint = endpoint_for(backend, SECRETS.get)
+    assert endpoint.url == f"wss://alice--{label}.modal.run/v1/stream"
+    assert endpoint.headers == (("Modal-Key", "wk-1"), ("Modal-Secret", "ws-2"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a-long-workspace-name--kyutai-stt-rust-kyutaisttrust-8f3a2c.modal.run",
+        "wss://a-long-workspace-name--kyutai-stt-rust-kyutaisttrust-8f3a2c.modal.run/v1/stream",
+    ],
+)
+def test_modal_accepts_the_apps_full_url_with_proxy_auth_headers(url: str) -> None:
+    backend = BackendSettings(BackendKind.MODAL, url=url)
+    assert backend.configured
+    endpoint = endpoint_for(backend, SECRETS.get)
+    host = "a-long-workspace-name--kyutai-stt-rust-kyutaisttrust-8f3a2c.modal.run"
+    assert endpoint.url == f"wss://{host}/v1/stream"
+    assert endpoint.headers == (("Modal-Key", "wk-1"), ("Modal-Secret", "ws-2"))
+
+
+def test_a_modal_host_name_modal_would_shorten_asks_for_the_full_url() -> None:
+    label = "kyutai-stt-rust-kyutaisttrustservice-serve"
+    backend = BackendSettings(
+        BackendKind.MODAL, modal_workspace="my-team-workspace-name", modal_label=label
+    )
+    with pytest.raises(EndpointError, match="use the app's full URL"):
+        endpoint_for(backend, SECRETS.get)
