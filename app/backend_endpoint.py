@@ -25,6 +25,10 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
     what is missing (the settings dialog shows it)."""
     if not backend.configured or backend.kind is None:
         raise EndpointError("no backend is configured: open Settings and choose one")
+    try:
+        model_profile(backend.model)  # a direct moshi-server's, or the original service's
+    except ValueError as exc:
+        raise EndpointError(f"backend.model: {exc}") from None
     if backend.kind is BackendKind.MODAL:
         if backend.url:  # the full URL: another app's label, or one Modal shortened
             url = check_modal_url(backend.url, "the Modal app URL")
@@ -39,10 +43,6 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
         return Endpoint(url, (("Modal-Key", key), ("Modal-Secret", token)))
     if backend.kind is BackendKind.MOSHI:
         url = check_ws_url(backend.url, "the moshi-server URL", default_path=moshi.PATH)
-        try:
-            model_profile(backend.model)
-        except ValueError as exc:
-            raise EndpointError(f"backend.model: {exc}") from None
         api_key = secret(Secret.MOSHI_API_KEY)
         return Endpoint(url, ((moshi.API_KEY_HEADER, api_key),) if api_key else ())
     url = check_ws_url(backend.url, "the server URL")

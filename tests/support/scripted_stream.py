@@ -1,9 +1,10 @@
 """A ``/v1/stream`` server that says scripted words: for tests and benchmarks that need exact
 text (any Unicode) or exact timing, which speech recognition cannot give.
 
-It answers ``ready``, then sends the next scripted word each time ``frames_per_word`` audio
-frames have arrived, and on ``end`` sends the words not yet said, then ``end``. It records
-when each word was sent (``time.monotonic()``), so a benchmark can time the way to the window.
+Like this project's proxy it names its protocol in the 101 response and answers ``ready``;
+then it sends the next scripted word each time ``frames_per_word`` audio frames have arrived,
+and on ``end`` sends the words not yet said, then ``end``. It records when each word was sent
+(``time.monotonic()``), so a benchmark can time the way to the window.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from server.protocol.stream import (
     decode_client,
     encode_server,
 )
+from server.proxy.server import announce_protocol
 
 
 @dataclass
@@ -83,6 +85,6 @@ async def scripted_stream(
     words: Sequence[str], frames_per_word: int = 3
 ) -> AsyncIterator[ScriptedStream]:
     script = ScriptedStream(words, frames_per_word)
-    async with serve(script._handle, "127.0.0.1", 0) as server:
+    async with serve(script._handle, "127.0.0.1", 0, process_response=announce_protocol) as server:
         script.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}{PATH}"
         yield script
