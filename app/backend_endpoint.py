@@ -9,7 +9,13 @@ sent, and the endpoint carries the advice to give if the server then refuses the
 from __future__ import annotations
 
 from app.credentials import FoundSecret, Secret, SecretLookup
-from app.endpoint import Endpoint, EndpointError, check_ws_url, modal_stream_url
+from app.endpoint import (
+    Endpoint,
+    EndpointError,
+    check_modal_url,
+    check_ws_url,
+    modal_stream_url,
+)
 from app.settings import BackendKind, BackendSettings
 from server.models import model_profile
 from server.protocol import moshi
@@ -20,8 +26,15 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
     what is missing (the settings dialog shows it)."""
     if not backend.configured or backend.kind is None:
         raise EndpointError("no backend is configured: open Settings and choose one")
+    try:
+        model_profile(backend.model)  # a direct moshi-server's, or the original service's
+    except ValueError as exc:
+        raise EndpointError(f"backend.model: {exc}") from None
     if backend.kind is BackendKind.MODAL:
-        url = modal_stream_url(backend.modal_workspace, backend.modal_label)
+        if backend.url:  # the full URL: another app's label, or one Modal shortened
+            url = check_modal_url(backend.url, "the Modal app URL")
+        else:
+            url = modal_stream_url(backend.modal_workspace, backend.modal_label)
         key, token = secret(Secret.MODAL_KEY), secret(Secret.MODAL_SECRET)
         if not key.value or not token.value:
             missing = token if key.value else key
@@ -36,10 +49,6 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
         )
     if backend.kind is BackendKind.MOSHI:
         url = check_ws_url(backend.url, "the moshi-server URL", default_path=moshi.PATH)
-        try:
-            model_profile(backend.model)
-        except ValueError as exc:
-            raise EndpointError(f"backend.model: {exc}") from None
         api_key = secret(Secret.MOSHI_API_KEY)
         headers = ((moshi.API_KEY_HEADER, api_key.value),) if api_key.value else ()
         return Endpoint(url, headers, _refused("the moshi-server", "API key", api_key))

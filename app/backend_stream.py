@@ -1,5 +1,6 @@
-"""How to open a stream to the configured backend: this project's proxy (``/v1/stream``) or
-a moshi-server spoken to directly, with the model it serves."""
+"""How to open a stream to the configured backend: this project's proxy or the original
+service (``/v1/stream``, with the protocol setting), or a moshi-server spoken to directly,
+with the model it serves."""
 
 from __future__ import annotations
 
@@ -32,9 +33,13 @@ def stream_opener(backend: BackendSettings) -> OpenStream:
 
     from app.stream_client import StreamClient
 
+    protocol, model = backend.protocol, model_profile(backend.model)  # checked by endpoint_for
+
     @asynccontextmanager
     async def open_proxy(endpoint: Endpoint, open_timeout: float) -> AsyncIterator[Stream]:
-        async with StreamClient.connect(endpoint, open_timeout=open_timeout) as stream:
+        async with StreamClient.connect(
+            endpoint, protocol=protocol, model=model, open_timeout=open_timeout
+        ) as stream:
             yield stream
 
     return open_proxy

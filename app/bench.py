@@ -16,8 +16,10 @@ from app.endpoint import Endpoint
 from app.errors import AppError
 from app.latency_stats import StreamResult, StreamTimes, stream_result
 from app.pacing import paced_frames
+from app.settings import ServerProtocol
 from app.stream_client import SendStats, StreamClient, StreamClientError
 from app.stream_runner import run_stream
+from server.models import STT_1B, ModelProfile
 from server.protocol.audio import SAMPLE_RATE, Samples
 from server.protocol.stream import End, ServerMessage, Token
 
@@ -35,6 +37,8 @@ class BenchOptions:
     output: Path | None = None  # also write the JSON report here
     open_timeout: float = 60.0
     drain_timeout: float = 30.0
+    protocol: ServerProtocol = ServerProtocol.AUTO
+    model: ModelProfile = STT_1B  # the original service's model (its release needs the delay)
 
 
 def run_bench(options: BenchOptions, out: TextIO | None = None) -> int:
@@ -95,7 +99,10 @@ async def measure_stream(
 
     try:
         async with StreamClient.connect(
-            options.endpoint, open_timeout=options.open_timeout
+            options.endpoint,
+            protocol=options.protocol,
+            model=options.model,
+            open_timeout=options.open_timeout,
         ) as stream:
             connected = time.monotonic()
             sent = stream.stats

@@ -23,6 +23,8 @@ from app.errors import AppError, UsageError
 
 if TYPE_CHECKING:
     from app.endpoint import Endpoint
+    from app.settings import ServerProtocol
+    from server.models import ModelProfile
 
 PROG = "kyutai-dictate"
 PROXY_CLI = "server.proxy.cli"
@@ -155,6 +157,8 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         device=args.device,
         open_timeout=args.open_timeout,
         drain_timeout=args.drain_timeout,
+        protocol=_protocol(args),
+        model=_model(args),
     )
     return run_transcribe(options)
 
@@ -216,6 +220,8 @@ def _run_bench(args: argparse.Namespace) -> int:
         output=args.output,
         open_timeout=args.open_timeout,
         drain_timeout=args.drain_timeout,
+        protocol=_protocol(args),
+        model=_model(args),
     )
     if compare:
         from app.bench_compare import compare_gpus
@@ -401,6 +407,32 @@ def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="after the audio ends, wait this long for the last words (default 30)",
     )
+    group.add_argument(
+        "--protocol",
+        choices=("auto", "current", "original"),
+        default="auto",
+        help="the server's protocol: auto (default; this project's proxy says so when "
+        "connecting), current, or original (the kyutai_modal service: no end of stream)",
+    )
+    group.add_argument(
+        "--model",
+        choices=("stt-1b-en_fr", "stt-2.6b-en"),
+        default="stt-1b-en_fr",
+        help="with the original service: the model it serves (its delay sets how much silence "
+        "pushes the last words out; default stt-1b-en_fr)",
+    )
+
+
+def _protocol(args: argparse.Namespace) -> ServerProtocol:
+    from app.settings import ServerProtocol
+
+    return ServerProtocol(args.protocol)
+
+
+def _model(args: argparse.Namespace) -> ModelProfile:
+    from server.models import model_profile
+
+    return model_profile(args.model)
 
 
 def _endpoint(args: argparse.Namespace) -> Endpoint:

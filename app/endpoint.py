@@ -26,6 +26,7 @@ LOCAL_URL_ENV = "LOCAL_WS_URL"
 
 _DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
 _REDACTED = "***"
+_MAX_DNS_LABEL = 63
 
 
 class EndpointError(UsageError, ValueError):
@@ -122,7 +123,23 @@ def modal_stream_url(
             raise EndpointError(
                 f"{name}={value!r} is not a valid host name part (letters, digits, '-', '_')"
             )
-    return f"wss://{workspace}--{label}.modal.run{PATH}"
+    host = f"{workspace}--{label}"
+    if len(host) > _MAX_DNS_LABEL:
+        raise EndpointError(
+            f"{host!r} is longer than {_MAX_DNS_LABEL} characters, so Modal shortened it: "
+            "use the app's full URL (as `modal deploy` printed it) instead"
+        )
+    return f"wss://{host}.modal.run{PATH}"
+
+
+def check_modal_url(url: str, source: str) -> str:
+    """A Modal app's full URL as a WebSocket URL: ``https://`` (as ``modal deploy`` prints it)
+    becomes ``wss://``; otherwise as :func:`check_ws_url`."""
+    url = url.strip()
+    for web, socket in (("https://", "wss://"), ("http://", "ws://")):
+        if url.lower().startswith(web):
+            url = socket + url[len(web) :]
+    return check_ws_url(url, source)
 
 
 def check_ws_url(url: str, source: str, default_path: str = PATH) -> str:

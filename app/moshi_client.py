@@ -67,6 +67,8 @@ _marker_ids = itertools.count(1)
 class MoshiStreamClient:
     """One moshi-server session on an open WebSocket connection. Use :meth:`connect`."""
 
+    legacy = False  # not the original service's proxy
+
     def __init__(self, connection: ClientConnection, model: ModelProfile = STT_1B) -> None:
         self._connection = connection
         self._model = model

@@ -25,6 +25,14 @@ class BackendKind(StrEnum):
     MOSHI = "moshi"  # a moshi-server spoken to directly; kyutai-api-key
 
 
+class ServerProtocol(StrEnum):
+    """Which ``/v1/stream`` protocol a proxy speaks (PROTOCOL.md section 1)."""
+
+    AUTO = "auto"  # ask the server: this project's proxy names itself in its 101 response
+    CURRENT = "current"  # this project's proxy: ``ready`` and ``end``
+    ORIGINAL = "original"  # the original service (kyutai_modal): no ``ready``, no ``end``
+
+
 class HotkeyMode(StrEnum):
     HOLD = "hold"  # push-to-talk: dictate while the chord is held
     TOGGLE = "toggle"  # press once to start, once more to stop
@@ -49,22 +57,26 @@ class SettingsError(ValueError):
 @dataclass(frozen=True)
 class BackendSettings:
     kind: BackendKind | None = None  # None until the user (or `deploy`) configures one
-    url: str = ""  # proxy or moshi: the WebSocket URL
+    # proxy or moshi: the WebSocket URL; modal: the app's full URL, which wins over the
+    # workspace and label (Modal shortens host names over 63 characters with a hash)
+    url: str = ""
     modal_workspace: str = ""
     modal_label: str = "kyutai-dictate"
     # The model a moshi-server spoken to directly serves: its delay and silence prefix
-    # differ (kyutai/stt-1b-en_fr or kyutai/stt-2.6b-en). A proxy knows its own model.
+    # differ (kyutai/stt-1b-en_fr or kyutai/stt-2.6b-en). This project's proxy knows its own
+    # model; the original service does not say, and its flush at release needs the delay.
     model: str = "kyutai/stt-1b-en_fr"
+    protocol: ServerProtocol = ServerProtocol.AUTO  # modal and proxy: which protocol
 
     @property
     def configured(self) -> bool:
         if self.kind is BackendKind.MODAL:
-            return bool(self.modal_workspace)
+            return bool(self.modal_workspace or self.url)
         return self.kind is not None and bool(self.url)
 
     def stream_url(self) -> str:
         """The WebSocket URL clients connect to."""
-        if self.kind is BackendKind.MODAL:
+        if self.kind is BackendKind.MODAL and not self.url:
             return f"wss://{self.modal_workspace}--{self.modal_label}.modal.run/v1/stream"
         return self.url
 

@@ -2,7 +2,8 @@
 
 The model's words come with a leading space (``" Hello"``) and with its own capitals and
 punctuation, which are kept as they are. Only the very first word of a dictation loses its
-space, unless the user wants one (to continue after text already in the window).
+space, unless the user wants one (to continue after text already in the window). A word that
+comes without a leading space (the original service sends them so) gets one.
 """
 
 from __future__ import annotations
@@ -25,4 +26,10 @@ class Spacer:
             self._typed_any = True
             body = token.lstrip()
             return f" {body}" if self.leading_space else body
-        return token if token[:1].isspace() else f" {token}"
+        return spaced(token)
+
+
+def spaced(word: str) -> str:
+    """``word`` with a leading space, as this project's proxy sends words (the original
+    service sends them without)."""
+    return word if word[:1].isspace() else f" {word}"

@@ -36,6 +36,9 @@ _TEXT = {
 }
 
 
+OLDER_PROTOCOL = "the server speaks the older protocol: the last words take a moment longer"
+
+
 @dataclass(frozen=True)
 class Status:
     phase: Phase = Phase.IDLE
@@ -43,6 +46,7 @@ class Status:
     hotkey: str | None = None  # the chord; None when the global hotkey is unavailable
     hotkey_problem: str | None = None
     configured: bool = True
+    older_protocol: bool = False  # the dictation's server is the original service
 
     @property
     def look(self) -> Look:
@@ -57,6 +61,8 @@ class Status:
         if self.phase is Phase.IDLE and not self.configured:
             return "no backend configured: open Settings"
         text = _TEXT[self.look]
+        if self.older_protocol and self.phase in (Phase.STREAMING, Phase.DRAINING):
+            text += f" ({OLDER_PROTOCOL})"
         if self.phase is Phase.IDLE:
             if self.hotkey_problem:
                 text += f"; hotkey unavailable ({self.hotkey_problem})"

@@ -32,8 +32,11 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from app.endpoint import Endpoint, redact_url
 from app.errors import AppError
+from app.settings import ServerProtocol
+from server.models import STT_1B, ModelProfile
 from server.protocol.errors import ErrorCode, ProtocolError, UnknownMessageType
 from server.protocol.stream import (
+    PROTOCOL_HEADER,
     AudioChunk,
     End,
     EndOfAudio,
@@ -148,6 +151,8 @@ class SendStats:
 class StreamClient:
     """One ``/v1/stream`` session on an open WebSocket connection. Use :meth:`connect`."""
 
+    legacy = False  # True: the original service (:class:`app.original_stream.OriginalStreamClient`)
+
     def __init__(self, connection: ClientConnection) -> None:
         self._connection = connection
         self._stats = SendStats()
@@ -159,12 +164,17 @@ class StreamClient:
         cls,
         endpoint: Endpoint,
         *,
+        protocol: ServerProtocol = ServerProtocol.AUTO,
+        model: ModelProfile = STT_1B,
         open_timeout: float | None = 10.0,
         close_timeout: float | None = 5.0,
     ) -> AsyncIterator[StreamClient]:
         """Open a stream to ``endpoint``; the connection closes when the block exits.
 
-        Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP 401/403).
+        A server whose 101 response does not name this project's protocol (or ``protocol``
+        ``original``) is the original service: the client is an
+        :class:`~app.original_stream.OriginalStreamClient`, which needs the ``model`` behind
+        it. Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP 401/403).
         """
         connection = await open_websocket(
             endpoint,
@@ -174,7 +184,13 @@ class StreamClient:
             server="the server",
         )
         try:
-            yield cls(connection)
+            if speaks_original(protocol, connection):
+                from app.original_stream import OriginalStreamClient
+
+                log.info("the server speaks the original service's protocol")
+                yield OriginalStreamClient(connection, model)
+            else:
+                yield cls(connection)
         finally:
             await connection.close()
 
@@ -218,7 +234,7 @@ class StreamClient:
                 data = await self._connection.recv()
             except ConnectionClosed as exc:
                 raise closed_error(exc) from None
-            message = _decode(data)
+            message = decode_message(data)
             if message is None:
                 continue
             if isinstance(message, Error):
@@ -288,7 +304,16 @@ def closed_error(exc: ConnectionClosed) -> StreamClosed:
     )
 
 
-def _decode(data: bytes | str) -> ServerMessage | None:
+def speaks_original(protocol: ServerProtocol, connection: ClientConnection) -> bool:
+    """Whether the server is the original service: as set, or (``auto``) when its 101 response
+    does not name this project's protocol."""
+    if protocol is ServerProtocol.AUTO:
+        response = connection.response
+        return response is None or PROTOCOL_HEADER not in response.headers
+    return protocol is ServerProtocol.ORIGINAL
+
+
+def decode_message(data: bytes | str) -> ServerMessage | None:
     """Decode one server message; None for a well-formed message of an unknown type."""
     try:
         return decode_server(data)

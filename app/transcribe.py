@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TextIO
@@ -21,9 +22,11 @@ from app.microphone import (
     list_input_devices,
 )
 from app.pacing import paced_frames, until_set
+from app.settings import ServerProtocol
 from app.stream_client import StreamClient
 from app.stream_runner import run_stream
 from app.transcript_lines import TranscriptLines
+from server.models import STT_1B, ModelProfile
 from server.protocol.stream import End, Ready, ServerMessage, Token, VadEnd
 
 log = logging.getLogger(__name__)
@@ -41,6 +44,8 @@ class TranscribeOptions:
     device: str | None = None
     open_timeout: float = 60.0
     drain_timeout: float = 30.0
+    protocol: ServerProtocol = ServerProtocol.AUTO
+    model: ModelProfile = STT_1B  # the original service's model (its release needs the delay)
 
 
 def run_transcribe(
@@ -76,20 +81,38 @@ async def transcribe(options: TranscribeOptions, out: TextIO, err: TextIO) -> No
 
     try:
         if options.file is not None:
-            await _transcribe_file(options, options.file, on_message)
+            await _transcribe_file(options, options.file, on_message, err)
         else:
             await _transcribe_microphone(options, on_message, err)
     finally:
         write(lines.finish())
 
 
-async def _transcribe_file(options: TranscribeOptions, file: Path, on_message: _OnMessage) -> None:
+@asynccontextmanager
+async def _connect(options: TranscribeOptions, err: TextIO) -> AsyncIterator[StreamClient]:
+    async with StreamClient.connect(
+        options.endpoint,
+        protocol=options.protocol,
+        model=options.model,
+        open_timeout=options.open_timeout,
+    ) as stream:
+        if stream.legacy:
+            print(
+                "note: the server speaks the original service's protocol (no end of stream): "
+                f"the last words are pushed out with silence (model {options.model.name})",
+                file=err,
+                flush=True,
+            )
+        yield stream
+
+
+async def _transcribe_file(
+    options: TranscribeOptions, file: Path, on_message: _OnMessage, err: TextIO
+) -> None:
     samples = load_audio_file(file)
     stop = asyncio.Event()
     with first_interrupt_calls(stop.set):
-        async with StreamClient.connect(
-            options.endpoint, open_timeout=options.open_timeout
-        ) as stream:
+        async with _connect(options, err) as stream:
             frames = until_set(stop, paced_frames(samples, options.rtf))
             await run_stream(stream, frames, on_message, drain_timeout=options.drain_timeout)
 
@@ -106,9 +129,7 @@ async def _transcribe_microphone(
         name = "the default input device" if device is None else repr(device.name)
         print(f"Listening on {name}; press Ctrl-C to stop.", file=err, flush=True)
         with first_interrupt_calls(microphone.stop):
-            async with StreamClient.connect(
-                options.endpoint, open_timeout=options.open_timeout
-            ) as stream:
+            async with _connect(options, err) as stream:
                 await run_stream(
                     stream,
                     microphone.frames(),

@@ -210,6 +210,9 @@ class DictateApp:
     async def _open_stream(self) -> AsyncIterator[Stream]:
         open_stream = stream_opener(self.settings.backend)
         async with open_stream(self._dictation_endpoint, CONNECT_TIMEOUT) as stream:
+            if stream.legacy != self._status.older_protocol:
+                self._status = replace(self._status, older_protocol=stream.legacy)
+                self._render()
             yield stream
 
     def _on_text(self, text: str) -> None:

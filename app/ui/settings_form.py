@@ -13,10 +13,10 @@ from pathlib import Path
 
 from app.autostart import launch_command
 from app.credentials import Secret
-from app.endpoint import EndpointError, check_ws_url, modal_stream_url
+from app.endpoint import EndpointError, check_modal_url, check_ws_url, modal_stream_url
 from app.hotkey import ChordError, parse_chord
 from app.microphone import InputDevice
-from app.settings import BackendKind, BackendSettings, HotkeyMode, TypingMethod
+from app.settings import BackendKind, BackendSettings, HotkeyMode, ServerProtocol, TypingMethod
 from server.protocol import moshi
 
 BACKEND_LABELS: dict[BackendKind, str] = {
@@ -37,16 +37,23 @@ TYPING_LABELS: dict[TypingMethod, str] = {
     TypingMethod.PYNPUT: "pynput (Windows, macOS)",
     TypingMethod.CLIPBOARD: "Paste through the clipboard (restored afterwards)",
 }
+PROTOCOL_LABELS: dict[ServerProtocol, str] = {
+    ServerProtocol.AUTO: "Automatic (the server says which)",
+    ServerProtocol.CURRENT: "kyutai-dictate proxy",
+    ServerProtocol.ORIGINAL: "Original service (kyutai_modal)",
+}
 SYSTEM_DEFAULT = "System default"
 
 # The form's rows (by name) that each backend kind uses.
 URL, WORKSPACE, LABEL, MODEL = "url", "modal_workspace", "modal_label", "model"
+PROTOCOL = "protocol"
 ROWS: dict[BackendKind, tuple[str, ...]] = {
-    BackendKind.MODAL: (WORKSPACE, LABEL, Secret.MODAL_KEY, Secret.MODAL_SECRET),
-    BackendKind.PROXY: (URL, Secret.PROXY_TOKEN),
+    BackendKind.MODAL: (URL, WORKSPACE, LABEL, PROTOCOL, Secret.MODAL_KEY, Secret.MODAL_SECRET),
+    BackendKind.PROXY: (URL, PROTOCOL, Secret.PROXY_TOKEN),
     BackendKind.MOSHI: (URL, MODEL, Secret.MOSHI_API_KEY),
 }
 URL_PLACEHOLDERS: dict[BackendKind, str] = {
+    BackendKind.MODAL: "or the app's full URL: https://workspace--label.modal.run",
     BackendKind.PROXY: "wss://host:8000/v1/stream",
     BackendKind.MOSHI: f"ws://host:8080{moshi.PATH}",
 }
@@ -91,6 +98,7 @@ class BackendForm:
     modal_workspace: str = ""
     modal_label: str = ""
     model: str = ""  # direct moshi-server: the model it serves ("" keeps the saved one)
+    protocol: ServerProtocol | None = None  # None keeps the saved one
 
 
 def visible_rows(kind: BackendKind | None) -> frozenset[str]:
@@ -108,13 +116,16 @@ def backend_from_form(form: BackendForm, original: BackendSettings) -> BackendSe
         modal_workspace=form.modal_workspace.strip(),
         modal_label=label,
         model=form.model or original.model,
+        protocol=form.protocol or original.protocol,
     )
 
 
 def backend_problem(form: BackendForm) -> str | None:
     """What is wrong with the fields the chosen kind uses, or None (blank is not wrong)."""
     try:
-        if form.kind is BackendKind.MODAL:
+        if form.kind is BackendKind.MODAL and form.url.strip():
+            check_modal_url(form.url, "URL")
+        elif form.kind is BackendKind.MODAL:
             workspace, label = form.modal_workspace.strip(), form.modal_label.strip()
             if workspace or label:
                 modal_stream_url(workspace or "x", label or "x", ("Workspace", "App label"))

@@ -34,6 +34,7 @@ from app.settings import (
     DictationSettings,
     HotkeyMode,
     OverlaySettings,
+    ServerProtocol,
     StartupSettings,
     TypingMethod,
 )
@@ -44,6 +45,8 @@ from app.ui.settings_form import (
     LABEL,
     MODE_LABELS,
     MODEL,
+    PROTOCOL,
+    PROTOCOL_LABELS,
     SECRET_LABELS,
     TYPING_LABELS,
     URL,
@@ -80,6 +83,24 @@ def show_error(label: QLabel, text: str | None) -> None:
     label.setVisible(bool(text))
 
 
+def _model_combo() -> QComboBox:
+    combo = QComboBox()
+    for model in MODELS.values():
+        combo.addItem(model.name, model.repo)
+    combo.setToolTip("The model the moshi-server serves (its config decides)")
+    return combo
+
+
+_PROTOCOLS: list[ServerProtocol] = list(PROTOCOL_LABELS)
+
+
+def _protocol_combo() -> QComboBox:
+    combo = QComboBox()
+    combo.addItems([PROTOCOL_LABELS[protocol] for protocol in _PROTOCOLS])
+    combo.setToolTip("This project's proxy says so when connecting; the original service does not")
+    return combo
+
+
 class BackendSection(QWidget):
     """Where speech is recognised: the kind, its fields and secrets, test and deploy."""
 
@@ -98,10 +119,8 @@ class BackendSection(QWidget):
         self.workspace_edit.setPlaceholderText("your Modal workspace name")
         self.label_edit = QLineEdit()
         self.label_edit.setPlaceholderText(BackendSettings().modal_label)
-        self.model_combo = QComboBox()
-        for model in MODELS.values():
-            self.model_combo.addItem(model.name, model.repo)
-        self.model_combo.setToolTip("The model the moshi-server serves (its config decides)")
+        self.model_combo = _model_combo()
+        self.protocol_combo = _protocol_combo()
         self.secret_edits: dict[Secret, QLineEdit] = {}
         for secret in Secret:
             edit = QLineEdit()
@@ -113,6 +132,7 @@ class BackendSection(QWidget):
             WORKSPACE: self.workspace_edit,
             LABEL: self.label_edit,
             MODEL: self.model_combo,
+            PROTOCOL: self.protocol_combo,
         }
         self._rows.update({str(secret): edit for secret, edit in self.secret_edits.items()})
         self._form = QFormLayout()
@@ -121,6 +141,7 @@ class BackendSection(QWidget):
         self._form.addRow("Workspace", self.workspace_edit)
         self._form.addRow("App label", self.label_edit)
         self._form.addRow("Model", self.model_combo)
+        self._form.addRow("Protocol", self.protocol_combo)
         for secret, edit in self.secret_edits.items():
             self._form.addRow(SECRET_LABELS[secret], edit)
         self.problem_label = error_label()
@@ -164,6 +185,7 @@ class BackendSection(QWidget):
         default_label = backend.modal_label == BackendSettings().modal_label
         self.label_edit.setText("" if default_label else backend.modal_label)
         self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(backend.model)))
+        self.protocol_combo.setCurrentIndex(_PROTOCOLS.index(backend.protocol))
         self._kind_changed()
 
     def form(self) -> BackendForm:
@@ -173,6 +195,7 @@ class BackendSection(QWidget):
             self.workspace_edit.text(),
             self.label_edit.text(),
             self.model_combo.currentData() or "",
+            _PROTOCOLS[self.protocol_combo.currentIndex()],
         )
 
     def set_secrets(self, values: Mapping[Secret, str]) -> None:

@@ -17,6 +17,10 @@ from server.protocol.audio import pcm_from_bytes
 from server.protocol.errors import ErrorCode, ProtocolError, UnknownMessageType
 
 PATH = "/v1/stream"
+# This project's proxy names its protocol in the 101 response; a server without this header
+# speaks the original service's protocol (no ``ready``, no ``end``). PROTOCOL.md section 1.
+PROTOCOL_HEADER = "Kyutai-Dictate-Protocol"
+PROTOCOL_VERSION = "1"
 
 
 @dataclass(frozen=True, slots=True)

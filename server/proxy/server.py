@@ -61,6 +61,7 @@ class ProxyServer:
             cfg.host,
             cfg.port,
             process_request=self._route,
+            process_response=announce_protocol,
             # Messages up to the limit get a JSON ``too_large`` error from the relay; the
             # WebSocket layer cuts off anything twice as large before reading it into memory.
             max_size=2 * cfg.max_message_bytes,
@@ -138,6 +139,12 @@ class ProxyServer:
         finally:
             self._relays.discard(relay)
             self.stats.streams_active -= 1
+
+
+def announce_protocol(connection: ServerConnection, request: Request, response: Response) -> None:
+    """Name this proxy's protocol in the 101 response, so clients know ``end`` is understood."""
+    if response.status_code == 101:
+        response.headers[stream.PROTOCOL_HEADER] = stream.PROTOCOL_VERSION
 
 
 def _peer(connection: ServerConnection) -> str:

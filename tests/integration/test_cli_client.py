@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from tests.conftest import DoubleFactory, ProxyFactory
+from tests.support.original_proxy import original_proxy
 from tests.support.speech import SENTENCES, write_wav
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -63,3 +64,21 @@ async def test_bench_reports_latencies_as_json(
     streams = report.get("streams") or report.get("per_stream") or []
     assert len(streams) == 4
     assert all(s.get("words") == len(SENTENCES[0].split()) for s in streams), streams
+
+
+async def test_transcribe_a_file_through_the_original_service(
+    moshi_double: DoubleFactory, speech_dir: Path, tmp_path: Path
+) -> None:
+    """Every word, spaced, and no error at the end, though that server sends words without a
+    space, never says `end`, and closes on any text message."""
+    from tests.support.speech import speech
+
+    audio = speech(SENTENCES[:2], speech_dir, gap_seconds=0.3)
+    wav = write_wav(tmp_path / "speech.wav", audio)
+    async with moshi_double() as double, original_proxy(double.url) as service:
+        done = await cli("transcribe", "--url", service.url, "--file", str(wav), "--rtf", "4")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == " ".join(SENTENCES[:2])
+    assert service.text_messages == 0
+    assert "closed" not in done.stderr, done.stderr
+    assert "error" not in done.stderr.lower(), done.stderr

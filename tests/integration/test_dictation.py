@@ -7,17 +7,23 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import pytest
 
+from app.backend_endpoint import endpoint_for
+from app.backend_stream import stream_opener
+from app.credentials import Secret, secret_lookup
 from app.dictation import Dictation, Stream
 from app.endpoint import Endpoint
 from app.session import DictationSession, Phase
+from app.settings import BackendKind, BackendSettings
 from app.stream_client import StreamClient
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
-from tests.support.speech import SENTENCES
+from tests.support.original_proxy import original_proxy
+from tests.support.speech import SENTENCES, speech
 
 
 @dataclass
@@ -168,3 +174,47 @@ def unused_tcp_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+async def test_the_original_service_gets_every_word_spaced_and_ends_cleanly(
+    moshi_double: DoubleFactory, speech_dir: Path
+) -> None:
+    """The original proxy (no ready, no end, words without a space, no flush): the audio goes
+    out at once, the last words are pushed out by silence, and no `end` is sent."""
+    audio = speech(SENTENCES[:2], speech_dir, gap_seconds=0.3)  # the last word ends near the end
+    recorder = Recorder()
+    async with moshi_double() as double, original_proxy(double.url) as service:
+        dictation = dictation_to(service.url, recorder)
+        dictation.start()
+        await speak(dictation, audio)
+        dictation.stop()
+        await asyncio.wait_for(recorder.idle.wait(), 20)
+        assert service.text_messages == 0  # `end` would have closed it at once
+    assert recorder.text == " ".join(SENTENCES[:2])
+    assert recorder.phases == [Phase.CONNECTING, Phase.STREAMING, Phase.DRAINING, Phase.IDLE]
+    assert recorder.notices == []
+
+
+async def test_a_modal_app_given_by_its_full_url_is_dictated_to_with_proxy_auth(
+    moshi_double: DoubleFactory, two_sentences: np.ndarray
+) -> None:
+    """Settings as the user saves them for the original service's Modal app: its full URL
+    (its label is not kyutai-dictate) and a proxy auth token, which Modal's edge checks."""
+    secrets = {Secret.MODAL_KEY: "wk-1", Secret.MODAL_SECRET: "ws-2"}
+    recorder = Recorder()
+    async with (
+        moshi_double() as double,
+        original_proxy(double.url, modal_auth=("wk-1", "ws-2")) as service,
+    ):
+        backend = BackendSettings(BackendKind.MODAL, url=service.url)
+        endpoint = endpoint_for(backend, secret_lookup({}, secrets.get))
+        open_stream = stream_opener(backend)
+        dictation = Dictation(
+            lambda: open_stream(endpoint, 5),
+            recorder.typed.append,
+            on_phase=recorder.phase,
+            on_notice=recorder.notice,
+        )
+        await dictate(dictation, recorder, two_sentences)
+    assert recorder.text == " ".join(SENTENCES[:2])
+    assert recorder.notices == []

@@ -18,6 +18,7 @@ import pytest
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
+from server.protocol.stream import PROTOCOL_HEADER, PROTOCOL_VERSION
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
@@ -52,6 +53,15 @@ async def test_unauthorized_gets_401_before_the_upgrade(
     response = caught.value.response
     assert response.status_code == 401
     assert json.loads(response.body)["code"] == "unauthorized"
+
+
+async def test_the_upgrade_names_this_proxys_protocol(
+    moshi_double: DoubleFactory, proxy: ProxyFactory
+) -> None:
+    """Clients tell this proxy from the original service by this header (PROTOCOL.md 1)."""
+    async with moshi_double() as double, proxy(double.url) as server, connect(server.url) as ws:
+        assert ws.response is not None
+        assert ws.response.headers.get(PROTOCOL_HEADER) == PROTOCOL_VERSION
 
 
 async def test_valid_token_streams(

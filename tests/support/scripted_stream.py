@@ -1,13 +1,13 @@
 """A ``/v1/stream`` server that says scripted words: for tests and benchmarks that need exact
 text (any Unicode) or exact timing, which speech recognition cannot give.
 
-It can demand handshake headers, refusing others with HTTP 401 before the upgrade as this
-project's proxy does for its bearer token (docs/PROTOCOL.md, Authentication) and Modal's web
-endpoints do for proxy auth tokens (``Modal-Key`` / ``Modal-Secret``, modal.com docs,
-"Proxy auth tokens"). It answers ``ready``, then sends the next scripted word each time
-``frames_per_word`` audio frames have arrived, and on ``end`` sends the words not yet said,
-then ``end``. It records when each word was sent (``time.monotonic()``), so a benchmark can
-time the way to the window.
+It names its protocol in the 101 response like this project's proxy, and can demand
+handshake headers, refusing others with HTTP 401 before the upgrade as this project's proxy does
+for its bearer token (docs/PROTOCOL.md, Authentication) and Modal's web endpoints do for proxy
+auth tokens (``Modal-Key`` / ``Modal-Secret``, modal.com docs, "Proxy auth tokens"). It answers
+``ready``, then sends the next scripted word each time ``frames_per_word`` audio frames have
+arrived, and on ``end`` sends the words not yet said, then ``end``. It records when each word
+was sent (``time.monotonic()``), so a benchmark can time the way to the window.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from server.protocol.stream import (
     decode_client,
     encode_server,
 )
+from server.proxy.server import announce_protocol
 
 
 @dataclass
@@ -98,6 +99,12 @@ async def scripted_stream(
 ) -> AsyncIterator[ScriptedStream]:
     """The server on a free loopback port; ``required_headers`` must all be in a handshake."""
     script = ScriptedStream(words, frames_per_word, required_headers=dict(required_headers))
-    async with serve(script._handle, "127.0.0.1", 0, process_request=script._check) as server:
+    async with serve(
+        script._handle,
+        "127.0.0.1",
+        0,
+        process_request=script._check,
+        process_response=announce_protocol,
+    ) as server:
         script.url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}{PATH}"
         yield script

@@ -27,6 +27,7 @@ from tests.support.desktop import (
     text_in,
     until,
 )
+from tests.support.original_proxy import original_proxy
 from tests.support.scripted_stream import scripted_stream
 from tests.support.speech import SENTENCES, speech, write_wav
 
@@ -236,3 +237,31 @@ async def test_direct_moshi_server_mode_types_every_word(
             await asyncio.to_thread(session.mic.play, wav)
             session.xdotool("keyup", "F9")
             assert await text_in(typed, SENTENCES[1]) == SENTENCES[1], app.output
+
+
+async def test_the_original_service_types_every_word_spaced(
+    session: Desktop, moshi_double: DoubleFactory, speech_dir: Path, tmp_path: Path
+) -> None:
+    """The original service's proxy (no ready, no end, words without a space), found as such
+    because its upgrade does not name this project's protocol."""
+    wav = tmp_path / "speech.wav"
+    write_wav(wav, speech(SENTENCES[:2], speech_dir, gap_seconds=0.3))
+    typed = tmp_path / "typed.txt"
+    async with (
+        moshi_double(step_seconds=0.08) as double,
+        original_proxy(double.url) as service,
+    ):
+        backend = BackendSettings(BackendKind.PROXY, url=service.url)
+        settings_store.save(Settings(backend), session.config)
+        async with (
+            target_window(session.env, typed),
+            running_app(session) as app,
+        ):
+            session.xdotool("keydown", "F9")
+            await app.wait_for_line("capturing from")
+            await asyncio.to_thread(session.mic.play, wav)
+            session.xdotool("keyup", "F9")
+            expected = " ".join(SENTENCES[:2])
+            assert await text_in(typed, expected) == expected, app.output
+            assert "speaks the original service's protocol" in app.output
+        assert service.text_messages == 0

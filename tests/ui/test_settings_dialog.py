@@ -24,6 +24,7 @@ from app.settings import (
     DictationSettings,
     HotkeyMode,
     OverlaySettings,
+    ServerProtocol,
     Settings,
     StartupSettings,
     TypingMethod,
@@ -198,24 +199,45 @@ def test_an_emptied_secret_field_deletes_the_saved_secret(
     assert secret_store.load(Secret.MODAL_KEY) == "untouched"
 
 
+def test_the_original_services_modal_url_and_protocol_are_saved(
+    qapp: QApplication, keyring_file: Path
+) -> None:
+    dialog, emitted = make_dialog(Settings(BackendSettings(BackendKind.MODAL)))
+    url = "https://me--kyutai-stt-rust-kyutaisttrustservice-serve.modal.run"
+    dialog.backend.url_edit.setText(url)
+    dialog.backend.protocol_combo.setCurrentIndex(
+        list(ServerProtocol).index(ServerProtocol.ORIGINAL)
+    )
+    dialog.backend.secret_edits[Secret.MODAL_KEY].setText("wk-1")
+    dialog.backend.secret_edits[Secret.MODAL_SECRET].setText("ws-2")
+    dialog.save_button.click()
+    backend = emitted[-1].backend
+    assert (backend.kind, backend.url) == (BackendKind.MODAL, url)
+    assert backend.protocol is ServerProtocol.ORIGINAL
+    assert backend.configured
+
+
 def test_the_kind_shows_only_its_fields(qapp: QApplication, keyring_file: Path) -> None:
     dialog, _ = make_dialog()
     section = dialog.backend
     secrets = section.secret_edits
     every = [
         *(section.url_edit, section.workspace_edit, section.label_edit, section.model_combo),
+        section.protocol_combo,
         *secrets.values(),
     ]
     assert all(widget.isHidden() for widget in every)  # nothing chosen yet
     assert not section.test_button.isEnabled()
 
-    section.kind_combo.setCurrentIndex(0)  # Modal
-    shown = {section.workspace_edit, section.label_edit}
-    shown |= {secrets[Secret.MODAL_KEY], secrets[Secret.MODAL_SECRET]}
+    section.kind_combo.setCurrentIndex(0)  # Modal: workspace and label, or the full URL
+    shown = {section.url_edit, section.workspace_edit, section.label_edit}
+    shown |= {section.protocol_combo, secrets[Secret.MODAL_KEY], secrets[Secret.MODAL_SECRET]}
     assert {w for w in every if not w.isHidden()} == shown
+    assert "modal.run" in section.url_edit.placeholderText()
 
     section.kind_combo.setCurrentIndex(1)  # proxy
-    assert {w for w in every if not w.isHidden()} == {section.url_edit, secrets[Secret.PROXY_TOKEN]}
+    shown = {section.url_edit, section.protocol_combo, secrets[Secret.PROXY_TOKEN]}
+    assert {w for w in every if not w.isHidden()} == shown
     assert "/v1/stream" in section.url_edit.placeholderText()
 
     section.kind_combo.setCurrentIndex(2)  # moshi-server

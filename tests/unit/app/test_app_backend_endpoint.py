@@ -74,8 +74,10 @@ def test_modal_without_its_token_says_where_to_get_one() -> None:
         endpoint_for(backend, NONE)
 
 
-def test_an_unknown_model_for_direct_moshi_mode_is_refused() -> None:
-    backend = BackendSettings(BackendKind.MOSHI, url="ws://gpu:8080", model="kyutai/stt-9b")
+@pytest.mark.parametrize("kind", [BackendKind.MOSHI, BackendKind.PROXY])
+def test_an_unknown_model_is_refused(kind: BackendKind) -> None:
+    """A direct moshi-server's model, or the original service's (its release needs the delay)."""
+    backend = BackendSettings(kind, url="ws://gpu:8080", model="kyutai/stt-9b")
     with pytest.raises(EndpointError, match=r"backend\.model: unknown model"):
         endpoint_for(backend, SECRETS)
 
@@ -142,3 +144,37 @@ def test_the_moshi_api_key_variable_is_not_the_proxys_backend_key() -> None:
     # KYUTAI_DICTATE_BACKEND_KEY is the proxy's own setting (the key it sends to moshi-server).
     lookup = secret_lookup({"KYUTAI_DICTATE_BACKEND_KEY": "proxy-side"}, {}.get)
     assert endpoint_for(MOSHI, lookup).headers == ()
+
+
+def test_modal_accepts_another_apps_label() -> None:
+    """The original service's app and bench --compare-gpus' apps have labels of their own."""
+    label = "kyutai-stt-rust-kyutaisttrustservice-serve"
+    backend = BackendSettings(BackendKind.MODAL, modal_workspace="alice", modal_label=label)
+    endpoint = endpoint_for(backend, SECRETS)
+    assert endpoint.url == f"wss://alice--{label}.modal.run/v1/stream"
+    assert endpoint.headers == (("Modal-Key", "wk-1"), ("Modal-Secret", "ws-2"))
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://a-long-workspace-name--kyutai-stt-rust-kyutaisttrust-8f3a2c.modal.run",
+        "wss://a-long-workspace-name--kyutai-stt-rust-kyutaisttrust-8f3a2c.modal.run/v1/stream",
+    ],
+)
+def test_modal_accepts_the_apps_full_url_with_proxy_auth_headers(url: str) -> None:
+    backend = BackendSettings(BackendKind.MODAL, url=url)
+    assert backend.configured
+    endpoint = endpoint_for(backend, SECRETS)
+    host = "a-long-workspace-name--kyutai-stt-rust-kyutaisttrust-8f3a2c.modal.run"
+    assert endpoint.url == f"wss://{host}/v1/stream"
+    assert endpoint.headers == (("Modal-Key", "wk-1"), ("Modal-Secret", "ws-2"))
+
+
+def test_a_modal_host_name_modal_would_shorten_asks_for_the_full_url() -> None:
+    label = "kyutai-stt-rust-kyutaisttrustservice-serve"
+    backend = BackendSettings(
+        BackendKind.MODAL, modal_workspace="my-team-workspace-name", modal_label=label
+    )
+    with pytest.raises(EndpointError, match="use the app's full URL"):
+        endpoint_for(backend, SECRETS)

@@ -20,6 +20,8 @@ from app.cli import build_parser, main
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 from server.protocol.errors import ErrorCode
 from server.protocol.stream import (
+    PROTOCOL_HEADER,
+    PROTOCOL_VERSION,
     End,
     EndOfAudio,
     Error,
@@ -61,7 +63,14 @@ def require_token(connection: ServerConnection, request: Request) -> Response | 
     return None
 
 
+def announce(connection: object, request: object, response: Response) -> None:
+    """Name this project's protocol in the 101 response, as its proxy does."""
+    if response.status_code == 101:
+        response.headers[PROTOCOL_HEADER] = PROTOCOL_VERSION
+
+
 def run_server(handler: object, **kwargs: object) -> Iterator[str]:
+    kwargs.setdefault("process_response", announce)
     with serve(handler, "127.0.0.1", 0, **kwargs) as server:  # type: ignore[arg-type]
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()

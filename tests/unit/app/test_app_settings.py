@@ -18,6 +18,7 @@ from app.settings import (
     DictationSettings,
     HotkeyMode,
     OverlaySettings,
+    ServerProtocol,
     Settings,
     SettingsError,
     StartupSettings,
@@ -33,6 +34,18 @@ def test_round_trip_through_the_file(tmp_path: Path) -> None:
     assert settings_store.load(path) == settings
     assert settings_store.load(path).backend.stream_url() == "wss://me--x.modal.run/v1/stream"
     assert "token" not in path.read_text().lower()
+
+
+def test_the_servers_protocol_and_a_full_modal_url_are_kept(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    url = "wss://me--kyutai-stt-rust-kyutaisttrustservice-serve.modal.run/v1/stream"
+    backend = BackendSettings(BackendKind.MODAL, url=url, protocol=ServerProtocol.ORIGINAL)
+    settings_store.save(Settings(backend), path)
+    loaded = settings_store.load(path).backend
+    assert loaded == backend
+    assert loaded.configured
+    assert loaded.stream_url() == url
+    assert settings_store.load(tmp_path / "none.toml").backend.protocol is ServerProtocol.AUTO
 
 
 def test_missing_file_gives_defaults_that_are_not_configured(tmp_path: Path) -> None:
@@ -53,6 +66,7 @@ def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         ('[backend]\nkind = "ftp"', "is not one of"),
         ("[backend]\nurl = 5", "must be a string"),
         ("[backend\n", "not valid TOML"),
+        ('[backend]\nprotocol = "v0"', "backend.protocol 'v0' is not one of auto, current"),
     ],
 )
 def test_bad_files_give_clear_errors(tmp_path: Path, text: str, message: str) -> None:

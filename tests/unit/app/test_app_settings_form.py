@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from app.credentials import Secret
 from app.microphone import InputDevice
-from app.settings import BackendKind, BackendSettings, HotkeyMode, TypingMethod
+from app.settings import BackendKind, BackendSettings, HotkeyMode, ServerProtocol, TypingMethod
 from app.ui.settings_form import (
     MODE_LABELS,
     TYPING_LABELS,
@@ -68,6 +69,18 @@ def test_the_form_becomes_backend_settings() -> None:
 def test_rows_per_kind() -> None:
     assert visible_rows(None) == frozenset()
     assert visible_rows(BackendKind.MOSHI) == {"url", "model", Secret.MOSHI_API_KEY}
+    # Modal: a workspace and label, or the app's full URL; Modal and proxies: the protocol.
+    assert {"url", "modal_label", "protocol"} <= visible_rows(BackendKind.MODAL)
+    assert "protocol" in visible_rows(BackendKind.PROXY)
+
+
+def test_the_form_keeps_the_protocol_it_shows() -> None:
+    form = BackendForm(BackendKind.PROXY, "ws://h", protocol=ServerProtocol.ORIGINAL)
+    assert backend_from_form(form, BackendSettings()).protocol is ServerProtocol.ORIGINAL
+    kept = BackendSettings(protocol=ServerProtocol.CURRENT)
+    assert backend_from_form(BackendForm(BackendKind.PROXY, "ws://h"), kept) == replace(
+        kept, kind=BackendKind.PROXY, url="ws://h"
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,6 +92,9 @@ def test_rows_per_kind() -> None:
         (BackendForm(BackendKind.MODAL, modal_label="a.b"), "App label='a.b'"),
         (BackendForm(BackendKind.PROXY, ""), None),  # blank: not configured yet, not wrong
         (BackendForm(BackendKind.PROXY, "wss://h"), None),
+        (BackendForm(BackendKind.MODAL, "https://w--other-app.modal.run"), None),
+        (BackendForm(BackendKind.MODAL, "w--app.modal.run"), "must start with ws://"),
+        (BackendForm(BackendKind.MODAL, modal_workspace="w" * 30, modal_label="l" * 32), "URL"),
         (BackendForm(None, "ftp://ignored"), None),
     ],
 )

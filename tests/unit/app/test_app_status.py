@@ -38,3 +38,12 @@ def test_unconfigured_backend_is_an_error_look() -> None:
     status = Status(configured=False)
     assert status.look is Look.ERROR
     assert "open Settings" in status.describe()
+
+
+def test_the_overlay_says_when_the_server_speaks_the_older_protocol() -> None:
+    listening = Status(phase=Phase.STREAMING, older_protocol=True).describe()
+    assert listening.startswith("listening")
+    assert "the server speaks the older protocol" in listening
+    finishing = Status(phase=Phase.DRAINING, older_protocol=True).describe()
+    assert "older protocol" in finishing
+    assert "older protocol" not in Status(phase=Phase.STREAMING).describe()

@@ -14,6 +14,7 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from app.endpoint import Endpoint
+from app.settings import ServerProtocol
 from app.stream_client import (
     ConnectError,
     StreamClient,
@@ -24,6 +25,7 @@ from app.stream_client import (
     Unauthorized,
 )
 from app.stream_runner import DrainTimeout, run_stream
+from server.models import STT_1B, STT_2_6B
 from server.protocol.audio import FRAME_SAMPLES, Samples, pcm_from_bytes
 from server.protocol.errors import ErrorCode
 from server.protocol.stream import (
@@ -37,6 +39,7 @@ from server.protocol.stream import (
     decode_client,
     encode_server,
 )
+from server.proxy.server import announce_protocol
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
 
@@ -45,9 +48,17 @@ Handler = Callable[[ServerConnection], Awaitable[None]]
 async def stream_server(
     handler: Handler,
     process_request: Callable[[ServerConnection, Request], Response | None] | None = None,
+    announce: bool = True,
 ) -> AsyncIterator[str]:
-    """Serve ``handler`` on 127.0.0.1 and yield the /v1/stream URL."""
-    async with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+    """Serve ``handler`` on 127.0.0.1 and yield the /v1/stream URL; ``announce``: name this
+    project's protocol in the 101 response, as its proxy does."""
+    async with serve(
+        handler,
+        "127.0.0.1",
+        0,
+        process_request=process_request,
+        process_response=announce_protocol if announce else None,
+    ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         yield f"ws://127.0.0.1:{port}/v1/stream"
 
@@ -376,3 +387,107 @@ async def test_run_stream_gives_up_when_end_is_not_answered() -> None:
     async with stream_server(handler) as url, StreamClient.connect(Endpoint(url)) as stream:
         with pytest.raises(DrainTimeout):
             await run_stream(stream, frames_of(10), lambda message: None, drain_timeout=0.2)
+
+
+class OriginalService:
+    """The original service's wire behaviour (tests/support/original_proxy.py has the whole
+    proxy): no protocol header, no ready; a word without a space per audio message; closes on
+    a text message."""
+
+    def __init__(self) -> None:
+        self.samples = 0
+        self.text_messages = 0
+        self.silent_tail = 0  # zero samples received after the last non-zero one
+
+    async def handler(self, ws: ServerConnection) -> None:
+        async for data in ws:
+            if isinstance(data, str):
+                self.text_messages += 1
+                return
+            pcm = pcm_from_bytes(data)
+            self.samples += len(pcm)
+            loud = np.flatnonzero(pcm)
+            self.silent_tail = len(pcm) - 1 - loud[-1] if len(loud) else self.silent_tail + len(pcm)
+            if len(loud):
+                await ws.send(json.dumps({"type": "token", "text": f"w{self.samples}"}))
+
+
+async def test_a_server_without_the_protocol_header_is_the_original_service() -> None:
+    """Audio at once (no ready awaited), words spaced, and at release silence to cover the
+    model delay instead of `end`; the stream ends once no word has come for a model delay."""
+    service = OriginalService()
+    loud = np.full(FRAME_SAMPLES + 100, 0.5, dtype=np.float32)
+    async with (
+        stream_server(service.handler, announce=False) as url,
+        StreamClient.connect(Endpoint(url)) as stream,
+    ):
+        assert stream.legacy
+        await stream.send_audio(loud)
+        await stream.send_audio(loud)
+        await stream.end()
+        messages = await collect(stream)
+    n = len(loud)
+    assert messages == [Ready(), Token(f" w{n}"), Token(f" w{2 * n}"), End()]
+    assert service.text_messages == 0
+    assert service.samples % FRAME_SAMPLES == 0  # the last partial frame is padded
+    assert service.silent_tail >= STT_1B.delay_frames * FRAME_SAMPLES
+
+
+async def test_a_server_that_names_the_protocol_gets_end() -> None:
+    async with stream_server(echo_words) as url, StreamClient.connect(Endpoint(url)) as stream:
+        assert not stream.legacy
+        assert await end_and_collect(stream) == [Ready(), VadEnd(), End()]  # end was sent
+
+
+@pytest.mark.parametrize(
+    ("announce", "protocol", "legacy"),
+    [
+        (True, ServerProtocol.ORIGINAL, True),
+        (False, ServerProtocol.CURRENT, False),
+        (True, ServerProtocol.AUTO, False),
+        (False, ServerProtocol.AUTO, True),
+    ],
+)
+async def test_the_setting_can_force_the_protocol(
+    announce: bool, protocol: ServerProtocol, legacy: bool
+) -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async with (
+        stream_server(handler, announce=announce) as url,
+        StreamClient.connect(Endpoint(url), protocol=protocol) as stream,
+    ):
+        assert stream.legacy is legacy
+
+
+async def test_the_original_service_closing_after_release_is_a_clean_end() -> None:
+    """Its 30 s receive timeout (or any close with a close frame) after the audio ended."""
+
+    async def handler(ws: ServerConnection) -> None:
+        async for data in ws:
+            assert isinstance(data, bytes)
+            if not np.any(pcm_from_bytes(data)):  # the silence sent at release
+                await ws.send(json.dumps({"type": "token", "text": "last"}))
+                await ws.close()
+                return
+
+    async with (
+        stream_server(handler, announce=False) as url,
+        StreamClient.connect(Endpoint(url), model=STT_2_6B) as stream,
+    ):
+        await stream.send_audio(np.ones(FRAME_SAMPLES, dtype=np.float32))
+        await stream.end()
+        assert await collect(stream) == [Ready(), Token(" last"), End()]
+
+
+async def test_the_original_service_closing_before_release_is_an_error() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.close()
+
+    async with (
+        stream_server(handler, announce=False) as url,
+        StreamClient.connect(Endpoint(url)) as stream,
+    ):
+        with pytest.raises(StreamClosed, match="before the stream ended"):
+            await collect(stream)
