@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from app import settings_store
+from app.settings import BackendKind, BackendSettings, Settings
 from tests.support.desktop import (
     Desktop,
     desktop,
@@ -32,10 +34,12 @@ def session(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Desktop]
         yield d
 
 
-async def dictate(d: Desktop, typed: Path, env: dict[str, str], headers: dict[str, str]) -> str:
-    """Hold the hotkey long enough for every scripted word; the text that reached the window."""
+async def dictate(
+    d: Desktop, typed: Path, env: dict[str, str], headers: dict[str, str], kind: BackendKind
+) -> str:
+    """Hold the hotkey until the first word is typed; the text that reached the window."""
     async with scripted_stream(WORDS, frames_per_word=2, required_headers=headers) as script:
-        d.use_backend(script.url)
+        settings_store.save(Settings(BackendSettings(kind, url=script.url)), d.config)
         d.env.update(env)
         async with target_window(d.env, typed), running_app(d) as app:
             d.xdotool("keydown", "F9")
@@ -49,14 +53,25 @@ async def dictate(d: Desktop, typed: Path, env: dict[str, str], headers: dict[st
 
 async def test_a_backend_without_auth_needs_no_keyring(session: Desktop, tmp_path: Path) -> None:
     typed = tmp_path / "typed.txt"
-    assert await dictate(session, typed, {}, {}) == TEXT
+    assert await dictate(session, typed, {}, {}, BackendKind.PROXY) == TEXT
 
 
 async def test_the_proxy_token_comes_from_the_environment(session: Desktop, tmp_path: Path) -> None:
     typed = tmp_path / "typed.txt"
     env = {"KYUTAI_DICTATE_TOKEN": "t0ken-from-env"}
     headers = {"Authorization": "Bearer t0ken-from-env"}
-    assert await dictate(session, typed, env, headers) == TEXT
+    assert await dictate(session, typed, env, headers, BackendKind.PROXY) == TEXT
+
+
+async def test_modal_proxy_auth_comes_from_the_environment(
+    session: Desktop, tmp_path: Path
+) -> None:
+    """A Modal app given by its full URL (here on loopback), its proxy auth headers checked as
+    Modal's edge checks them, the key and secret from the environment."""
+    typed = tmp_path / "typed.txt"
+    env = {"MODAL_KEY": "wk-from-env", "MODAL_SECRET": "ws-from-env"}
+    headers = {"Modal-Key": "wk-from-env", "Modal-Secret": "ws-from-env"}
+    assert await dictate(session, typed, env, headers, BackendKind.MODAL) == TEXT
 
 
 async def test_a_missing_token_is_reported_with_where_to_put_it(
