@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from app import settings_store
-from app.settings import BackendKind, BackendSettings, Settings
+from app.core.settings import BackendKind, BackendSettings, Settings
+from app.desktop import settings_store
 from server.models import MODELS, STT_1B, ModelProfile
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer

@@ -18,7 +18,7 @@ import platformdirs
 from PySide6.QtCore import QLockFile
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from app.errors import AppError
+from app.core.errors import AppError
 
 log = logging.getLogger(__name__)
 

@@ -2,8 +2,8 @@
 
 Hotkey (pynput thread) and microphone (PortAudio thread) hand their events to the loop; the
 :class:`~app.dictation.Dictation` turns them into a stream and words; words go to the
-:class:`~app.typing_queue.TypingQueue` (worker thread) and to the overlay; the tray and the
-overlay render :class:`~app.status.Status`. Everything else here is glue.
+:class:`~app.desktop.typing_queue.TypingQueue` (worker thread) and to the overlay; the tray and the
+overlay render :class:`~app.core.status.Status`. Everything else here is glue.
 """
 
 from __future__ import annotations
@@ -20,27 +20,27 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
-from app.backend_endpoint import endpoint_for
-from app.backend_stream import stream_opener
-from app.capture import Capture
-from app.credentials import SecretLookup
-from app.dictation import Dictation, Stream
-from app.endpoint import Endpoint
-from app.errors import AppError
-from app.focus import open_focus_probe
-from app.hotkey import Intent, Mode, parse_chord
-from app.hotkey_listener import HotkeyListener
-from app.session import DictationSession, Phase
-from app.settings import Settings
-from app.status import Status
-from app.typing_queue import TypingQueue
-from app.typists.choose import open_typist
+from app.audio.capture import Capture
+from app.backend.connect import stream_opener
+from app.core.backend_endpoint import endpoint_for
+from app.core.credentials import SecretLookup
+from app.core.endpoint import Endpoint
+from app.core.errors import AppError
+from app.core.hotkey import Intent, Mode, parse_chord
+from app.core.session import DictationSession, Phase
+from app.core.settings import Settings
+from app.core.status import Status
+from app.desktop.dictation import Dictation, Stream
+from app.desktop.focus import open_focus_probe
+from app.desktop.hotkey_listener import HotkeyListener
+from app.desktop.typing_queue import TypingQueue
+from app.desktop.typists.choose import open_typist
 from app.ui.overlay import Overlay
 from app.ui.tray import Tray, tray_available
 from server.protocol.stream import ServerMessage, Token
 
 if TYPE_CHECKING:
-    from app.ui.settings_dialog import SettingsDialog
+    from app.ui.settings.dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -343,7 +343,7 @@ class DictateApp:
         self._apply(replace(self.settings, overlay=overlay))
 
     def open_settings(self, first_run: bool = False) -> None:
-        from app.ui.settings_window import show_settings
+        from app.ui.settings.window import show_settings
 
         show_settings(self, first_run)
 

@@ -1,4 +1,4 @@
-"""The tray icons (SVG files in ``resources/icons``, one per :class:`~app.status.Look`)."""
+"""The tray icons (SVG files in ``resources/icons``, one per :class:`~app.core.status.Look`)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QIcon, QImage, QPainter, QPixmap
 from PySide6.QtSvg import QSvgRenderer
 
-from app.status import Look
+from app.core.status import Look
 
 _HERE = Path(__file__).resolve()
 # A checkout has resources/ at the top; an installed wheel carries it inside the package.

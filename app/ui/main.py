@@ -18,11 +18,11 @@ from pathlib import Path
 
 import platformdirs
 
-from app import secret_store, settings_store
-from app.credentials import secret_lookup
-from app.desktop_session import missing_display
-from app.errors import UsageError
-from app.settings import BackendKind, BackendSettings, HotkeyMode, Settings
+from app.core.credentials import secret_lookup
+from app.core.desktop_session import missing_display
+from app.core.errors import UsageError
+from app.core.settings import BackendKind, BackendSettings, HotkeyMode, Settings
+from app.desktop import secret_store, settings_store
 from server.protocol import moshi
 
 log = logging.getLogger(__name__)
@@ -67,7 +67,7 @@ def run_app(
     from PySide6.QtWidgets import QApplication
     from qasync import QEventLoop
 
-    from app.hotkey import ChordError, parse_chord
+    from app.core.hotkey import ChordError, parse_chord
     from app.ui.control import ControlServer, send_command
     from app.ui.dictate_app import DictateApp
 

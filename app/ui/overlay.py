@@ -20,8 +20,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.placement import fit_on_screen
-from app.status import Look
+from app.core.placement import fit_on_screen
+from app.core.status import Look
 
 MAX_CHARS = 600  # the caption keeps the end of a long dictation
 _COLOURS = {

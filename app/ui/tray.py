@@ -1,4 +1,4 @@
-"""The tray icon and its menu: renders the app's :class:`~app.status.Status`, emits intents.
+"""The tray icon and its menu: renders the app's :class:`~app.core.status.Status`, emits intents.
 
 Where the desktop has no tray (some Wayland and tiling setups), the app runs without it;
 :func:`tray_available` says so, and the hotkey, the overlay and ``kyutai-dictate toggle``
@@ -11,7 +11,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
-from app.status import Status
+from app.core.status import Status
 from app.ui.icons import icon
 
 

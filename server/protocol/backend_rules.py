@@ -1,8 +1,8 @@
 """How a client of moshi-server talks to it (PROTOCOL.md section 3), as pure functions.
 
 Shared by the proxy (:mod:`server.proxy.relay`) and the app when it talks to a moshi-server
-directly (:mod:`app.moshi_client`), so both start, map words and flush the same way.
-The pause-based end-of-speech rule is :class:`server.proxy.vad.VadTracker`.
+directly (:mod:`app.backend.moshi_client`), so both start, map words and flush the same way.
+The pause-based end-of-speech rule is :class:`server.protocol.vad.VadTracker`.
 """
 
 from __future__ import annotations

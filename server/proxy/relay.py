@@ -40,10 +40,10 @@ from server.protocol.backend_rules import (
     silence_prefix,
     to_token,
 )
+from server.protocol.vad import VadTracker
 from server.proxy.backend import BackendFailure, open_session
 from server.proxy.config import ProxyConfig
 from server.proxy.stats import ProxyStats
-from server.proxy.vad import VadTracker
 
 log = logging.getLogger("kyutai_dictate.proxy")
 

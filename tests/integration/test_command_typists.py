@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from app.settings import TypingMethod
-from app.typists.base import TypingError
-from app.typists.choose import open_typist
-from app.typists.command import XDOTOOL, CommandTypist
+from app.core.settings import TypingMethod
+from app.desktop.typists.base import TypingError
+from app.desktop.typists.choose import open_typist
+from app.desktop.typists.command import XDOTOOL, CommandTypist
 from tests.support.target_window import focused_target, wait_for_text
 from tests.support.xvfb import xvfb
 

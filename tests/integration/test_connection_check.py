@@ -6,12 +6,12 @@ import socket
 
 import pytest
 
-from app import connection_check
-from app.connection_check import CheckTimeout, check_backend, check_connection
-from app.credentials import Secret, SecretLookup, secret_lookup
-from app.endpoint import Endpoint, EndpointError
-from app.settings import BackendKind, BackendSettings
-from app.stream_client import ConnectError, StreamClient, Unauthorized
+from app.backend import connection_check
+from app.backend.connection_check import CheckTimeout, check_backend, check_connection
+from app.backend.stream_client import ConnectError, StreamClient, Unauthorized
+from app.core.credentials import Secret, SecretLookup, secret_lookup
+from app.core.endpoint import Endpoint, EndpointError
+from app.core.settings import BackendKind, BackendSettings
 from tests.conftest import DoubleFactory, ProxyFactory
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from app import settings_store
-from app.settings import BackendKind, BackendSettings, Settings
+from app.core.settings import BackendKind, BackendSettings, Settings
+from app.desktop import settings_store
 from tests.conftest import DoubleFactory, ProxyFactory
 from tests.support.modal_cli import parse
 from tests.support.pretend_pve import pve_host_env

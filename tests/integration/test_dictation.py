@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.backend_endpoint import endpoint_for
-from app.backend_stream import stream_opener
-from app.credentials import Secret, secret_lookup
-from app.dictation import Dictation, Stream
-from app.endpoint import Endpoint
-from app.session import DictationSession, Phase
-from app.settings import BackendKind, BackendSettings
-from app.stream_client import StreamClient
+from app.backend.connect import stream_opener
+from app.backend.stream_client import StreamClient
+from app.core.backend_endpoint import endpoint_for
+from app.core.credentials import Secret, secret_lookup
+from app.core.endpoint import Endpoint
+from app.core.session import DictationSession, Phase
+from app.core.settings import BackendKind, BackendSettings
+from app.desktop.dictation import Dictation, Stream
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
 from tests.support.original_proxy import original_proxy

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.moshi_client import MoshiStreamClient
+from app.backend.moshi_client import MoshiStreamClient
 from server.models import STT_1B, STT_2_6B, ModelProfile
 from server.protocol.audio import FRAME_SECONDS
 from server.protocol.backend_rules import FLUSH_LEAD_FRAMES

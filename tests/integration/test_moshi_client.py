@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.dictation import classify
-from app.endpoint import Endpoint
-from app.moshi_client import MoshiStreamClient
-from app.reconnect import Verdict
-from app.stream_client import StreamClosed, StreamError, Unauthorized
+from app.backend.moshi_client import MoshiStreamClient
+from app.backend.stream_client import StreamClosed, StreamError, Unauthorized
+from app.core.endpoint import Endpoint
+from app.core.reconnect import Verdict
+from app.desktop.dictation import classify
 from server.models import STT_2_6B
 from server.protocol import ErrorCode, moshi
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS

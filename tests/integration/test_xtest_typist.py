@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.typists.xtest import XTestTypist
+from app.desktop.typists.xtest import XTestTypist
 from tests.support.target_window import focused_target, wait_for_text
 from tests.support.xvfb import xvfb
 

@@ -18,8 +18,8 @@ from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from app import settings_store
-from app.settings import BackendKind, BackendSettings, Settings
+from app.core.settings import BackendKind, BackendSettings, Settings
+from app.desktop import settings_store
 from tests.support.pulse import VirtualMicrophone, virtual_microphone
 from tests.support.scripted_stream import ScriptedStream, scripted_stream
 from tests.support.xvfb import xvfb

@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from app import settings_store
-from app.settings import BackendKind, BackendSettings, OverlaySettings, Settings
+from app.core.settings import BackendKind, BackendSettings, OverlaySettings, Settings
+from app.desktop import settings_store
 from tests.support.desktop import (
     Desktop,
     desktop,

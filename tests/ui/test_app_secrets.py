@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from app import settings_store
-from app.settings import BackendKind, BackendSettings, Settings
+from app.core.settings import BackendKind, BackendSettings, Settings
+from app.desktop import settings_store
 from tests.support.desktop import (
     Desktop,
     desktop,

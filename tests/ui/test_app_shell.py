@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app import settings_store
+from app.desktop import settings_store
 from tests.support.desktop import (
     Desktop,
     Process,

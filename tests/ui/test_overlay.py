@@ -7,7 +7,7 @@ from PySide6.QtCore import QRect
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication, QLabel
 
-from app.status import Look
+from app.core.status import Look
 from app.ui.overlay import Overlay
 
 LONG_ERROR = (

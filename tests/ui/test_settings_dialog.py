@@ -15,10 +15,9 @@ import tomli_w
 from keyrings.alt.file import PlaintextKeyring
 from PySide6.QtWidgets import QApplication
 
-from app import secret_store, settings_store
-from app.credentials import Secret, SecretReadError, secret_lookup
-from app.microphone import InputDevice, MicrophoneError
-from app.settings import (
+from app.audio.microphone import InputDevice, MicrophoneError
+from app.core.credentials import Secret, SecretReadError, secret_lookup
+from app.core.settings import (
     BackendKind,
     BackendSettings,
     DictationSettings,
@@ -30,8 +29,9 @@ from app.settings import (
     TypingMethod,
     to_toml_dict,
 )
-from app.ui.settings_dialog import SettingsDialog
-from app.ui.settings_form import FIRST_RUN_TEXT, TYPING_LABELS
+from app.desktop import secret_store, settings_store
+from app.ui.settings.dialog import SettingsDialog
+from app.ui.settings.form import FIRST_RUN_TEXT, TYPING_LABELS
 from tests.support.file_keyring import FileKeyring
 
 
@@ -591,7 +591,7 @@ def test_the_deploy_log_never_shows_the_proxy_token(
 
 
 def test_the_default_deploy_command_runs_this_app(qapp: QApplication, tmp_path: Path) -> None:
-    from app.ui.settings_form import deploy_command
+    from app.ui.settings.form import deploy_command
 
     config = tmp_path / "c.toml"
     assert deploy_command("proxmox", ["--host", "root@pve"], config) == [

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import soundfile
 
-from app.audio_file import AudioFileError, load_audio_file
-from app.resample import resample
+from app.audio.audio_file import AudioFileError, load_audio_file
+from app.audio.resample import resample
 from server.protocol.audio import SAMPLE_RATE
 
 

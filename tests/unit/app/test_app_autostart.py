@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from app.autostart import (
+from app.desktop.autostart import (
     AutostartError,
     autostart_path,
     desktop_entry,

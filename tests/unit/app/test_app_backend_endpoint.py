@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from app.backend_endpoint import endpoint_for
-from app.credentials import Secret, SecretReadError, secret_lookup
-from app.endpoint import EndpointError
-from app.settings import BackendKind, BackendSettings
+from app.core.backend_endpoint import endpoint_for
+from app.core.credentials import Secret, SecretReadError, secret_lookup
+from app.core.endpoint import EndpointError
+from app.core.settings import BackendKind, BackendSettings
 
 KEYRING = {
     Secret.MODAL_KEY: "wk-1",
@@ -21,7 +21,7 @@ NONE = secret_lookup({}, {}.get)  # a keyring with nothing saved
 
 
 def unreadable(secret: Secret) -> str | None:
-    """The keyring of a desktop without a secure one (as app.secret_store.load reads it)."""
+    """The keyring of a desktop without a secure one (as app.desktop.secret_store.load reads it)."""
     raise SecretReadError("no secure keyring is available (keyrings.alt.file.PlaintextKeyring)")
 
 

@@ -16,7 +16,7 @@ import soundfile
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from app.cli import build_parser, main
+from app.cli.main import build_parser, main
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 from server.protocol.errors import ErrorCode
 from server.protocol.stream import (
@@ -261,7 +261,7 @@ def test_devices_reports_devices_or_their_absence(capsys: pytest.CaptureFixture[
 
 def test_devices_does_not_load_the_network_stack() -> None:
     code = (
-        "import sys; from app.cli import main; main(['devices']); "
+        "import sys; from app.cli.main import main; main(['devices']); "
         "print(sorted(m for m in ('websockets', 'server.proxy') if m in sys.modules))"
     )
     done = subprocess.run(

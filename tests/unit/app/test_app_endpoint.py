@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.endpoint import DEFAULT_LOCAL_URL, Endpoint, EndpointError, resolve_endpoint
+from app.core.endpoint import DEFAULT_LOCAL_URL, Endpoint, EndpointError, resolve_endpoint
 
 MODAL_ENV = {"MODAL_WORKSPACE": "alice", "MODAL_KEY": "wk-id", "MODAL_SECRET": "ws-secret"}
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.focus import FocusGuard, open_focus_probe
+from app.desktop.focus import FocusGuard, open_focus_probe
 
 
 def test_words_are_typed_while_focus_stays() -> None:

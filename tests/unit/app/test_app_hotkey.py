@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.hotkey import ChordError, HotkeyTracker, Intent, Mode, parse_chord
+from app.core.hotkey import ChordError, HotkeyTracker, Intent, Mode, parse_chord
 
 F9 = parse_chord("<f9>")
 

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from app.interrupt import first_interrupt_calls
+from app.cli.interrupt import first_interrupt_calls
 
 
 async def test_first_interrupt_calls_back_second_raises() -> None:

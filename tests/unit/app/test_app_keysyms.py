@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.typists.keysyms import keysym_for
+from app.desktop.typists.keysyms import keysym_for
 
 
 def test_known_keysyms() -> None:

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.bench_report import BenchConfig, format_table, report_dict
-from app.latency_stats import (
+from app.cli.bench_report import BenchConfig, format_table, report_dict
+from app.cli.latency_stats import (
     StreamResult,
     StreamTimes,
     percentile,

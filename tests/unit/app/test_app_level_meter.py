@@ -8,8 +8,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from app.microphone import MicrophoneError
-from app.ui.level_meter import LevelMeter, level_percent
+from app.audio.level_meter import LevelMeter, level_percent
+from app.audio.microphone import MicrophoneError
 
 
 class FakeStream:

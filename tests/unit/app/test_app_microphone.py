@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.microphone import (
+from app.audio.microphone import (
     InputDevice,
     UnknownDeviceError,
     choose_device,

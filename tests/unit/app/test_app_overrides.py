@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.settings import BackendKind, BackendSettings, DictationSettings, HotkeyMode, Settings
+from app.core.settings import BackendKind, BackendSettings, DictationSettings, HotkeyMode, Settings
 from app.ui.main import keep_file_values, with_overrides
 
 FILE = Settings(

@@ -9,7 +9,7 @@ import time
 import numpy as np
 import pytest
 
-from app.pacing import paced_frames, until_set
+from app.audio.pacing import paced_frames, until_set
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 
 

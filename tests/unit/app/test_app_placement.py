@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.placement import fit_on_screen
+from app.core.placement import fit_on_screen
 
 SCREEN = (0, 0, 1280, 800)
 

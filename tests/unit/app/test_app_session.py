@@ -6,8 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from app.reconnect import Verdict, backoff, classify_close, classify_error, classify_http_status
-from app.session import (
+from app.core.reconnect import (
+    Verdict,
+    backoff,
+    classify_close,
+    classify_error,
+    classify_http_status,
+)
+from app.core.session import (
     Connect,
     DictationSession,
     Disconnect,
@@ -18,7 +24,7 @@ from app.session import (
     SendEnd,
     TypeText,
 )
-from app.spacing import Spacer
+from app.core.spacing import Spacer
 from server.protocol import ErrorCode
 from server.protocol.stream import End, Error, Ready, Token
 

@@ -9,10 +9,8 @@ import keyring
 import pytest
 from keyrings.alt.file import PlaintextKeyring
 
-from app import secret_store, settings_store
-from app.credentials import Secret, SecretReadError
-from app.secret_store import SecretStoreError
-from app.settings import (
+from app.core.credentials import Secret, SecretReadError
+from app.core.settings import (
     BackendKind,
     BackendSettings,
     DictationSettings,
@@ -24,6 +22,8 @@ from app.settings import (
     StartupSettings,
     TypingMethod,
 )
+from app.desktop import secret_store, settings_store
+from app.desktop.secret_store import SecretStoreError
 from tests.support.file_keyring import FileKeyring
 
 

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from app.credentials import Secret
-from app.microphone import InputDevice
-from app.settings import BackendKind, BackendSettings, HotkeyMode, ServerProtocol, TypingMethod
-from app.ui.settings_form import (
+from app.audio.microphone import InputDevice
+from app.core.credentials import Secret
+from app.core.settings import BackendKind, BackendSettings, HotkeyMode, ServerProtocol, TypingMethod
+from app.ui.settings.form import (
     MODE_LABELS,
     TYPING_LABELS,
     BackendForm,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.session import Phase
-from app.status import Look, Status
+from app.core.session import Phase
+from app.core.status import Look, Status
 
 
 @pytest.mark.parametrize(

@@ -13,9 +13,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
-from app.endpoint import Endpoint
-from app.settings import ServerProtocol
-from app.stream_client import (
+from app.backend.stream_client import (
     ConnectError,
     StreamClient,
     StreamClosed,
@@ -24,7 +22,9 @@ from app.stream_client import (
     StreamProtocolError,
     Unauthorized,
 )
-from app.stream_runner import DrainTimeout, run_stream
+from app.backend.stream_runner import DrainTimeout, run_stream
+from app.core.endpoint import Endpoint
+from app.core.settings import ServerProtocol
 from server.models import STT_1B, STT_2_6B
 from server.protocol.audio import FRAME_SAMPLES, Samples, pcm_from_bytes
 from server.protocol.errors import ErrorCode
@@ -298,7 +298,7 @@ async def test_unknown_message_types_are_skipped(caplog: pytest.LogCaptureFixtur
         await wait_for_end(ws)
         await send(ws, End())
 
-    caplog.set_level(logging.DEBUG, logger="app.stream_client")
+    caplog.set_level(logging.DEBUG, logger="app.backend.stream_client")
     async with stream_server(handler) as url, StreamClient.connect(Endpoint(url)) as stream:
         assert await end_and_collect(stream) == [Token(" kept"), End()]
     assert "stats" in caplog.text

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.transcript_lines import TranscriptLines
+from app.cli.transcript_lines import TranscriptLines
 
 
 def render(events: list[str]) -> str:

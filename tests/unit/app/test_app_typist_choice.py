@@ -6,12 +6,12 @@ from collections.abc import Callable
 
 import pytest
 
-from app.desktop_session import session_kind
-from app.errors import AppError
-from app.settings import TypingMethod
-from app.typists.base import TypingError
-from app.typists.choose import resolve_method
-from app.typists.xtest import TypingError as XTestTypingError
+from app.core.desktop_session import session_kind
+from app.core.errors import AppError
+from app.core.settings import TypingMethod
+from app.desktop.typists.base import TypingError
+from app.desktop.typists.choose import resolve_method
+from app.desktop.typists.xtest import TypingError as XTestTypingError
 
 X11 = {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}
 WAYLAND = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import pytest
 
-from app.endpoint_health import curl_command, health_url, wait_until_healthy
+from app.backend.endpoint_health import curl_command, health_url, wait_until_healthy
 
 KEY, SECRET = "wk-right", "ws-right"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 import pytest
 
-from app import deploy
+from app.cli import deploy
 from tests.support.modal_cli import parse
 
 ROOT = Path(__file__).resolve().parents[3]

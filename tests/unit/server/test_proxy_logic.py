@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from server.models import STT_2_6B, model_profile
+from server.protocol.vad import WARMUP_STEPS, VadTracker
 from server.proxy import config as proxy_config
 from server.proxy.auth import bearer_token, is_authorized
-from server.proxy.vad import WARMUP_STEPS, VadTracker
 
 PAUSE = (0.9, 0.9, 0.9, 0.9)
 TALK = (0.1, 0.1, 0.1, 0.1)

@@ -1,0 +1,490 @@
+"""The ``kyutai-dictate`` command line: one subcommand per entry in :data:`COMMANDS`.
+
+Only the chosen command declares its options (``serve`` takes them from ``server.proxy.cli``)
+and each command imports its implementation when it runs, so ``kyutai-dictate devices`` loads
+neither websockets nor the proxy. To add a command, write its ``add_arguments`` and ``run``
+functions here and list them in :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import math
+import os
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from app.core.errors import AppError, UsageError
+
+if TYPE_CHECKING:
+    from app.core.endpoint import Endpoint
+    from app.core.settings import ServerProtocol
+    from server.models import ModelProfile
+
+PROG = "kyutai-dictate"
+PROXY_CLI = "server.proxy.cli"
+LOG_LEVELS = ("debug", "info", "warning", "error")
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """A subcommand: its help line, how it declares its options, and how it runs."""
+
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    log_level: str = "warning"  # unless --log-level says otherwise
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for usage errors)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    parser = build_parser(only=_chosen_command(argv))
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, or argparse reporting a usage error
+        return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
+    command = _COMMANDS_BY_NAME.get(args.command or "", _APP)
+    args.log_level = args.log_level or command.log_level
+    _configure_logging(args.log_level)
+    who = f"{PROG} {command.name}".rstrip()
+    try:
+        return command.run(args)
+    except AppError as exc:
+        print(f"{who}: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print(f"{who}: interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser with every subcommand; with ``only``, just that one has options."""
+    parser = argparse.ArgumentParser(
+        prog=PROG, description="Dictation with Kyutai's streaming speech-to-text on your own GPU."
+    )
+    _add_log_level(parser, default=None)
+    if only is None:
+        _add_app_arguments(parser)
+    subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for command in COMMANDS:
+        sub = subcommands.add_parser(command.name, help=command.help, description=command.help)
+        # Also accepted after the command; SUPPRESS keeps the value given before it otherwise.
+        # (Each subparser gets its own action: set_defaults on one must not reach the others.)
+        _add_log_level(sub, default=argparse.SUPPRESS)
+        if only is None or only == command.name:
+            command.add_arguments(sub)
+    return parser
+
+
+def _chosen_command(argv: Sequence[str]) -> str | None:
+    """The first argument that names a command (no top-level option takes such a value)."""
+    return next((arg for arg in argv if arg in _COMMANDS_BY_NAME), None)
+
+
+# --- the desktop app (no command) and its remote control -----------------------------------
+
+
+def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
+    app = parser.add_argument_group("the desktop app (no COMMAND), for this run only")
+    app.add_argument("--config", type=Path, help="settings file (default: the user's config.toml)")
+    app.add_argument("--url", help="backend WebSocket URL (a /v1/stream proxy or moshi-server)")
+    app.add_argument("--hotkey", help="push-to-talk chord, e.g. <f9> or <ctrl>+<alt>+d")
+    app.add_argument("--mode", choices=("hold", "toggle"), help="hold to talk, or press twice")
+
+
+def _run_app(args: argparse.Namespace) -> int:
+    from app.ui.main import run_app
+
+    if args.url:
+        from app.core.endpoint import check_ws_url
+
+        check_ws_url(args.url, "--url")
+    return run_app(args.config, args.url, args.hotkey, args.mode)
+
+
+def _add_no_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser
+
+
+def _remote(command: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from app.ui.control import send_command
+
+        send_command(command)
+        return 0
+
+    return run
+
+
+_APP = Command("", "run the desktop app", _add_app_arguments, _run_app, log_level="warning")
+
+
+# --- transcribe ---------------------------------------------------------------------------
+
+
+def _add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_endpoint_arguments(parser)
+    source = parser.add_argument_group("audio source (default: the microphone)")
+    source.add_argument("--file", type=Path, help="stream this audio file instead (WAV, FLAC...)")
+    source.add_argument(
+        "--rtf",
+        type=_rtf,
+        help="with --file: speed as a multiple of real time (default 1; 0 or inf: no pacing)",
+    )
+    source.add_argument(
+        "--device", help="microphone: index or (part of the) name, see 'kyutai-dictate devices'"
+    )
+
+
+def _run_transcribe(args: argparse.Namespace) -> int:
+    from app.cli.transcribe import TranscribeOptions, run_transcribe
+
+    if args.file is None and args.rtf is not None:
+        raise UsageError("--rtf applies to --file only")
+    if args.file is not None and args.device is not None:
+        raise UsageError("--device applies to the microphone, not to --file")
+    options = TranscribeOptions(
+        endpoint=_endpoint(args),
+        file=args.file,
+        rtf=1.0 if args.rtf is None else args.rtf,
+        device=args.device,
+        open_timeout=args.open_timeout,
+        drain_timeout=args.drain_timeout,
+        protocol=_protocol(args),
+        model=_model(args),
+    )
+    return run_transcribe(options)
+
+
+# --- devices ------------------------------------------------------------------------------
+
+
+def _add_devices_arguments(parser: argparse.ArgumentParser) -> None:
+    del parser  # no options
+
+
+def _run_devices(args: argparse.Namespace) -> int:
+    from app.cli.devices import run_devices
+
+    return run_devices()
+
+
+# --- bench --------------------------------------------------------------------------------
+
+
+def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    _add_endpoint_arguments(parser)
+    bench = parser.add_argument_group("benchmark")
+    bench.add_argument("--file", type=Path, required=True, help="audio file to stream (speech)")
+    bench.add_argument(
+        "-p", "--parallel", type=_positive_int, default=4, help="simultaneous streams (default 4)"
+    )
+    bench.add_argument(
+        "--runs", type=_positive_int, default=3, help="rounds of parallel streams (default 3)"
+    )
+    bench.add_argument(
+        "--rtf",
+        type=_rtf,
+        default=1.0,
+        help="speed as a multiple of real time (default 1, as a microphone; 0 or inf: no pacing)",
+    )
+    bench.add_argument("--json", action="store_true", help="print one JSON object instead")
+    bench.add_argument("--output", type=Path, help="also write the JSON report to this file")
+    bench.add_argument(
+        "--compare-gpus",
+        metavar="GPUS",
+        help="comma-separated Modal GPU types (e.g. L4,L40S,A10G): deploy one app per GPU, "
+        "benchmark each, print one table, stop them (needs a Modal token, MODAL_KEY/MODAL_SECRET)",
+    )
+
+
+def _run_bench(args: argparse.Namespace) -> int:
+    from app.cli.bench import BenchOptions, run_bench
+    from app.core.endpoint import Endpoint
+
+    compare = [gpu.strip() for gpu in (args.compare_gpus or "").split(",") if gpu.strip()]
+    options = BenchOptions(
+        endpoint=Endpoint("wss://deployed-per-gpu") if compare else _endpoint(args),
+        file=args.file,
+        parallel=args.parallel,
+        runs=args.runs,
+        rtf=args.rtf,
+        json=args.json,
+        output=args.output,
+        open_timeout=args.open_timeout,
+        drain_timeout=args.drain_timeout,
+        protocol=_protocol(args),
+        model=_model(args),
+    )
+    if compare:
+        from app.cli.bench_compare import compare_gpus
+
+        return compare_gpus(compare, options, dict(os.environ))
+    return run_bench(options)
+
+
+# --- deploy -------------------------------------------------------------------------------
+
+
+def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
+    modal = targets.add_parser("modal", help="deploy to Modal (serverless GPU, scales to zero)")
+    modal.add_argument("--gpu", help="Modal GPU type (default L40S; $KYUTAI_GPU)")
+    modal.add_argument("--batch-size", type=_positive_int, help="streams per GPU (default 8)")
+    modal.add_argument("--model", help="kyutai/stt-1b-en_fr (default) or kyutai/stt-2.6b-en")
+    modal.add_argument("--app-name", help="Modal app name and URL label (default kyutai-dictate)")
+    modal.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
+    modal.add_argument(
+        "--health-timeout",
+        type=float,
+        default=600,
+        metavar="SECONDS",
+        help="ask the endpoint's /healthz until it answers, at most this long (needs MODAL_KEY "
+        "and MODAL_SECRET; 0: only print how to check; default 600)",
+    )
+    pve = targets.add_parser("proxmox", help="deploy to an LXC container on a Proxmox VE host")
+    pve.add_argument("--host", help="USER@HOST of the Proxmox host (default: this machine)")
+    pve.add_argument(
+        "--dry-run", action="store_true", help="print what would change, change nothing"
+    )
+    pve.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
+    for flag in ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
+                 "ip", "gateway", "model", "batch-size", "port"):  # fmt: skip
+        pve.add_argument(f"--{flag}", help="see server/deploy/proxmox/pve-host.sh --help")
+    targets.add_parser("status", help="list the deployed Modal apps")
+    stop = targets.add_parser("stop", help="stop a deployed Modal app")
+    stop.add_argument("--app-name", default="kyutai-dictate", help="default kyutai-dictate")
+
+
+def _run_deploy(args: argparse.Namespace) -> int:
+    from app.cli import deploy
+
+    env = dict(os.environ)
+    if args.target == "status":
+        print(deploy.modal_apps(env), end="")
+        return 0
+    if args.target == "stop":
+        deploy.stop_modal(args.app_name, env)
+        return 0
+    if args.target == "modal":
+        result = deploy.deploy_modal(args.gpu, args.batch_size, args.model, args.app_name, env)
+        print(f"endpoint: {result.url}")
+        _report(deploy.remember(result, args.config))
+        print("clients authenticate with a Modal proxy auth token: set MODAL_KEY and MODAL_SECRET")
+        return 0 if deploy.check_modal_endpoint(result.url, env, args.health_timeout) else 1
+    flags = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
+             "ip", "gateway", "model", "batch_size", "port")  # fmt: skip
+    script_args = [
+        item
+        for flag in flags
+        if getattr(args, flag) is not None
+        for item in (f"--{flag.replace('_', '-')}", str(getattr(args, flag)))
+    ]
+    if args.dry_run:
+        script_args.append("--dry-run")
+    found = deploy.deploy_proxmox(args.host, script_args, env)
+    if found is not None:
+        print(f"endpoint: {found.url}")
+        _report(deploy.remember(found, args.config))
+    return 0
+
+
+def _report(lines: list[str]) -> None:
+    for line in lines:
+        print(f"{PROG} deploy: {line}", file=sys.stderr)
+
+
+# --- serve --------------------------------------------------------------------------------
+
+
+def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
+    try:
+        proxy_cli = importlib.import_module(PROXY_CLI)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not PROXY_CLI.startswith(exc.name):
+            raise
+        return  # not written yet: 'serve' then reports it when run
+    proxy_cli.add_arguments(parser)
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    try:
+        proxy_cli = importlib.import_module(PROXY_CLI)
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not PROXY_CLI.startswith(exc.name):
+            raise
+        raise AppError(f"the proxy is not available in this installation ({exc})") from None
+    return int(proxy_cli.run(args))
+
+
+COMMANDS: tuple[Command, ...] = (
+    Command(
+        "transcribe",
+        "stream the microphone (or a file) to the backend and print the words as they come",
+        _add_transcribe_arguments,
+        _run_transcribe,
+    ),
+    Command(
+        "devices",
+        "list the microphones (audio input devices)",
+        _add_devices_arguments,
+        _run_devices,
+    ),
+    Command(
+        "bench",
+        "measure latency with parallel streams of an audio file",
+        _add_bench_arguments,
+        _run_bench,
+    ),
+    Command(
+        "deploy",
+        "put the backend on Modal or a Proxmox host; status; stop",
+        _add_deploy_arguments,
+        _run_deploy,
+        log_level="info",
+    ),
+    Command(
+        "serve",
+        "run the /v1/stream proxy in front of a moshi-server",
+        _add_serve_arguments,
+        _run_serve,
+        log_level="info",  # a service reports what it does
+    ),
+    *(
+        Command(name, f"{text} (for desktop shortcuts)", _add_no_arguments, _remote(name))
+        for name, text in (
+            ("toggle", "start or stop dictating in the running app"),
+            ("start", "start dictating in the running app"),
+            ("stop", "stop dictating in the running app"),
+            ("show", "show the running app (a second launch does the same)"),
+            ("type-held", "type the words the focus guard held back, into the focused window"),
+            ("copy-held", "copy the words the focus guard held back to the clipboard"),
+            ("quit", "quit the running app"),
+        )
+    ),
+)
+_COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}
+
+
+# --- shared options -----------------------------------------------------------------------
+
+
+def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("backend")
+    group.add_argument(
+        "--url",
+        help="WebSocket URL of the /v1/stream endpoint (ws:// or wss://); wins over --service",
+    )
+    group.add_argument(
+        "--service",
+        choices=("modal", "local"),
+        help="modal: wss://$MODAL_WORKSPACE--$KYUTAI_DICTATE_MODAL_LABEL.modal.run with "
+        "MODAL_KEY/MODAL_SECRET; local (default): $LOCAL_WS_URL or ws://127.0.0.1:8000/v1/stream",
+    )
+    group.add_argument(
+        "--token",
+        help="bearer token for a self-hosted proxy (default: $KYUTAI_DICTATE_TOKEN, which "
+        "unlike this option does not show in the process list)",
+    )
+    group.add_argument(
+        "--open-timeout",
+        type=_positive_float,
+        default=60.0,
+        metavar="SECONDS",
+        help="give up connecting after this long (default 60: a cold GPU takes a while)",
+    )
+    group.add_argument(
+        "--drain-timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="after the audio ends, wait this long for the last words (default 30)",
+    )
+    group.add_argument(
+        "--protocol",
+        choices=("auto", "current", "original"),
+        default="auto",
+        help="the server's protocol: auto (default; this project's proxy says so when "
+        "connecting), current, or original (the kyutai_modal service: no end of stream)",
+    )
+    group.add_argument(
+        "--model",
+        choices=("stt-1b-en_fr", "stt-2.6b-en"),
+        default="stt-1b-en_fr",
+        help="with the original service: the model it serves (its delay sets how much silence "
+        "pushes the last words out; default stt-1b-en_fr)",
+    )
+
+
+def _protocol(args: argparse.Namespace) -> ServerProtocol:
+    from app.core.settings import ServerProtocol
+
+    return ServerProtocol(args.protocol)
+
+
+def _model(args: argparse.Namespace) -> ModelProfile:
+    from server.models import model_profile
+
+    return model_profile(args.model)
+
+
+def _endpoint(args: argparse.Namespace) -> Endpoint:
+    from app.core.endpoint import resolve_endpoint
+
+    return resolve_endpoint(args.url, args.service, args.token, os.environ)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _float(text)
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
+    return value
+
+
+def _rtf(text: str) -> float:
+    value = _float(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0 (0 or inf: no pacing), got {text!r}")
+    return value
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _add_log_level(parser: argparse.ArgumentParser, default: str | None) -> None:
+    parser.add_argument(
+        "--log-level",
+        choices=LOG_LEVELS,
+        type=str.lower,
+        default=default,
+        help="log to stderr from this level on (default: warning; info for serve)",
+    )
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )

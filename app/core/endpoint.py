@@ -1,0 +1,176 @@
+"""Where the ``/v1/stream`` backend is and how to authenticate to it (pure: no I/O).
+
+:func:`resolve_endpoint` turns command-line choices and environment variables into an
+:class:`Endpoint`. Secrets live only in ``Endpoint.headers``; ``repr``/``str`` redact them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from app.core.errors import UsageError
+from server.protocol.stream import PATH
+
+Service = Literal["modal", "local"]
+SERVICES: tuple[Service, ...] = ("modal", "local")
+
+DEFAULT_LOCAL_URL = f"ws://127.0.0.1:8000{PATH}"
+DEFAULT_MODAL_LABEL = "kyutai-dictate"
+TOKEN_ENV = "KYUTAI_DICTATE_TOKEN"
+MODAL_LABEL_ENV = "KYUTAI_DICTATE_MODAL_LABEL"
+LOCAL_URL_ENV = "LOCAL_WS_URL"
+
+_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
+_REDACTED = "***"
+_MAX_DNS_LABEL = 63
+
+
+class EndpointError(UsageError, ValueError):
+    """The endpoint cannot be resolved; the message says what to set."""
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Endpoint:
+    """A WebSocket URL plus the HTTP headers to send with the opening handshake."""
+
+    url: str
+    headers: tuple[tuple[str, str], ...] = ()
+    # What to tell the user if the server refuses the credentials (HTTP 401/403).
+    refused_advice: str = field(default="", compare=False)
+
+    def describe(self) -> str:
+        """The URL and header names, with every secret replaced by ``***``."""
+        names = ", ".join(name for name, _ in self.headers)
+        suffix = f" (headers: {names})" if names else ""
+        return redact_url(self.url) + suffix
+
+    def __repr__(self) -> str:
+        headers = tuple((name, _REDACTED) for name, _ in self.headers)
+        return f"Endpoint(url={redact_url(self.url)!r}, headers={headers!r})"
+
+    __str__ = describe
+
+
+def resolve_endpoint(
+    url: str | None,
+    service: str | None,
+    token: str | None,
+    env: Mapping[str, str],
+) -> Endpoint:
+    """Build the endpoint from ``--url`` / ``--service`` / ``--token`` and the environment.
+
+    ``url`` wins over the URL the service would give; with neither, the service is ``local``.
+    ``service == "modal"`` always adds the Modal proxy-auth headers (so an explicit ``--url`` to a
+    Modal app still authenticates). A token (argument, else ``KYUTAI_DICTATE_TOKEN``) adds
+    ``Authorization: Bearer``. A URL without a path gets ``/v1/stream``.
+    Raises :class:`EndpointError` naming what to set.
+    """
+    if service is not None and service not in SERVICES:
+        raise EndpointError(f"unknown service {service!r}; choose one of: {', '.join(SERVICES)}")
+    headers: list[tuple[str, str]] = []
+    if service == "modal":
+        headers += [
+            ("Modal-Key", _require(env, "MODAL_KEY", "the Modal proxy-auth token id")),
+            ("Modal-Secret", _require(env, "MODAL_SECRET", "the Modal proxy-auth token secret")),
+        ]
+    if url:
+        resolved = check_ws_url(url, "--url")
+    elif service == "modal":
+        resolved = _modal_url(env)
+    else:
+        local = _get(env, LOCAL_URL_ENV)
+        resolved = check_ws_url(local, LOCAL_URL_ENV) if local else DEFAULT_LOCAL_URL
+    bearer = (token or "").strip() or _get(env, TOKEN_ENV)
+    if bearer:
+        if any(c.isspace() for c in bearer):
+            raise EndpointError(f"the token (--token or {TOKEN_ENV}) must not contain whitespace")
+        headers.append(("Authorization", f"Bearer {bearer}"))
+    return Endpoint(resolved, tuple(headers))
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password in the user info and every query value replaced by ``***``."""
+    parts = urlsplit(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{_REDACTED}@{host}" if ":" in userinfo else f"{user}@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        query = urlencode([(key, _REDACTED) for key, _ in pairs], safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def _modal_url(env: Mapping[str, str]) -> str:
+    workspace = _require(env, "MODAL_WORKSPACE", "your Modal workspace name")
+    label = _get(env, MODAL_LABEL_ENV) or DEFAULT_MODAL_LABEL
+    return modal_stream_url(workspace, label, ("MODAL_WORKSPACE", MODAL_LABEL_ENV))
+
+
+def modal_stream_url(
+    workspace: str, label: str, sources: tuple[str, str] = ("workspace", "app label")
+) -> str:
+    """The stream URL of the Modal app ``label`` in ``workspace`` (both checked as host name
+    parts; ``sources`` name them in the error)."""
+    for name, value in zip(sources, (workspace, label), strict=True):
+        if not _DNS_LABEL.fullmatch(value):
+            raise EndpointError(
+                f"{name}={value!r} is not a valid host name part (letters, digits, '-', '_')"
+            )
+    host = f"{workspace}--{label}"
+    if len(host) > _MAX_DNS_LABEL:
+        raise EndpointError(
+            f"{host!r} is longer than {_MAX_DNS_LABEL} characters, so Modal shortened it: "
+            "use the app's full URL (as `modal deploy` printed it) instead"
+        )
+    return f"wss://{host}.modal.run{PATH}"
+
+
+def check_modal_url(url: str, source: str) -> str:
+    """A Modal app's full URL as a WebSocket URL: ``https://`` (as ``modal deploy`` prints it)
+    becomes ``wss://``; otherwise as :func:`check_ws_url`."""
+    url = url.strip()
+    for web, socket in (("https://", "wss://"), ("http://", "ws://")):
+        if url.lower().startswith(web):
+            url = socket + url[len(web) :]
+    return check_ws_url(url, source)
+
+
+def check_ws_url(url: str, source: str, default_path: str = PATH) -> str:
+    """``url`` checked as a ws:// or wss:// URL, with ``default_path`` when it has no path.
+
+    Raises :class:`EndpointError` naming ``source`` (the option or field it came from).
+    """
+    url = url.strip()
+    try:
+        parts = urlsplit(url)
+        _ = parts.port  # raises ValueError for a port that is not a number in range
+    except ValueError as exc:
+        raise EndpointError(f"{source}: {redact_url(url)!r} is not a valid URL: {exc}") from None
+    if parts.scheme not in ("ws", "wss"):
+        hint = ""
+        if parts.scheme in ("http", "https"):
+            hint = f" (did you mean {'wss' if parts.scheme == 'https' else 'ws'}://...?)"
+        raise EndpointError(f"{source}: {redact_url(url)!r} must start with ws:// or wss://{hint}")
+    if not parts.hostname:
+        raise EndpointError(f"{source}: {redact_url(url)!r} has no host name")
+    if parts.path in ("", "/"):
+        parts = parts._replace(path=default_path)
+    return urlunsplit(parts)
+
+
+def _get(env: Mapping[str, str], name: str) -> str:
+    return env.get(name, "").strip()
+
+
+def _require(env: Mapping[str, str], name: str, what: str) -> str:
+    value = _get(env, name)
+    if not value:
+        raise EndpointError(f"set the environment variable {name} ({what})")
+    return value

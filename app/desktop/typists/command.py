@@ -1,0 +1,153 @@
+"""Typing by running a command-line tool once per chunk of text: xdotool, wtype, ydotool.
+
+The text goes to the tool as one argument after ``--`` (no shell), so leading spaces, dashes
+and any Unicode reach it unchanged. The tool runs with a UTF-8 locale: xdotool and wtype decode
+their argument with the locale and fail on non-ASCII text under ``C``.
+
+Limits: ydotool types US-layout key codes through uinput, so only ASCII comes out right, and it
+needs ``ydotoold`` running; wtype works only on compositors with the virtual-keyboard protocol
+(Sway, Hyprland and other wlroots compositors; not GNOME).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from app.desktop.typists.base import TypingError
+
+
+@dataclass(frozen=True)
+class Tool:
+    """A command-line program: its name, the package that has it, advice when it fails."""
+
+    program: str
+    package: str
+    advice: str = ""  # added to the message of a failed run
+
+
+@dataclass(frozen=True)
+class TypingCommand:
+    """A tool and the arguments that make it type a text."""
+
+    tool: Tool
+    args: Callable[[str], list[str]]
+
+
+XDOTOOL = TypingCommand(
+    Tool("xdotool", "xdotool"),
+    # 12 ms, xdotool's default: with no delay it drops characters it has to remap.
+    # --clearmodifiers: keys the user still holds (a hotkey chord) are lifted while typing.
+    lambda text: ["type", "--clearmodifiers", "--delay", "12", "--", text],
+)
+WTYPE = TypingCommand(
+    Tool("wtype", "wtype", "wtype needs a compositor with the virtual-keyboard protocol"),
+    lambda text: ["--", text],
+)
+YDOTOOL = TypingCommand(
+    Tool(
+        "ydotool",
+        "ydotool",
+        "ydotool needs ydotoold running: `systemctl --user enable --now ydotool` or start "
+        "`ydotoold`, and YDOTOOL_SOCKET set if its socket is not the default",
+    ),
+    lambda text: ["type", "--", text],
+)
+
+
+def tool_env(env: Mapping[str, str] | None) -> dict[str, str]:
+    """``env`` (default: this process's) with a UTF-8 locale for the tool's arguments."""
+    result = dict(os.environ if env is None else env)
+    locale = result.get("LC_ALL") or result.get("LC_CTYPE") or result.get("LANG") or ""
+    if "utf-8" not in locale.lower() and "utf8" not in locale.lower():
+        result["LC_ALL"] = "C.UTF-8"
+    return result
+
+
+def require(tool: Tool, env: Mapping[str, str]) -> str:
+    """The path of ``tool``'s program on ``env``'s PATH; TypingError if it is not there."""
+    path = shutil.which(tool.program, path=env.get("PATH", os.defpath))
+    if path is None:
+        raise TypingError(f"{tool.program} is not installed: apt install {tool.package}")
+    return path
+
+
+class CommandFailed(TypingError):
+    """The tool ran and exited with a failure."""
+
+
+def run_tool(
+    tool: Tool,
+    args: Sequence[str],
+    env: Mapping[str, str],
+    *,
+    stdin: str | None = None,
+    timeout: float = 10.0,
+) -> str:
+    """Run ``tool`` with ``args`` and return its standard output.
+
+    Output goes through temporary files, not pipes: xclip and wl-copy leave a process behind
+    that keeps them open. A non-zero exit raises :class:`CommandFailed` with the tool's first
+    line of error; a tool that cannot start or does not finish raises :class:`TypingError`.
+    """
+    argv = [require(tool, env), *args]
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        try:
+            done = subprocess.run(
+                argv,
+                input=None if stdin is None else stdin.encode(),
+                stdin=subprocess.DEVNULL if stdin is None else None,
+                stdout=out,
+                stderr=err,
+                env=dict(env),
+                timeout=timeout,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            raise TypingError(f"{tool.program} did not finish within {timeout:.0f} s") from None
+        except OSError as error:
+            raise TypingError(f"{tool.program} could not run: {error.strerror}") from None
+        stdout, stderr = _read(out), _read(err)
+    if done.returncode != 0:
+        raise CommandFailed(_failure(tool, done.returncode, stderr, stdout))
+    return stdout
+
+
+def _read(file: IO[bytes]) -> str:
+    file.seek(0)
+    return file.read().decode(errors="replace")
+
+
+def _failure(tool: Tool, code: int, stderr: str, stdout: str) -> str:
+    """The first line the tool wrote about the failure (ydotool writes it on stdout)."""
+    lines = [line.strip() for line in (stderr + "\n" + stdout).splitlines() if line.strip()]
+    reason = lines[0] if lines else f"exit status {code}"
+    message = f"{tool.program} failed: {reason}"
+    return f"{message} ({tool.advice})" if tool.advice else message
+
+
+class CommandTypist:
+    """Types each text with one run of a tool: ``CommandTypist(XDOTOOL).type("café")``."""
+
+    def __init__(self, command: TypingCommand, env: Mapping[str, str] | None = None) -> None:
+        self._command = command
+        self._env = tool_env(env)
+        require(command.tool, self._env)
+
+    @property
+    def name(self) -> str:
+        return self._command.tool.program
+
+    def type(self, text: str) -> None:
+        """Run the tool on ``text``; a long text gets time for its per-key delays."""
+        if text:
+            args = self._command.args(text)
+            run_tool(self._command.tool, args, self._env, timeout=10 + 0.1 * len(text))
+
+    def close(self) -> None:
+        """Nothing to release: each text is a separate run."""
