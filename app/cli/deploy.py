@@ -22,6 +22,7 @@ from app.core.errors import AppError, UsageError
 from app.core.settings import BackendKind, BackendSettings
 from app.desktop import secret_store, settings_store
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
+from server.deploy.smoke_test import describe_health, fetch_health
 
 PVE_HOST_SCRIPT = Path(__file__).resolve().parents[1] / "server/deploy/proxmox/pve-host.sh"
 MODAL_APP_MODULE = "server.deploy.modal_cloud.app"
@@ -202,6 +203,21 @@ def stop_modal(app_name: str, env: Mapping[str, str]) -> None:
     """Stop a deployed Modal app (its URL stops answering; deploy again to restart)."""
     check_modal_token(env, Path(env.get("HOME", str(Path.home()))))
     run_streaming([modal_cli(env), *modal_stop_command(app_name)], env)
+
+
+def endpoint_health(url: str, env: Mapping[str, str]) -> tuple[bool, str]:
+    """Whether a stream to ``url`` would work now, from its ``/healthz``, and a line saying
+    so (Modal endpoints get ``MODAL_KEY``/``MODAL_SECRET`` from ``env`` when set)."""
+    headers = {}
+    if ".modal.run" in url and env.get("MODAL_KEY") and env.get("MODAL_SECRET"):
+        headers = {"Modal-Key": env["MODAL_KEY"], "Modal-Secret": env["MODAL_SECRET"]}
+    try:
+        health = fetch_health(url, headers)
+    except OSError as exc:
+        return False, f"not reachable ({getattr(exc, 'reason', None) or exc})"
+    except ValueError as exc:
+        return False, f"no health answer ({exc})"
+    return health["status"] == "ok", describe_health(health)
 
 
 def stream_url(web_url: str) -> str:

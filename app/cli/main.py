@@ -258,7 +258,12 @@ def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
     for flag in ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
                  "ip", "gateway", "model", "batch-size", "port"):  # fmt: skip
         pve.add_argument(f"--{flag}", help="see server/deploy/proxmox/pve-host.sh --help")
-    targets.add_parser("status", help="list the deployed Modal apps")
+    status = targets.add_parser(
+        "status", help="list the deployed Modal apps, or say whether an endpoint can stream"
+    )
+    status.add_argument(
+        "--url", help="a /v1/stream endpoint: show its /healthz (exit 1 unless a stream would work)"
+    )
     stop = targets.add_parser("stop", help="stop a deployed Modal app")
     stop.add_argument("--app-name", default="kyutai-dictate", help="default kyutai-dictate")
 
@@ -268,6 +273,10 @@ def _run_deploy(args: argparse.Namespace) -> int:
 
     env = dict(os.environ)
     if args.target == "status":
+        if args.url:
+            ok, line = deploy.endpoint_health(args.url, env)
+            print(f"{args.url}: {line}")
+            return 0 if ok else 1
         print(deploy.modal_apps(env), end="")
         return 0
     if args.target == "stop":

@@ -1,7 +1,7 @@
 """The composition root of the desktop app: builds every part, wires them, owns the state.
 
 Hotkey (pynput thread) and microphone (PortAudio thread) hand their events to the loop; the
-:class:`~app.dictation.Dictation` turns them into a stream and words; words go to the
+:class:`~app.desktop.dictation.Dictation` turns them into a stream and words; words go to the
 :class:`~app.desktop.typing_queue.TypingQueue` (worker thread) and to the overlay; the tray and the
 overlay render :class:`~app.core.status.Status`. Everything else here is glue.
 """

@@ -2,8 +2,10 @@
 
     python -m server.deploy.smoke_test --url ws://127.0.0.1:8000/v1/stream --token-file F
 
-Speech comes from espeak-ng and sox (installed with the backend), or from ``--wav`` (16-bit
-mono 24 kHz). Exits 0 when at least one word came back, 1 otherwise, saying why.
+First asks the proxy's ``/healthz`` whether a stream would work (a stalled moshi-server is
+reported as such, without streaming). Speech comes from espeak-ng and sox (installed with the
+backend), or from ``--wav`` (16-bit mono 24 kHz). Exits 0 when at least one word came back,
+1 otherwise, saying why.
 """
 
 from __future__ import annotations
@@ -15,8 +17,11 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import wave
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import numpy as np
 from websockets.asyncio.client import ClientConnection, connect
@@ -43,6 +48,44 @@ def read_wav(path: Path) -> np.ndarray:
         if (w.getframerate(), w.getnchannels(), w.getsampwidth()) != (SAMPLE_RATE, 1, 2):
             raise ValueError(f"{path}: need 16-bit mono {SAMPLE_RATE} Hz")
         return np.frombuffer(w.readframes(w.getnframes()), "<i2").astype(np.float32) / 32768
+
+
+def health_url(stream_url: str) -> str:
+    """``ws://host:port/v1/stream`` -> ``http://host:port/healthz``."""
+    url = urlsplit(stream_url)
+    return urlunsplit(("https" if url.scheme == "wss" else "http", url.netloc, "/healthz", "", ""))
+
+
+def fetch_health(stream_url: str, headers: dict[str, str] | None = None) -> dict[str, object]:
+    """The endpoint's ``/healthz`` answer (``status`` is ``ok`` when a stream would work).
+
+    Raises OSError when nothing answers, ValueError when the answer is not this project's.
+    """
+    request = urllib.request.Request(health_url(stream_url), headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            body = response.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        if exc.code not in (200, 503):
+            raise ValueError(f"/healthz answered HTTP {exc.code}") from None
+    try:
+        answer = json.loads(body)
+    except ValueError:
+        raise ValueError("/healthz did not answer JSON") from None
+    if not isinstance(answer, dict) or "status" not in answer:
+        raise ValueError("/healthz did not say a status")
+    return answer
+
+
+def describe_health(health: dict[str, object]) -> str:
+    """One line: the status, the backend's slots, and the reason when not ok."""
+    text = str(health["status"])
+    if "used_slots" in health:
+        text += f" ({health['used_slots']} of {health['total_slots']} backend slots in use)"
+    if health.get("detail"):
+        text += f": {health['detail']}"
+    return text
 
 
 async def connect_when_up(
@@ -96,6 +139,14 @@ def main() -> int:
     )
     args = parser.parse_args()
     token = args.token_file.read_text().strip() if args.token_file else None
+    try:
+        health = fetch_health(args.url)
+    except (OSError, ValueError):
+        pass  # still starting (--wait), or not this project's proxy: the stream will tell
+    else:
+        if health["status"] != "ok":
+            print(f"smoke test: backend not healthy: {describe_health(health)}", file=sys.stderr)
+            return 1
     try:
         audio = read_wav(args.wav) if args.wav else spoken_sentence()
         words = asyncio.run(transcribe(args.url, token, audio, args.wait))

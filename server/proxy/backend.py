@@ -14,6 +14,7 @@ from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi
 from server.proxy.config import ProxyConfig
 
 log = logging.getLogger("kyutai_dictate.proxy")
+_BUSY_RETRY = 1.0  # seconds between tries while the backend answers "no free channels"
 
 
 class BackendFailure(Exception):
@@ -101,15 +102,27 @@ async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
 async def wait_until_ready(config: ProxyConfig) -> None:
     """Block until the backend hands out a session (its model is warm), then release it.
 
-    A busy backend is up too. Raises :class:`BackendFailure` after ``startup_timeout``.
+    A busy backend is not up: the proxy has no stream yet, so every slot taken means a model
+    loop that died (or another client). Raises :class:`BackendFailure` after
+    ``startup_timeout``.
     """
     started = time.monotonic()
+    deadline = started + config.startup_timeout
     log.info("waiting for the backend to be ready", extra={"backend": config.backend_for_logs})
-    try:
-        session = await open_session(config, started + config.startup_timeout)
-    except BackendFailure as exc:
-        if exc.code is not ErrorCode.BUSY:
-            raise
-    else:
-        await session.close()
+    while True:
+        try:
+            session = await open_session(config, deadline)
+        except BackendFailure as exc:
+            if exc.code is not ErrorCode.BUSY:
+                raise
+            if time.monotonic() + _BUSY_RETRY >= deadline:
+                text = (
+                    f"backend had no free slot for {config.startup_timeout:g} s although this "
+                    "proxy holds none: its model loop may have stopped (see its log)"
+                )
+                raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
+            await asyncio.sleep(_BUSY_RETRY)
+        else:
+            await session.close()
+            break
     log.info("backend ready", extra={"wait_s": round(time.monotonic() - started, 3)})

@@ -15,6 +15,7 @@ from server.proxy.backend import BackendFailure
 from server.proxy.server import ProxyServer
 
 _T = TypeVar("_T")
+STALLED_EXIT = 3  # the backend's model loop stopped (see server.proxy.health)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +32,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"kyutai-dictate serve: {exc}", file=sys.stderr)
         return 2
     try:
-        run_event_loop(_serve(config))
+        return run_event_loop(_serve(config))
     except BackendFailure as exc:
         print(f"kyutai-dictate serve: {exc.message}", file=sys.stderr)
         return 1
@@ -41,7 +42,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    return 0
 
 
 def run_event_loop(main: Coroutine[Any, Any, _T]) -> _T:
@@ -54,7 +54,9 @@ def run_event_loop(main: Coroutine[Any, Any, _T]) -> _T:
     return uvloop.run(main)
 
 
-async def _serve(config: proxy_config.ProxyConfig) -> None:
+async def _serve(config: proxy_config.ProxyConfig) -> int:
+    """Serve until a signal (exit status 0) or, with ``exit_when_stalled``, until the backend
+    has stalled (status 3: the service manager restarts moshi-server and the proxy)."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -65,10 +67,16 @@ async def _serve(config: proxy_config.ProxyConfig) -> None:
     await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():  # stopped while waiting for the backend
         starting.cancel()
-        return
-    stopping.cancel()
+        return 0
     starting.result()  # BackendFailure or OSError from start-up
+    stalled = asyncio.create_task(server.stalled.wait())
     try:
-        await stop.wait()
+        await asyncio.wait({stopping, stalled}, return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stopping.cancel()
+        stalled.cancel()
         await server.shutdown()
+    if server.stalled.is_set() and not stop.is_set():
+        print("kyutai-dictate serve: the backend has stalled; exiting", file=sys.stderr)
+        return STALLED_EXIT
+    return 0

@@ -38,6 +38,9 @@ class ProxyConfig:
     ping_interval: float = 5.0  # keepalive when nothing else was sent for this long
     max_buffered_seconds: float = 120.0  # client audio held while the backend gets ready
     shutdown_grace: float = 15.0  # how long SIGTERM waits for streams to flush
+    stall_timeout: float = 30.0  # backend slots held by no stream this long: its loop is stuck
+    health_interval: float = 5.0  # how often the backend's slots are checked
+    exit_when_stalled: bool = False  # exit (code 3) on a stuck backend, so it is restarted
 
     @property
     def backend_for_logs(self) -> str:
@@ -58,7 +61,8 @@ class ProxyConfig:
         """Raise ValueError for a configuration that must not run."""
         if not (0 <= self.port < 65536):
             raise ValueError(f"port {self.port} is out of range")
-        if min(self.idle_timeout, self.backend_timeout, self.startup_timeout) <= 0:
+        timeouts = (self.idle_timeout, self.backend_timeout, self.startup_timeout)
+        if min(*timeouts, self.stall_timeout, self.health_interval) <= 0:
             raise ValueError("timeouts must be positive")
         if self.idle_timeout >= MOSHI_AUDIO_TIMEOUT:
             raise ValueError(
@@ -101,6 +105,12 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
         "with --wait-backend: seconds start-up waits for the model",
     ),
     "token_file": ("TOKEN_FILE", str, "file with one accepted bearer token per line"),
+    "stall_timeout": (
+        "STALL_TIMEOUT",
+        float,
+        "seconds backend slots may be held by no stream before the backend counts as stalled",
+    ),
+    "health_interval": ("HEALTH_INTERVAL", float, "seconds between checks of the backend"),
 }
 
 
@@ -118,6 +128,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "backend_timeout": defaults.backend_timeout,
         "startup_timeout": defaults.startup_timeout,
         "token_file": None,
+        "stall_timeout": defaults.stall_timeout,
+        "health_interval": defaults.health_interval,
     }
     for name, (env, kind, text) in _OPTIONS.items():
         flag = "--" + name.replace("_", "-")
@@ -131,6 +143,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="start listening only once the backend's model is ready, so that an open port "
         f"means a working service (${ENV_PREFIX}WAIT_BACKEND=1)",
+    )
+    parser.add_argument(
+        "--exit-when-stalled",
+        action="store_true",
+        default=None,
+        help="exit with status 3 when the backend's model loop has stopped (slots held by no "
+        f"stream), so that the service manager restarts it (${ENV_PREFIX}EXIT_WHEN_STALLED=1)",
     )
     parser.add_argument(
         "--no-auth",
@@ -166,6 +185,9 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         tokens |= read_token_file(Path(token_file))
     no_auth = args.no_auth or _flag(environ, "NO_AUTH")
     wait_backend = getattr(args, "wait_backend", None) or _flag(environ, "WAIT_BACKEND")
+    exit_when_stalled = getattr(args, "exit_when_stalled", None) or _flag(
+        environ, "EXIT_WHEN_STALLED"
+    )
     config = ProxyConfig(
         host=pick("host", defaults.host),
         port=pick("port", defaults.port),
@@ -179,6 +201,9 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         tokens=frozenset(tokens),
         no_auth=bool(no_auth),
         wait_backend=bool(wait_backend),
+        stall_timeout=pick("stall_timeout", defaults.stall_timeout),
+        health_interval=pick("health_interval", defaults.health_interval),
+        exit_when_stalled=bool(exit_when_stalled),
     )
     config.validate()
     return config

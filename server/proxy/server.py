@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
+import time
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
@@ -16,6 +18,7 @@ from server.protocol import stream
 from server.proxy.auth import is_authorized
 from server.proxy.backend import wait_until_ready
 from server.proxy.config import ProxyConfig
+from server.proxy.health import Health, HealthJudge, Status, fetch_slots
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
 
@@ -32,6 +35,9 @@ class ProxyServer:
         self._server: Server | None = None
         self._next_id = 0
         self._shutting_down = False
+        self._judge = HealthJudge(config.stall_timeout)
+        self._watcher: asyncio.Task[None] | None = None
+        self.stalled = asyncio.Event()  # set when the backend stalled (with exit_when_stalled)
 
     @property
     def port(self) -> int:
@@ -70,12 +76,17 @@ class ProxyServer:
             compression=None,
         )
         log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
+        self._watcher = asyncio.create_task(self._watch_backend())
 
     async def shutdown(self) -> None:
         """Stop accepting streams, flush every active one, then close."""
         if self._server is None:
             return
         self._shutting_down = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
         self._server.close(close_connections=False)
         for relay in list(self._relays):
             relay.shutdown()
@@ -94,7 +105,8 @@ class ProxyServer:
         if path == "/healthz":
             return await self._health(connection)
         if path == "/metrics":
-            return connection.respond(HTTPStatus.OK, self.stats.render())
+            health = await self.check_health()
+            return connection.respond(HTTPStatus.OK, self.stats.render() + health.metrics())
         if path != stream.PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
         if not is_authorized(request.headers.get("Authorization"), self.config.tokens):
@@ -111,20 +123,36 @@ class ProxyServer:
         return None
 
     async def _health(self, connection: ServerConnection) -> Response:
-        backend = urlsplit(self.config.backend_url)
-        port = backend.port or (443 if backend.scheme == "wss" else 80)
-        try:
-            async with asyncio.timeout(2):
-                _, writer = await asyncio.open_connection(backend.hostname, port)
-            writer.close()
-            reachable = True
-        except (OSError, TimeoutError):
-            reachable = False
-        body = {"status": "ok" if reachable else "degraded", "backend_reachable": reachable}
-        status = HTTPStatus.OK if reachable else HTTPStatus.SERVICE_UNAVAILABLE
-        response = connection.respond(status, json.dumps(body) + "\n")
+        health = await self.check_health()
+        status = HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE
+        response = connection.respond(status, json.dumps(health.as_json()) + "\n")
         response.headers["Content-Type"] = "application/json"
         return response
+
+    async def check_health(self) -> Health:
+        """Whether a new stream would work now (see :mod:`server.proxy.health`)."""
+        try:
+            slots, error = await fetch_slots(self.config.backend_url), ""
+        except (OSError, ValueError) as exc:
+            slots, error = None, str(exc) or type(exc).__name__
+        return self._judge.judge(slots, len(self._relays), time.monotonic(), error)
+
+    async def _watch_backend(self) -> None:
+        """Check the backend every ``health_interval``; log a stall, and with
+        ``exit_when_stalled`` report it (``stalled``) so that the service is restarted."""
+        last = Status.OK
+        while True:
+            await asyncio.sleep(self.config.health_interval)
+            health = await self.check_health()
+            if health.status is not last:
+                log.log(
+                    logging.ERROR if health.status is Status.STALLED else logging.INFO,
+                    "backend health",
+                    extra=health.as_json(),
+                )
+                last = health.status
+            if health.status is Status.STALLED and self.config.exit_when_stalled:
+                self.stalled.set()
 
     async def _handle(self, connection: ServerConnection) -> None:
         self._next_id += 1

@@ -1,6 +1,6 @@
 """The settings dialog: backend (with test and deploy), dictation, microphone, overlay, startup.
 
-It renders a :class:`~app.settings.Settings` and, when the user presses Save, stores the
+It renders a :class:`~app.core.settings.Settings` and, when the user presses Save, stores the
 secrets typed into it through ``store_secret`` and emits :attr:`SettingsDialog.saved` with the
 new settings; it writes no settings file itself (the app does, and applies start at login).
 Secrets are never part of the emitted settings. Cancel discards everything.

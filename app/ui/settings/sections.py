@@ -1,7 +1,7 @@
 """The settings dialog's pages: backend, dictation, microphone, overlay and startup.
 
 Each page shows part of the settings and hands back what the user typed; the dialog turns
-that into :class:`~app.settings.Settings` (with :mod:`app.ui.settings_form`).
+that into :class:`~app.core.settings.Settings` (with :mod:`app.ui.settings.form`).
 """
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ import subprocess
 import sys
 import sysconfig
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import modal
@@ -119,18 +121,28 @@ def serve() -> None:
             "--startup-timeout",
             str(20 * MINUTES),
             "--wait-backend",
+            "--exit-when-stalled",
             "--no-auth",
         ],
     )
-    threading.Thread(target=_stop_when_backend_dies, args=(backend, proxy), daemon=True).start()
+    threading.Thread(target=_stop_when_either_exits, args=(backend, proxy), daemon=True).start()
 
 
-def _stop_when_backend_dies(
-    backend: subprocess.Popen[bytes], proxy: subprocess.Popen[bytes]
+def _stop_when_either_exits(
+    backend: subprocess.Popen[bytes],
+    proxy: subprocess.Popen[bytes],
+    exit: Callable[[int], object] = os._exit,
 ) -> None:
-    """If moshi-server exits, take the container down so that Modal replaces it (a proxy left
-    running would keep taking streams it cannot serve)."""
-    code = backend.wait()
-    print(f"moshi-server exited with {code}; stopping the container", file=sys.stderr)
-    proxy.terminate()
-    os._exit(1)
+    """If moshi-server exits, or the proxy does (it exits when moshi-server's model loop has
+    stalled), take the container down so that Modal replaces it: a proxy left running would
+    keep taking streams it cannot serve."""
+    while backend.poll() is None and proxy.poll() is None:
+        time.sleep(1)
+    for name, process in (("moshi-server", backend), ("the proxy", proxy)):
+        if process.poll() is not None:
+            print(
+                f"{name} exited with {process.returncode}; stopping the container", file=sys.stderr
+            )
+        else:
+            process.terminate()
+    exit(1)

@@ -131,7 +131,7 @@ KYUTAI_DICTATE_TOKEN_FILE=$ETC/token
 EOF
 )
 chown root:kyutai "$ETC/stt.toml" "$ETC/proxy.env"
-for unit in kyutai-moshi-server.service kyutai-dictate-proxy.service; do
+for unit in kyutai-moshi-server.service kyutai-dictate-proxy.service kyutai-dictate-recover.service; do
   changed+=$(install_file "/etc/systemd/system/$unit" 644 <"$SRC/server/deploy/systemd/$unit")
 done
 

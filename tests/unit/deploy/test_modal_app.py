@@ -246,3 +246,25 @@ def test_settings_read_back_from_their_environment() -> None:
          "KYUTAI_DICTATE_APP_NAME": "kyutai-dictate-t4"}
     )  # fmt: skip
     assert ModalSettings.from_env(settings.to_env()) == settings
+
+
+@pytest.mark.parametrize("first", ["backend", "proxy"])
+def test_the_container_exits_when_either_process_exits(
+    monkeypatch: pytest.MonkeyPatch, first: str
+) -> None:
+    """moshi-server exiting, or the proxy exiting on a stalled backend (--exit-when-stalled),
+    takes the container down so that Modal replaces it."""
+    module = load_app(monkeypatch)
+    assert "--exit-when-stalled" in inspect.getsource(module)
+    quick = [sys.executable, "-c", "import sys; sys.exit(3)"]
+    slow = [sys.executable, "-c", "import time; time.sleep(60)"]
+    backend = subprocess.Popen(quick if first == "backend" else slow)
+    proxy = subprocess.Popen(quick if first == "proxy" else slow)
+    exits: list[int] = []
+    try:
+        module._stop_when_either_exits(backend, proxy, exits.append)
+    finally:
+        backend.kill()
+        proxy.kill()
+    assert exits == [1]
+    assert (backend if first == "proxy" else proxy).wait(10) != 0  # the other one was stopped
