@@ -16,6 +16,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import server.deploy
 from app.backend.endpoint_health import curl_command, health_url, wait_until_healthy
 from app.core.credentials import Secret
 from app.core.errors import AppError, UsageError
@@ -24,7 +25,7 @@ from app.desktop import secret_store, settings_store
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
 from server.deploy.smoke_test import describe_health, fetch_health
 
-PVE_HOST_SCRIPT = Path(__file__).resolve().parents[1] / "server/deploy/proxmox/pve-host.sh"
+PVE_HOST_SCRIPT = Path(server.deploy.__file__).resolve().parent / "proxmox/pve-host.sh"
 MODAL_APP_MODULE = "server.deploy.modal_cloud.app"
 MODAL_LOGIN_COMMAND = ("token", "new")
 _MODAL_URL = re.compile(r"(https?)://[A-Za-z0-9.:-]+(?=[\s/]|$)")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import AbstractAsyncContextManager, contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from server.protocol.stream import End
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
 from tests.integration.test_moshi_client import endpoint, transcribe, words
 from tests.support.clients import stream_audio
-from tests.support.moshi_double import MoshiDouble
+from tests.support.moshi_double import MarkerWait, MoshiDouble
 from tests.support.speech import SENTENCES, speech
 
 STEP = FRAME_SECONDS / 8  # a model 8x faster than real time
@@ -36,36 +35,11 @@ STEPS_PER_FRAME = round(FRAME_SECONDS / STEP)
 MODELS = [pytest.param(STT_1B, id="stt-1b"), pytest.param(STT_2_6B, id="stt-2.6b")]
 
 
-@dataclass
-class FlushSteps:
-    """What the double's model loop did while a stream waited for its flush marker."""
-
-    idle: int = 0  # steps with a marker pending and no audio to process
-    fed: int = 0  # steps with a marker pending that processed a frame of the stream
-    most_queued: int = 0  # most messages queued behind a pending marker
-
-
 @contextmanager
-def flush_steps(double: MoshiDouble) -> Iterator[FlushSteps]:
-    """Watch the double's per-stream model step (the double itself is unchanged)."""
-    seen = FlushSteps()
-    original = double._step
-
-    def step(channel: object) -> object:
-        pending = bool(channel.markers)  # type: ignore[attr-defined]
-        out, had_audio = original(channel)  # type: ignore[arg-type]
-        if pending:
-            seen.fed += had_audio
-            seen.idle += not had_audio
-            queued = len(channel.inbox) + len(channel.carry)  # type: ignore[attr-defined]
-            seen.most_queued = max(seen.most_queued, queued)
-        return out, had_audio
-
-    double._step = step  # type: ignore[method-assign]
-    try:
-        yield seen
-    finally:
-        del double._step
+def flush_steps(double: MoshiDouble) -> Iterator[MarkerWait]:
+    """What the double's model loop did while the stream waited for its flush marker."""
+    double.marker_wait = MarkerWait()
+    yield double.marker_wait
 
 
 def double_for(
@@ -77,7 +51,7 @@ def double_for(
     )
 
 
-def check_unpaced(seen: FlushSteps, model: ModelProfile) -> None:
+def check_unpaced(seen: MarkerWait, model: ModelProfile) -> None:
     assert seen.fed >= model.delay_frames  # the marker came back after the model delay
     # Paced silence idles the model STEPS_PER_FRAME - 1 steps per frame it still needs.
     assert seen.idle < STEPS_PER_FRAME, seen

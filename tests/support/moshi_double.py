@@ -167,6 +167,18 @@ class _Channel:
         return frame
 
 
+@dataclass
+class MarkerWait:
+    """What the model loop did while a session waited for its ``Marker`` (an observation for
+    tests of the flush, not a behaviour of moshi-server): loop ticks at which the session had
+    a marker pending and a frame to process (``fed``) or none (``idle``), and the most audio
+    frames queued behind a pending marker."""
+
+    fed: int = 0
+    idle: int = 0
+    most_queued: int = 0
+
+
 class MoshiDouble:
     """The server; use ``async with MoshiDouble(config) as double:`` then ``double.url``."""
 
@@ -184,6 +196,7 @@ class MoshiDouble:
         self.non_finite_samples = 0  # NaN or inf seen in processed audio
         self.peak = 0.0  # largest absolute sample value processed
         self.sessions_started = 0
+        self.marker_wait = MarkerWait()
 
     @property
     def port(self) -> int:
@@ -320,6 +333,8 @@ class MoshiDouble:
                     outputs[slot], frame = self._pre_process(channel)
                     if frame is not None:
                         active.append((slot, frame))
+                    if channel.markers:
+                        self._watch_marker(channel, fed=frame is not None)
             if active:
                 self._loop_step += 1
                 self._model_step += 1
@@ -354,6 +369,14 @@ class MoshiDouble:
         if isinstance(message, moshi.OggOpus):
             return [], None  # this double decodes no Opus
         return [], channel.extend_data(np.zeros(0, np.float32))
+
+    def _watch_marker(self, channel: _Channel, fed: bool) -> None:
+        wait = self.marker_wait
+        wait.fed += fed
+        wait.idle += not fed
+        queued = len(channel.data) // FRAME_SAMPLES
+        queued += sum(isinstance(m, moshi.Audio) for m in channel.inbox)
+        wait.most_queued = max(wait.most_queued, queued)
 
     def _due_markers(self, channel: _Channel) -> list[moshi.ServerMessage]:
         due = sorted(m for m in channel.markers if m[0] <= self._loop_step)
