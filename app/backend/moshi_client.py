@@ -10,14 +10,15 @@ directly.
         async for message in stream.messages():  # Ready, Token, VadEnd, then End
             ...
 
-It follows the proxy's rules (PROTOCOL.md section 3, :mod:`server.protocol.backend_rules`):
-audio is held until ``Ready`` and re-framed into 1920-sample ``Audio`` messages; ``Word``
-becomes ``Token``; pause probabilities become ``VadEnd``; :meth:`end` flushes (padding, silence
-to cover the model delay, a ``Marker``, then silence without real-time pacing until it comes
-back) and the echoed marker becomes ``End``, so the last word is not lost. The flush's silence
-after the marker is sent from :meth:`messages` as the ``Step``s come, so keep reading. Failures
-raise :mod:`app.backend.stream_client`'s exceptions: ``Error`` becomes :class:`StreamError`
-with code ``busy`` (no free slot) or ``backend_unavailable``.
+It is the I/O around :class:`~server.protocol.moshi_session.MoshiSession`, the rules the proxy
+follows too (PROTOCOL.md section 3): audio is held until ``Ready`` and re-framed into
+1920-sample ``Audio`` messages; ``Word`` becomes ``Token``; pause probabilities become
+``VadEnd``; :meth:`end` flushes (padding, silence to cover the model delay, a ``Marker``, then
+silence without real-time pacing until it comes back) and the echoed marker becomes ``End``, so
+the last word is not lost. The flush's silence after the marker is sent from :meth:`messages`
+as the ``Step``s come, so keep reading. Failures raise :mod:`app.backend.stream_client`'s
+exceptions: ``Error`` becomes :class:`StreamError` with code ``busy`` (no free slot) or
+``backend_unavailable``.
 """
 
 from __future__ import annotations
@@ -47,18 +48,7 @@ from app.backend.stream_client import (
 from app.core.endpoint import Endpoint
 from server.models import STT_1B, ModelProfile
 from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi, stream
-from server.protocol.audio import FRAME_SECONDS, Reframer, Samples, sanitize
-from server.protocol.backend_rules import (
-    SILENT_FRAME,
-    backlog_seconds,
-    error_code,
-    flush_audio,
-    flush_silence_frames,
-    flush_stalled,
-    silence_prefix,
-    to_token,
-)
-from server.protocol.vad import VadTracker
+from server.protocol.moshi_session import MoshiSession
 
 log = logging.getLogger(__name__)
 _wire_log = wire_logger(__name__)
@@ -72,20 +62,9 @@ class MoshiStreamClient:
 
     def __init__(self, connection: ClientConnection, model: ModelProfile = STT_1B) -> None:
         self._connection = connection
-        self._model = model
+        self._session = MoshiSession(model, next(_marker_ids))
         self._stats = SendStats()
-        self._send_lock = asyncio.Lock()  # keeps frames, flush silence and marker in order
-        self._reframer = Reframer()
-        # Frames held until Ready, starting with the model's silence prefix.
-        self._pending: list[Samples] = self._reframer.push(silence_prefix(model))
-        self._ready_at: float | None = None
-        self._ended = False
-        self._vad = VadTracker()
-        self._frames_sent = 0
-        self._last_heard = time.monotonic()
-        self._marker: int | None = None  # the flush marker, once sent
-        self._expected_end = 0.0  # when the marker should be back
-        self._silence_sent = 0  # silent frames sent after the marker
+        self._send_lock = asyncio.Lock()  # one sender at a time keeps the session's order
 
     @classmethod
     @asynccontextmanager
@@ -130,7 +109,7 @@ class MoshiStreamClient:
 
         Raises :class:`StreamClosed` if the connection is gone.
         """
-        if self._ended:
+        if self._session.ended:
             raise RuntimeError("send_audio() after end()")
         pcm = np.asarray(samples, dtype=np.float32)
         if pcm.ndim != 1:
@@ -138,21 +117,17 @@ class MoshiStreamClient:
         if not len(pcm):
             return
         async with self._send_lock:
-            frames = self._reframer.push(sanitize(pcm))
-            if self._ready_at is None:
-                self._pending.extend(frames)
-            else:
-                await self._send_frames(frames)
+            self._session.audio(pcm)
+            await self._send_data()
         self._stats.record_audio(len(pcm))
 
     async def end(self) -> None:
         """Say there is no more audio: flush now, or at ``Ready`` if it has not come. Idempotent."""
-        if self._ended:
+        if self._session.ended:
             return
-        self._ended = True
         async with self._send_lock:
-            if self._ready_at is not None:
-                await self._start_flush()
+            self._session.end(time.monotonic())
+            await self._send_data()
         self._stats.end_sent_at = time.monotonic()
 
     async def messages(self) -> AsyncIterator[stream.ServerMessage]:
@@ -163,41 +138,30 @@ class MoshiStreamClient:
         malformed message. Call it from one task only.
         """
         while True:
-            match await self._receive():
-                case moshi.Ready():
-                    await self._on_ready()
-                    yield stream.Ready()
-                case moshi.Word() as word:
-                    self._vad.on_word()
-                    yield to_token(word, self._model)
-                case moshi.Step(prs=prs):
-                    if self._vad.on_step(prs):
-                        yield stream.VadEnd()
-                case moshi.Marker(id=marker_id) if marker_id == self._marker:
-                    yield stream.End()
+            message = await self._receive()
+            async with self._send_lock:
+                if message is None:
+                    self._session.timer(time.monotonic())
+                else:
+                    self._session.receive(message, time.monotonic())
+                await self._send_data()
+            for event in self._session.events():
+                if isinstance(event, stream.Error):
+                    raise StreamError(event.message, event.code or ErrorCode.BACKEND_UNAVAILABLE)
+                yield event
+                if isinstance(event, stream.End):
                     return
-                case moshi.Error(message=text) as error:
-                    raise StreamError(text, error_code(error))
-                case _:
-                    pass  # EndWord, a stray Marker
 
-    async def _receive(self) -> moshi.ServerMessage:
-        """The next server message; while a flush waits, send the silence that is due."""
+    async def _receive(self) -> moshi.ServerMessage | None:
+        """The next server message; None when the session's timer is due (during a flush)."""
         while True:
-            timeout = None
-            if self._marker is not None:
-                async with self._send_lock:
-                    await self._send_flush_silence()
-                timeout = FRAME_SECONDS
             try:
-                async with asyncio.timeout(timeout):
+                async with asyncio.timeout(self._session.timer_interval()):
                     data = await self._connection.recv()
             except TimeoutError:  # recv() is cancellation-safe: nothing was lost
-                await self._send_paced_silence()
-                continue
+                return None
             except ConnectionClosed as exc:
                 raise closed_error(exc) from None
-            self._last_heard = time.monotonic()
             if isinstance(data, str):
                 continue  # moshi-server defines no text frames
             try:
@@ -207,61 +171,13 @@ class MoshiStreamClient:
             except ProtocolError as exc:
                 raise StreamProtocolError(f"malformed message from the server: {exc}") from None
 
-    async def _on_ready(self) -> None:
-        async with self._send_lock:
-            self._ready_at = time.monotonic()
-            pending, self._pending = self._pending, []
-            await self._send_frames(pending)
-            if self._ended:
-                await self._start_flush()
-
-    async def _start_flush(self) -> None:
-        """Pad, silence to cover the model delay, marker (call with the send lock held)."""
-        assert self._ready_at is not None
-        if self._marker is not None:
-            return
-        await self._send_frames(flush_audio(self._reframer, self._model))
-        self._marker = next(_marker_ids)
-        await self._send(moshi.encode(moshi.Marker(self._marker)))
-        now = time.monotonic()
-        backlog = backlog_seconds(
-            self._model, self._frames_sent, self._vad.steps, now - self._ready_at
-        )
-        self._expected_end = now + backlog + self._model.delay_seconds
-        await self._send_flush_silence()  # without Steps (2.6B) all of it goes now
-
-    async def _send_flush_silence(self) -> None:
-        """The silence :func:`flush_silence_frames` allows now (call with the send lock held)."""
-        backlog = self._frames_sent - self._vad.steps
-        count = flush_silence_frames(self._model, self._silence_sent, backlog)
-        for _ in range(count):
-            await self._send(SILENT_FRAME)
-        self._frames_sent += count
-        self._silence_sent += count
-
-    async def _send_paced_silence(self) -> None:
-        """Nothing heard for a frame time during a flush: once it is overdue, one frame, as
-        real-time pacing would (a fallback)."""
-        now = time.monotonic()
-        if flush_stalled(now, self._expected_end, self._last_heard):
-            raise StreamError("the server did not finish the stream", ErrorCode.BACKEND_UNAVAILABLE)
-        if now <= self._expected_end:
-            return
-        async with self._send_lock:
-            await self._send(SILENT_FRAME)
-            self._frames_sent += 1
-            self._silence_sent += 1
-
-    async def _send_frames(self, frames: list[Samples]) -> None:
-        for frame in frames:
-            await self._send(moshi.encode_audio(frame))
-            self._frames_sent += 1
-
-    async def _send(self, data: bytes) -> None:
-        try:
-            await self._connection.send(data)
-        except ConnectionClosed as exc:
-            raise closed_error(exc) from None
+    async def _send_data(self) -> None:
+        """Send what the session has for the server (call with the send lock held)."""
+        for data in self._session.data_to_send():
+            try:
+                await self._connection.send(data)
+            except ConnectionClosed as exc:
+                raise closed_error(exc) from None
 
 
 def _status_error(exc: InvalidStatus, where: str) -> ConnectError:

@@ -1,4 +1,6 @@
-"""One client stream relayed to one backend session, following PROTOCOL.md section 3.
+"""One client stream relayed to one backend session: the I/O around
+:class:`~server.protocol.moshi_session.MoshiSession`, which holds the rules (PROTOCOL.md
+section 3).
 
 Life of a stream: connect to the backend while buffering the client's audio; on the backend's
 ``Ready`` send ``ready`` and the buffered audio; then relay audio up and words down until the
@@ -23,24 +25,8 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi, stream
-from server.protocol.audio import (
-    FRAME_SECONDS,
-    SAMPLE_RATE,
-    Reframer,
-    Samples,
-    pcm_from_bytes,
-    sanitize,
-)
-from server.protocol.backend_rules import (
-    SILENT_FRAME,
-    backlog_seconds,
-    flush_audio,
-    flush_silence_frames,
-    flush_stalled,
-    silence_prefix,
-    to_token,
-)
-from server.protocol.vad import VadTracker
+from server.protocol.audio import SAMPLE_RATE, pcm_from_bytes
+from server.protocol.moshi_session import MoshiSession
 from server.proxy.backend import BackendFailure, open_session
 from server.proxy.config import ProxyConfig
 from server.proxy.stats import ProxyStats
@@ -78,26 +64,17 @@ class StreamRelay:
         self._stats = stats
         self._id = stream_id
         self._backend: ClientConnection | None = None
-        self._backend_lock = asyncio.Lock()  # keeps frames, flush silence and marker in order
-        self._reframer = Reframer()
-        # Frames held until the backend is ready, starting with the model's silence prefix.
-        self._pending: list[Samples] = self._reframer.push(silence_prefix(config.model))
-        self._streaming = False  # frames go straight to the backend
+        self._session = MoshiSession(config.model, next(_marker_ids))
+        self._send_lock = asyncio.Lock()  # one sender at a time keeps the session's order
         self._accepting_audio = True
-        self._vad = VadTracker()
-        self._flush_marker: int | None = None
         # Facts the readers report; run() waits on _changed and reads them.
         self._changed = asyncio.Event()
         self._end_requested = False
         self._client_gone = False
         self._shutting_down = False
-        self._marker_seen = False
         self._failure: Failure | None = None
         self._last_audio = time.monotonic()
         self._last_sent = time.monotonic()
-        self._ready_at = 0.0  # when the backend said Ready
-        self._last_heard = 0.0  # last message from the backend
-        self._frames_up = 0
         self._tokens_down = 0
         self._max_backlog = 0
 
@@ -140,7 +117,7 @@ class StreamRelay:
                     "outcome": outcome.value,
                     "error": self._failure.code.value if self._failure else None,
                     "seconds": round(time.monotonic() - started, 3),
-                    "frames": self._frames_up,
+                    "frames": self._session.frames_sent,
                     "tokens": self._tokens_down,
                     "max_backlog_samples": self._max_backlog,
                 },
@@ -167,13 +144,12 @@ class StreamRelay:
             return False
         waited = self._config.backend_timeout - (deadline - time.monotonic())
         log.info("backend ready", extra={"stream": self._id, "wait_s": round(waited, 3)})
-        self._ready_at = self._last_heard = time.monotonic()
-        self._last_audio = max(self._last_audio, self._ready_at)  # idle counts from Ready
-        await self._send_client(stream.Ready())
-        async with self._backend_lock:
-            await self._send_frames(self._pending)
-            self._pending = []
-            self._streaming = True
+        now = time.monotonic()
+        self._last_audio = max(self._last_audio, now)  # idle counts from Ready
+        async with self._send_lock:  # the Ready open_session read: buffered audio goes now
+            self._session.receive(moshi.Ready(), now)
+            await self._send_backend_data()
+        await self._forward_events()
         return True
 
     async def _stream(self) -> Outcome:
@@ -200,39 +176,22 @@ class StreamRelay:
         return outcome if self._failure is None else Outcome.FAILED
 
     async def _flush(self) -> None:
-        """Drain the backend: pad, silence to cover the delay, marker, then silence without
-        real-time pacing until it returns (:func:`flush_silence_frames`)."""
-        model = self._config.model
-        async with self._backend_lock:
-            self._flush_marker = next(_marker_ids)
-            await self._send_frames(flush_audio(self._reframer, model))
-            await self._send_backend(moshi.encode(moshi.Marker(self._flush_marker)))
-        # Audio not yet processed (a client faster than real time, a slow GPU) is worked
-        # through before the marker can come back.
-        expected = time.monotonic() + self._backlog_seconds() + model.delay_seconds
-        sent = 0
+        """Drain the backend (the session's flush), until its ``End`` or a failure."""
+        async with self._send_lock:
+            self._session.end(time.monotonic())
+            await self._send_backend_data()
+        await self._forward_events()
 
         def done() -> bool:
-            return self._marker_seen or self._failure is not None or self._client_gone
-
-        def due() -> int:
-            return flush_silence_frames(model, sent, self._frames_up - self._vad.steps)
+            return self._session.done or self._failure is not None or self._client_gone
 
         while not done():
-            if count := due():
-                for _ in range(count):
-                    await self._send_backend(SILENT_FRAME)
-                self._frames_up += count
-                sent += count
-            elif not await self._wait(lambda: done() or due() > 0, FRAME_SECONDS):
-                now = time.monotonic()
-                if flush_stalled(now, expected, self._last_heard):
-                    self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend did not finish the stream")
-                    return
-                if now > expected:  # overdue, and quiet for a frame time: pace, as a fallback
-                    await self._send_backend(SILENT_FRAME)
-                    self._frames_up += 1
-                    sent += 1
+            interval = self._session.timer_interval()
+            if not await self._wait(done, interval):
+                async with self._send_lock:
+                    self._session.timer(time.monotonic())
+                    await self._send_backend_data()
+                await self._forward_events()
 
     async def _finish(self, outcome: Outcome) -> None:
         """Tell the client how the stream ended and close it."""
@@ -271,21 +230,18 @@ class StreamRelay:
                     self._changed.set()
                 elif self._accepting_audio and not self._end_requested and message.pcm:
                     self._last_audio = time.monotonic()  # empty messages keep nothing alive
-                    await self._take_audio(pcm_from_bytes(message.pcm))
+                    await self._take_audio(message.pcm)
         except ConnectionClosed:
             pass
         self._client_gone = True
         self._changed.set()
 
-    async def _take_audio(self, samples: Samples) -> None:
-        async with self._backend_lock:
-            frames = self._reframer.push(sanitize(samples))
-            if self._streaming:
-                await self._send_frames(frames)
-                return
-            self._pending.extend(frames)
-            held = len(self._pending) * FRAME_SECONDS
-            if held > self._config.max_buffered_seconds:
+    async def _take_audio(self, pcm: bytes) -> None:
+        async with self._send_lock:
+            self._session.audio(pcm_from_bytes(pcm))
+            if self._session.ready:
+                await self._send_backend_data()
+            elif self._session.pending_seconds > self._config.max_buffered_seconds:
                 self._fail(ErrorCode.TOO_LARGE, "too much audio sent before the backend was ready")
 
     async def _read_backend(self) -> None:
@@ -294,34 +250,22 @@ class StreamRelay:
             async for data in self._backend:
                 if isinstance(data, str):
                     continue
-                self._last_heard = time.monotonic()
                 try:
                     message = moshi.decode_server(data)
                 except UnknownMessageType:
                     continue  # a newer moshi-server's addition
+                async with self._send_lock:
+                    self._session.receive(message, time.monotonic())
+                    await self._send_backend_data()  # a flush sends more silence per Step
                 if isinstance(message, moshi.Step):
                     self._note_backlog()
-                    if self._vad.on_step(message.prs):
-                        await self._send_client(stream.VadEnd())
-                    if self._flush_marker is not None:
-                        self._changed.set()  # a flush sends more silence per Step
-                elif isinstance(message, moshi.Word):
-                    self._vad.on_word()
-                    self._tokens_down += 1
-                    await self._send_client(to_token(message, self._config.model))
-                elif isinstance(message, moshi.Marker):
-                    if message.id == self._flush_marker:
-                        self._marker_seen = True
-                        self._changed.set()
-                elif isinstance(message, moshi.Error):
-                    self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend error mid-stream")
-                    return
+                await self._forward_events()
         except ProtocolError:
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
             return
         except ConnectionClosed:
             pass
-        if not (self._marker_seen or self._client_gone):
+        if not (self._session.done or self._client_gone):
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
 
     async def _keepalive(self) -> None:
@@ -363,38 +307,41 @@ class StreamRelay:
         if self._backend is not None:
             await self._backend.close()
 
-    def _backlog_seconds(self) -> float:
-        """Audio sent to the backend and not yet processed (see :func:`backlog_seconds`)."""
-        since_ready = time.monotonic() - self._ready_at
-        return backlog_seconds(self._config.model, self._frames_up, self._vad.steps, since_ready)
-
     def _note_backlog(self) -> None:
         """Report a growing backlog in the metrics, and in the log once it passes a second."""
-        if not self._ready_at:
-            return
-        backlog = self._backlog_seconds()
-        samples = round(backlog * SAMPLE_RATE)
+        samples = self._session.backlog_samples(time.monotonic())
         if samples > self._max_backlog:
             if samples >= _BACKLOG_WARNING_SAMPLES > self._max_backlog:
                 log.warning(
                     "backend falling behind",
-                    extra={"stream": self._id, "buffered_s": round(backlog, 2)},
+                    extra={"stream": self._id, "buffered_s": round(samples / SAMPLE_RATE, 2)},
                 )
             self._max_backlog = samples
             self._stats.max_backlog_samples = max(self._stats.max_backlog_samples, samples)
 
-    async def _send_frames(self, frames: list[Samples]) -> None:
-        for frame in frames:
-            await self._send_backend(moshi.encode_audio(frame))
-            self._frames_up += 1
-        self._note_backlog()
-
-    async def _send_backend(self, data: bytes) -> None:
+    async def _send_backend_data(self) -> None:
+        """Send what the session has for the backend (call with the send lock held)."""
         assert self._backend is not None
-        try:
-            await self._backend.send(data)
-        except ConnectionClosed:
-            self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
+        for data in self._session.data_to_send():
+            try:
+                await self._backend.send(data)
+            except ConnectionClosed:
+                self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
+                return
+
+    async def _forward_events(self) -> None:
+        """Hand the session's events on: ready, words and vad_end to the client; its end of the
+        flush and its errors to :meth:`run` (which answers the client)."""
+        for event in self._session.events():
+            if isinstance(event, stream.Token):
+                self._tokens_down += 1
+                await self._send_client(event)
+            elif isinstance(event, stream.VadEnd | stream.Ready):
+                await self._send_client(event)
+            elif isinstance(event, stream.Error):
+                self._fail(event.code or ErrorCode.BACKEND_UNAVAILABLE, event.message)
+            elif isinstance(event, stream.End):
+                self._changed.set()  # the flush is done
 
     async def _send_client(self, message: stream.ServerMessage) -> None:
         if self._client_gone:
