@@ -94,10 +94,14 @@ async def test_any_unicode_text_arrives_exactly(session: Desktop, tmp_path: Path
     typed = tmp_path / "typed.txt"
     expected = "".join(UNICODE_WORDS).lstrip()
     keymap_before = keymap(session)
-    async with scripted_dictation(session, UNICODE_WORDS, typed, frames_per_word=2) as (_, app):
+    async with scripted_dictation(session, UNICODE_WORDS, typed, frames_per_word=2) as (
+        script,
+        app,
+    ):
         session.xdotool("keydown", "F9")
         await app.wait_for_line("capturing from")
-        await asyncio.sleep(1.5)  # the microphone's silence paces the words
+        # The microphone's silence paces the words: hold the key until all were said.
+        await until(lambda: len(script.sent_at) == len(UNICODE_WORDS), message=app.output)
         session.xdotool("keyup", "F9")
         assert await text_in(typed, expected) == expected, app.output
     assert keymap(session) == keymap_before  # the app has restored it
