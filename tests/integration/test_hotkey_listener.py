@@ -64,14 +64,18 @@ async def test_a_key_pressed_as_soon_as_start_returns_is_seen(
         assert intents == [Intent.START, Intent.STOP]
     finally:
         listener.stop()
-        # pynput queues its disable request on the record connection, which sends it when a
-        # recorded event next wakes it (pynput/_util/xorg.py, _stop_platform): one more key.
-        for event in (X.KeyPress, X.KeyRelease):
-            xtest.fake_input(keyboard, event, f9)
-        keyboard.close()
         from pynput.keyboard import Listener  # needs DISPLAY at import
 
-        for thread in threading.enumerate():  # done before the X server goes away
-            if isinstance(thread, Listener):
-                thread.join(10)
-                assert not thread.is_alive()
+        # pynput queues its disable request on the record connection, which sends it once a
+        # recorded event wakes it (pynput/_util/xorg.py, _stop_platform): press keys until
+        # its thread is done, before the X server goes away.
+        threads = [t for t in threading.enumerate() if isinstance(t, Listener)]
+        deadline = time.monotonic() + 10
+        while any(t.is_alive() for t in threads) and time.monotonic() < deadline:
+            for event in (X.KeyPress, X.KeyRelease):
+                xtest.fake_input(keyboard, event, f9)
+            keyboard.sync()
+            for thread in threads:
+                thread.join(0.1)
+        keyboard.close()
+        assert not any(t.is_alive() for t in threads)
