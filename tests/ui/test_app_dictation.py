@@ -175,14 +175,16 @@ async def test_backend_killed_mid_dictation_is_shown_and_the_next_dictation_work
         script.crash_sessions()
         line = await app.wait_for_line("the end of this dictation may be missing")
         assert "WARNING" in line
+        mark = app.mark()
         session.xdotool("keyup", "F9")
         await app.wait_for_line("dictation: idle")
+        # The release is settled (not taken for autorepeat's release+press): a new press.
+        await app.wait_for_line("hotkey stop", after=mark)
         first = typed.read_text()
 
-        await asyncio.sleep(0.2)  # a new press, not X11 autorepeat's release+press
         mark = app.mark()
         session.xdotool("keydown", "F9")
-        await asyncio.sleep(0.5)
+        await until(lambda: len(typed.read_text()) > len(first), message=app.output)
         session.xdotool("keyup", "F9")
         await app.wait_for_line("dictation: idle", after=mark)
         await until(lambda: len(typed.read_text()) >= len(first) + 5, message=app.output)
@@ -201,18 +203,20 @@ async def test_a_microphone_that_vanishes_stops_dictation_visibly_and_capture_re
         line = await app.wait_for_line("dictation stopped")
         assert "WARNING" in line
         await app.wait_for_line("dictation: idle")
+        mark = app.mark()
         session.xdotool("keyup", "F9")
         # What was said before it vanished is still typed, in full (the flush ran).
         first = await text_in(typed, "".join(words).lstrip())
         assert first == "".join(words).lstrip()
 
-        await asyncio.sleep(0.2)
+        await app.wait_for_line("hotkey stop", after=mark)  # released: the next is a press
         session.xdotool("keydown", "F9")  # no microphone: the press fails visibly
         await app.wait_for_line("cannot open the microphone")
+        mark = app.mark()
         session.xdotool("keyup", "F9")
 
         session.mic.start()  # plugged back in
-        await asyncio.sleep(0.2)
+        await app.wait_for_line("hotkey stop", after=mark)
         session.xdotool("keydown", "F9")
         await until(lambda: read_text(typed) != first, message=app.output)
         session.xdotool("keyup", "F9")

@@ -18,7 +18,7 @@ from tests.support.desktop import (
     Process,
     app_command,
     desktop,
-    hold_hotkey,
+    hotkey_held,
     running_app,
     scripted_dictation,
     spawn,
@@ -42,7 +42,7 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
     session: Desktop, tmp_path: Path
 ) -> None:
     typed = tmp_path / "typed.txt"
-    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (_, app):
+    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (script, app):
         second = await asyncio.to_thread(
             subprocess.run, app_command(), env=session.env, capture_output=True, text=True,
             timeout=30,
@@ -54,7 +54,7 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
 
         await control(session, "toggle")
         await app.wait_for_line("capturing from")
-        await asyncio.sleep(0.6)
+        await until(lambda: len(script.sent_at) == len(WORDS))  # the audio flowed
         await control(session, "toggle")
         expected = "".join(WORDS).lstrip()
         assert await text_in(typed, expected) == expected, app.output
@@ -161,7 +161,8 @@ async def test_without_a_tray_the_app_works_and_its_icon_appears_when_a_tray_doe
             with tray_host(bare_session.env):  # the panel starts after the app (login race)
                 await tray_icon_position(bare_session)
             await app.wait_for_line("listening for the hotkey")
-            await hold_hotkey(bare_session, app, 0.6)
+            async with hotkey_held(bare_session, app):
+                await until(lambda: len(script.sent_at) == len(WORDS))  # the audio flowed
             expected = "".join(WORDS).lstrip()
             assert await text_in(typed, expected) == expected, app.output
 
@@ -182,7 +183,10 @@ async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
     typed = tmp_path / "typed.txt"
     session.set_autorepeat(True)  # as on a real desktop
     async with scripted_dictation(session, WORDS, typed) as (script, app):
-        await hold_hotkey(session, app, 1.5)  # the X server repeats F9 all this while
+        async with hotkey_held(session, app):
+            # The time held is the input here: the X server repeats F9 (after xset's 660 ms
+            # delay, 25 times a second) only while it stays down, and no event tells when.
+            await asyncio.sleep(1.5)
         expected = "".join(WORDS).lstrip()
         assert await text_in(typed, expected) == expected, app.output
         await app.wait_for_line("dictation: idle")
@@ -195,13 +199,14 @@ async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
 async def test_the_overlay_is_movable_and_its_place_is_remembered(
     session: Desktop, tmp_path: Path
 ) -> None:
-    async with scripted_dictation(session, WORDS, tmp_path / "typed.txt") as (_, app):
-        await hold_hotkey(session, app, 0.5)  # the overlay shows while dictating
+    async with (
+        scripted_dictation(session, WORDS, tmp_path / "typed.txt") as (_, app),
+        hotkey_held(session, app),  # the overlay shows while dictating
+    ):
         session.xdotool("windowmove", await overlay_window(session), "100", "50")
         await until(lambda: settings_store.load(session.config).overlay.geometry[:2] == (100, 50))
     # The next start puts it where the user left it.
-    async with running_app(session) as app:
-        await hold_hotkey(session, app, 0.3)
+    async with running_app(session) as app, hotkey_held(session, app):
         position = session.xdotool("getwindowgeometry", "--shell", await overlay_window(session))
         assert "X=100" in position.split()
         assert "Y=50" in position.split()

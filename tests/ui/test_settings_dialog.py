@@ -584,7 +584,10 @@ def test_the_default_deploy_command_runs_this_app(qapp: QApplication, tmp_path: 
 def test_closing_the_dialog_cancels_a_running_check(
     qapp: QApplication, keyring_file: Path, event_loop_for_qt: asyncio.AbstractEventLoop
 ) -> None:
+    started = asyncio.Event()
+
     async def check(backend: BackendSettings, secrets: dict[Secret, str]) -> str:
+        started.set()
         await asyncio.sleep(60)
         return "never"
 
@@ -594,7 +597,7 @@ def test_closing_the_dialog_cancels_a_running_check(
     dialog.backend.test_button.click()
     task = dialog.check_task
     assert task is not None
-    event_loop_for_qt.run_until_complete(asyncio.sleep(0.01))
+    event_loop_for_qt.run_until_complete(started.wait())  # the check is under way
     dialog.reject()
     with pytest.raises(asyncio.CancelledError):
         event_loop_for_qt.run_until_complete(task)
