@@ -21,6 +21,8 @@ from app.core.hotkey import AUTOREPEAT_GAP, Chord, HotkeyTracker, Intent, Mode
 
 log = logging.getLogger(__name__)
 
+RECORDING_TIMEOUT = 5.0  # seconds start() waits for the X server to record keys
+
 
 class HotkeyError(AppError):
     """The global hotkey cannot be listened to on this system."""
@@ -36,6 +38,29 @@ def key_name(key: Any) -> str | None:
         return str(char).lower()
     vk = getattr(key, "vk", None)
     return f"vk{vk}" if vk is not None else None
+
+
+def _recording(listener_class: Any, recording: threading.Event) -> Any:
+    """``listener_class``, setting ``recording`` once it really sees keys.
+
+    pynput's X11 listener says it is ready (``wait()`` returns) just before it asks the X
+    server to enable its RECORD context (pynput/_util/xorg.py, ``ListenerMixin._run``): a
+    key pressed in between is never seen. The server answers that request first with a
+    StartOfData reply (RECORD extension protocol, RecordEnableContext), which pynput hands
+    to ``_handler``. Other backends listen once ready.
+    """
+    if listener_class.__module__ != "pynput.keyboard._xorg":
+        recording.set()
+        return listener_class
+    from Xlib.ext.record import StartOfData
+
+    class RecordingListener(listener_class):  # type: ignore[misc]
+        def _handler(self, events: Any) -> Any:
+            if events.category == StartOfData:
+                recording.set()
+            return super()._handler(events)
+
+    return RecordingListener
 
 
 class HotkeyListener:
@@ -57,6 +82,7 @@ class HotkeyListener:
         self._settle: asyncio.TimerHandle | None = None
 
     def start(self) -> None:
+        """Listen; returns once a key pressed from now on is seen."""
         try:
             from pynput import keyboard
         except Exception as exc:  # pynput imports its backend eagerly: no X, no Wayland support
@@ -64,12 +90,15 @@ class HotkeyListener:
                 f"global hotkeys are not available here ({exc}); bind a desktop shortcut to "
                 "'kyutai-dictate toggle' instead"
             ) from None
-        self._listener = keyboard.Listener(
+        recording = threading.Event()
+        self._listener = _recording(keyboard.Listener, recording)(
             on_press=lambda key: self._from_thread(self._press, key),
             on_release=lambda key: self._from_thread(self._release, key),
         )
         self._listener.start()
         self._listener.wait()
+        if not recording.wait(RECORDING_TIMEOUT):
+            log.warning("the X server has not started recording keys yet: a press may be missed")
         listener = self._listener
         threading.Thread(
             target=self._watch, args=(listener,), name="hotkey-watch", daemon=True

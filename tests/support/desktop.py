@@ -236,13 +236,16 @@ async def scripted_dictation(
             yield script, app
 
 
-async def hold_hotkey(d: Desktop, app: Process, seconds: float) -> None:
-    """Press F9, wait until the app captures, keep it down ``seconds``, release it."""
+@asynccontextmanager
+async def hotkey_held(d: Desktop, app: Process) -> AsyncIterator[None]:
+    """F9 held down, once the app captures, for the body of the ``async with``; then up."""
     mark = app.mark()
     d.xdotool("keydown", "F9")
-    await app.wait_for_line("capturing from", after=mark)
-    await asyncio.sleep(seconds)
-    d.xdotool("keyup", "F9")
+    try:
+        await app.wait_for_line("capturing from", after=mark)
+        yield
+    finally:
+        d.xdotool("keyup", "F9")
 
 
 @asynccontextmanager

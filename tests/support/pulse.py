@@ -81,3 +81,22 @@ def virtual_microphone(runtime_dir: Path) -> Iterator[VirtualMicrophone]:
         yield microphone
     finally:
         microphone.stop()
+
+
+@contextmanager
+def heard_in_this_process(mic: VirtualMicrophone) -> Iterator[None]:
+    """Make this process's PortAudio list ``mic``'s server; the old devices come back after."""
+    from app.microphone import rescan_devices
+
+    variable = "XDG_RUNTIME_DIR"  # where the pulse client library looks for the server
+    before = os.environ.get(variable)
+    os.environ[variable] = mic.env[variable]
+    rescan_devices()  # PortAudio lists the devices once, when it starts
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[variable]
+        else:
+            os.environ[variable] = before
+        rescan_devices()

@@ -95,10 +95,14 @@ async def test_any_unicode_text_arrives_exactly(session: Desktop, tmp_path: Path
     typed = tmp_path / "typed.txt"
     expected = "".join(UNICODE_WORDS).lstrip()
     keymap_before = keymap(session)
-    async with scripted_dictation(session, UNICODE_WORDS, typed, frames_per_word=2) as (_, app):
+    async with scripted_dictation(session, UNICODE_WORDS, typed, frames_per_word=2) as (
+        script,
+        app,
+    ):
         session.xdotool("keydown", "F9")
         await app.wait_for_line("capturing from")
-        await asyncio.sleep(1.5)  # the microphone's silence paces the words
+        # The microphone's silence paces the words: hold the key until all were said.
+        await until(lambda: len(script.sent_at) == len(UNICODE_WORDS), message=app.output)
         session.xdotool("keyup", "F9")
         assert await text_in(typed, expected) == expected, app.output
     assert keymap(session) == keymap_before  # the app has restored it
@@ -172,14 +176,16 @@ async def test_backend_killed_mid_dictation_is_shown_and_the_next_dictation_work
         script.crash_sessions()
         line = await app.wait_for_line("the end of this dictation may be missing")
         assert "WARNING" in line
+        mark = app.mark()
         session.xdotool("keyup", "F9")
         await app.wait_for_line("dictation: idle")
+        # The release is settled (not taken for autorepeat's release+press): a new press.
+        await app.wait_for_line("hotkey stop", after=mark)
         first = typed.read_text()
 
-        await asyncio.sleep(0.2)  # a new press, not X11 autorepeat's release+press
         mark = app.mark()
         session.xdotool("keydown", "F9")
-        await asyncio.sleep(0.5)
+        await until(lambda: len(typed.read_text()) > len(first), message=app.output)
         session.xdotool("keyup", "F9")
         await app.wait_for_line("dictation: idle", after=mark)
         await until(lambda: len(typed.read_text()) >= len(first) + 5, message=app.output)
@@ -198,18 +204,20 @@ async def test_a_microphone_that_vanishes_stops_dictation_visibly_and_capture_re
         line = await app.wait_for_line("dictation stopped")
         assert "WARNING" in line
         await app.wait_for_line("dictation: idle")
+        mark = app.mark()
         session.xdotool("keyup", "F9")
         # What was said before it vanished is still typed, in full (the flush ran).
         first = await text_in(typed, "".join(words).lstrip())
         assert first == "".join(words).lstrip()
 
-        await asyncio.sleep(0.2)
+        await app.wait_for_line("hotkey stop", after=mark)  # released: the next is a press
         session.xdotool("keydown", "F9")  # no microphone: the press fails visibly
         await app.wait_for_line("cannot open the microphone")
+        mark = app.mark()
         session.xdotool("keyup", "F9")
 
         session.mic.start()  # plugged back in
-        await asyncio.sleep(0.2)
+        await app.wait_for_line("hotkey stop", after=mark)
         session.xdotool("keydown", "F9")
         await until(lambda: read_text(typed) != first, message=app.output)
         session.xdotool("keyup", "F9")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import re
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from tests.support.desktop import (
     Process,
     app_command,
     desktop,
-    hold_hotkey,
+    hotkey_held,
     running_app,
     scripted_dictation,
     spawn,
@@ -41,7 +42,7 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
     session: Desktop, tmp_path: Path
 ) -> None:
     typed = tmp_path / "typed.txt"
-    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (_, app):
+    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (script, app):
         second = await asyncio.to_thread(
             subprocess.run, app_command(), env=session.env, capture_output=True, text=True,
             timeout=30,
@@ -53,7 +54,7 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
 
         await control(session, "toggle")
         await app.wait_for_line("capturing from")
-        await asyncio.sleep(0.6)
+        await until(lambda: len(script.sent_at) == len(WORDS))  # the audio flowed
         await control(session, "toggle")
         expected = "".join(WORDS).lstrip()
         assert await text_in(typed, expected) == expected, app.output
@@ -74,45 +75,70 @@ async def test_the_tray_icon_shows_and_a_click_toggles_dictation(
     session: Desktop, tmp_path: Path
 ) -> None:
     typed = tmp_path / "typed.txt"
-    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (_, app):
+    async with scripted_dictation(session, WORDS, typed, frames_per_word=1) as (script, app):
         assert not any("no system tray" in line for line in app.lines)
-        await click_tray_icon(session, app, until="capturing from")
-        await asyncio.sleep(0.6)
-        await click_tray_icon(session, app, until="dictation: idle")
-        assert typed.read_text() == "".join(WORDS).lstrip()
+        await click_tray_icon(session, app, logs="capturing from")
+        clicked = time.monotonic()
+        await until(lambda: len(script.sent_at) == len(WORDS))  # the audio flowed
+        # Two clicks, not a double-click: Qt turns a second press within its double-click
+        # interval into a DoubleClick activation, which the tray does not take as a click.
+        # Here the time between the presses is the input itself.
+        await asyncio.sleep(max(0.0, clicked + DOUBLE_CLICK_SECONDS - time.monotonic()))
+        await click_tray_icon(session, app, logs="dictation: idle")
+        expected = "".join(WORDS).lstrip()
+        assert await text_in(typed, expected) == expected, app.output
 
 
-async def click_tray_icon(d: Desktop, app: Process, until: str) -> None:
-    """Left-click the app's tray icon until the app logs ``until``. Under load, trayer may
-    still be placing the icon right after embedding it, so a click can land beside it:
-    the position is read again for a second try (two misses fail the test)."""
+# Qt's double-click interval, 400 ms (QPlatformTheme::MouseDoubleClickInterval; on xcb an
+# XSETTINGS daemon could change it, and this desktop has none), with a margin.
+DOUBLE_CLICK_SECONDS = 0.5
+
+
+async def click_tray_icon(d: Desktop, app: Process, logs: str) -> None:
+    """Left-click the app's tray icon; the app then logs ``logs``."""
     mark = app.mark()
-    for attempt in (1, 2):
-        x, y = await tray_icon_position(d)
-        d.xdotool("mousemove", str(x), str(y), "sleep", "0.1", "click", "1")
-        try:
-            await app.wait_for_line(until, timeout=5, after=mark)
-            return
-        except AssertionError:
-            if attempt == 2:
-                raise
+    x, y = await tray_icon_position(d)
+    d.xdotool("mousemove", str(x), str(y), "click", "1")
+    await app.wait_for_line(logs, after=mark)
+
+
+_GEOMETRY = (
+    r"(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(-?\d+)\+(-?\d+)"  # WxH+x+y (in parent) +X+Y (on screen)
+)
+_ICON = re.compile(r'(0x[0-9a-f]+) "kyutai-dictate": \(.*\)\s+' + _GEOMETRY)
+_PANEL = re.compile(r'"panel": \("panel" "trayer"\)\s+' + _GEOMETRY)
 
 
 async def tray_icon_position(d: Desktop) -> tuple[int, int]:
-    """The centre of the app's icon, once the tray host has embedded it (the icon window
-    is then a child of trayer's panel, so only the whole window tree shows it)."""
-    pattern = re.compile(
-        r'(0x[0-9a-f]+) "kyutai-dictate": \(.*\)\s+(\d+)x(\d+)\+-?\d+\+-?\d+\s+\+(\d+)\+(\d+)'
-    )
-    for _ in range(100):
-        for match in pattern.finditer(d.window_tree()):
-            window = match[1]
-            width, height, x, y = map(int, match.groups()[1:])
-            if width > 8 and height > 8 and "IsViewable" in d.window_info(window):
-                await asyncio.sleep(0.3)  # let the XEMBED handshake finish
-                return x + width // 2, y + height // 2
-        await asyncio.sleep(0.1)
-    raise AssertionError("the tray icon was not embedded")
+    """The centre of the app's icon, once the tray host has embedded it and laid it out.
+
+    Viewable is not enough: Qt maps the icon when trayer's GtkSocket sends
+    XEMBED_EMBEDDED_NOTIFY, which it does as it reparents the icon, before GTK has allocated
+    the socket (the icon is still at 0,0 on screen, or hangs off the panel's edge) and before
+    trayer widens its panel (``--widthtype request``) and, aligned right, moves it left to
+    fit. Under load that takes long enough for a click at the first position to miss. So the
+    icon counts as placed once it lies inside trayer's panel; the embedded window is a child
+    of the panel, so only the whole window tree shows it.
+    """
+    deadline = time.monotonic() + 20
+    while (position := _placed_icon(d)) is None:
+        assert time.monotonic() < deadline, "the tray icon was not placed in trayer's panel"
+        await asyncio.sleep(0.05)
+    return position
+
+
+def _placed_icon(d: Desktop) -> tuple[int, int] | None:
+    tree = d.window_tree()
+    panel = _PANEL.search(tree)
+    if panel is None:
+        return None
+    pw, ph, px, py = map(int, panel.groups())
+    for match in _ICON.finditer(tree):
+        w, h, x, y = map(int, match.groups()[1:])
+        inside = px <= x and x + w <= px + pw and py <= y and y + h <= py + ph
+        if w > 8 and h > 8 and inside and "IsViewable" in d.window_info(match[1]):
+            return x + w // 2, y + h // 2
+    return None
 
 
 @pytest.fixture
@@ -135,7 +161,8 @@ async def test_without_a_tray_the_app_works_and_its_icon_appears_when_a_tray_doe
             with tray_host(bare_session.env):  # the panel starts after the app (login race)
                 await tray_icon_position(bare_session)
             await app.wait_for_line("listening for the hotkey")
-            await hold_hotkey(bare_session, app, 0.6)
+            async with hotkey_held(bare_session, app):
+                await until(lambda: len(script.sent_at) == len(WORDS))  # the audio flowed
             expected = "".join(WORDS).lstrip()
             assert await text_in(typed, expected) == expected, app.output
 
@@ -156,7 +183,10 @@ async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
     typed = tmp_path / "typed.txt"
     session.set_autorepeat(True)  # as on a real desktop
     async with scripted_dictation(session, WORDS, typed) as (script, app):
-        await hold_hotkey(session, app, 1.5)  # the X server repeats F9 all this while
+        async with hotkey_held(session, app):
+            # The time held is the input here: the X server repeats F9 (after xset's 660 ms
+            # delay, 25 times a second) only while it stays down, and no event tells when.
+            await asyncio.sleep(1.5)
         expected = "".join(WORDS).lstrip()
         assert await text_in(typed, expected) == expected, app.output
         await app.wait_for_line("dictation: idle")
@@ -169,13 +199,14 @@ async def test_x11_autorepeat_neither_restarts_nor_ends_a_held_dictation(
 async def test_the_overlay_is_movable_and_its_place_is_remembered(
     session: Desktop, tmp_path: Path
 ) -> None:
-    async with scripted_dictation(session, WORDS, tmp_path / "typed.txt") as (_, app):
-        await hold_hotkey(session, app, 0.5)  # the overlay shows while dictating
+    async with (
+        scripted_dictation(session, WORDS, tmp_path / "typed.txt") as (_, app),
+        hotkey_held(session, app),  # the overlay shows while dictating
+    ):
         session.xdotool("windowmove", await overlay_window(session), "100", "50")
         await until(lambda: settings_store.load(session.config).overlay.geometry[:2] == (100, 50))
     # The next start puts it where the user left it.
-    async with running_app(session) as app:
-        await hold_hotkey(session, app, 0.3)
+    async with running_app(session) as app, hotkey_held(session, app):
         position = session.xdotool("getwindowgeometry", "--shell", await overlay_window(session))
         assert "X=100" in position.split()
         assert "Y=50" in position.split()

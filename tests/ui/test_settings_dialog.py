@@ -554,19 +554,21 @@ def test_a_deploy_command_that_cannot_start_is_reported(
 def test_cancel_during_a_deploy_is_refused_and_quitting_stops_it(
     qapp: QApplication, keyring_file: Path, tmp_path: Path
 ) -> None:
-    script = "import time; print('working', flush=True); time.sleep(60)"
+    script = "import os, time; print('working', os.getpid(), flush=True); time.sleep(60)"
     dialog, _ = make_dialog(deploy_command=lambda target, args: [sys.executable, "-c", script])
     dialog.show()
     dialog.deploy.modal_button.click()
     wait_until(lambda: "working" in dialog.deploy.output)
+    pid = int(dialog.deploy.output.split()[1])
     dialog.reject()  # Escape, Cancel or the close button
     assert dialog.isVisible()
     assert dialog.deploy.running
     assert "wait for it to finish" in dialog.deploy.status_label.text()
-    started = time.monotonic()
+    assert Path(f"/proc/{pid}").exists()
     dialog.done(0)  # the app quits: the deploy is stopped
     assert not dialog.deploy.running
-    assert time.monotonic() - started < 5
+    assert "stopped" in dialog.deploy.status_label.text()
+    assert not Path(f"/proc/{pid}").exists()  # killed and reaped, not left running
 
 
 def test_the_deploy_log_never_shows_the_proxy_token(
@@ -604,7 +606,10 @@ def test_the_default_deploy_command_runs_this_app(qapp: QApplication, tmp_path: 
 def test_closing_the_dialog_cancels_a_running_check(
     qapp: QApplication, keyring_file: Path, event_loop_for_qt: asyncio.AbstractEventLoop
 ) -> None:
+    started = asyncio.Event()
+
     async def check(backend: BackendSettings, secrets: dict[Secret, str]) -> str:
+        started.set()
         await asyncio.sleep(60)
         return "never"
 
@@ -614,7 +619,7 @@ def test_closing_the_dialog_cancels_a_running_check(
     dialog.backend.test_button.click()
     task = dialog.check_task
     assert task is not None
-    event_loop_for_qt.run_until_complete(asyncio.sleep(0.01))
+    event_loop_for_qt.run_until_complete(started.wait())  # the check is under way
     dialog.reject()
     with pytest.raises(asyncio.CancelledError):
         event_loop_for_qt.run_until_complete(task)

@@ -32,6 +32,7 @@ from server.protocol.stream import (
     decode_client,
     encode_server,
 )
+from tests.support.pulse import heard_in_this_process, virtual_microphone
 
 TOKEN = "s3cret-token"
 
@@ -249,14 +250,21 @@ def test_bench_counts_failed_streams(
     assert "run 1 stream 2: busy: no free backend slot" in out
 
 
-def test_devices_reports_devices_or_their_absence(capsys: pytest.CaptureFixture[str]) -> None:
-    code = main(["devices"])
+def test_devices_lists_the_sound_servers_microphone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with virtual_microphone(tmp_path / "pulse") as mic, heard_in_this_process(mic):
+        code = main(["devices"])
     out, err = capsys.readouterr()
-    if code == 0:
-        assert "index" in out
-    else:
-        assert code == 1
-        assert "no audio input devices" in err
+    assert code == 0, err
+    header, *rows = out.splitlines()
+    assert header.split() == ["index", "channels", "rate", "name"]
+    # ALSA's pulse plugin shows the server as "pulse" and "default"; "*" marks the default.
+    assert {row.lstrip("* ").split(maxsplit=3)[3] for row in rows} >= {
+        "pulse (ALSA)",
+        "default (ALSA)",
+    }
+    assert [row.split()[-2] for row in rows if row.startswith("*")] == ["default"]
 
 
 def test_devices_does_not_load_the_network_stack() -> None:

@@ -1,6 +1,9 @@
-"""Choosing and listing input devices (pure), and the device list on this machine."""
+"""Choosing and listing input devices (pure), and the devices of a real sound server."""
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +14,7 @@ from app.audio.microphone import (
     format_devices,
     list_input_devices,
 )
+from tests.support.pulse import VirtualMicrophone, heard_in_this_process, virtual_microphone
 
 DEVICES = [
     InputDevice(0, "HDA Intel PCH: ALC257 Analog (hw:0,0)", "ALSA", 2, 44100.0, False),
@@ -71,8 +75,19 @@ def test_format_marks_the_default() -> None:
     assert "48000" in lines[2]
 
 
-def test_listing_on_this_machine_returns_input_devices_only() -> None:
-    # Wherever the tests run: possibly no sound server at all, then an empty list.
+@pytest.fixture
+def sound_server(tmp_path: Path) -> Iterator[VirtualMicrophone]:
+    """A PulseAudio server with a virtual microphone that this process's PortAudio sees."""
+    with virtual_microphone(tmp_path / "pulse") as mic, heard_in_this_process(mic):
+        yield mic
+
+
+def test_listing_returns_the_sound_servers_microphone(sound_server: VirtualMicrophone) -> None:
+    # ALSA's pulse plugin shows the sound server to PortAudio as the devices "pulse" and
+    # "default"; the server's default source is the virtual microphone.
     devices = list_input_devices()
+    names = [device.name for device in devices]
+    assert "pulse" in names
+    assert "default" in names
     assert all(device.channels > 0 for device in devices)
-    assert sum(device.is_default for device in devices) <= 1
+    assert [device.name for device in devices if device.is_default] == ["default"]
