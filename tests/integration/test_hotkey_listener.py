@@ -15,8 +15,8 @@ from Xlib import XK, X
 from Xlib.display import Display
 from Xlib.ext import xtest
 
-from app.hotkey import Intent, Mode, parse_chord
-from app.hotkey_listener import HotkeyListener
+from app.core.hotkey import Intent, Mode, parse_chord
+from app.desktop.hotkey_listener import HotkeyListener
 from tests.support.xvfb import xvfb
 
 
