@@ -86,7 +86,7 @@ def virtual_microphone(runtime_dir: Path) -> Iterator[VirtualMicrophone]:
 @contextmanager
 def heard_in_this_process(mic: VirtualMicrophone) -> Iterator[None]:
     """Make this process's PortAudio list ``mic``'s server; the old devices come back after."""
-    from app.microphone import rescan_devices
+    from app.audio.microphone import rescan_devices
 
     variable = "XDG_RUNTIME_DIR"  # where the pulse client library looks for the server
     before = os.environ.get(variable)
