@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from server.protocol.audio import FRAME_SECONDS
+# One model step is one audio frame: 1920 samples at 24 kHz (the same figure as
+# server.protocol.audio.FRAME_SECONDS, which builds on these facts rather than the other way).
+STEP_SECONDS = 1920 / 24_000
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class ModelProfile:
 
     @property
     def delay_seconds(self) -> float:
-        return self.delay_frames * FRAME_SECONDS
+        return self.delay_frames * STEP_SECONDS
 
     @property
     def flush_frames(self) -> int:

@@ -114,3 +114,11 @@ def test_model_profiles() -> None:
     )
     with pytest.raises(ValueError, match="unknown model"):
         model_profile("whisper")
+
+
+def test_a_model_step_is_one_wire_frame() -> None:
+    from server.models import STEP_SECONDS
+    from server.protocol.audio import FRAME_SECONDS
+
+    assert STEP_SECONDS == FRAME_SECONDS
+    assert STT_2_6B.delay_seconds == 32 * FRAME_SECONDS
