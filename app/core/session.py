@@ -7,6 +7,8 @@ nor the last words are lost. A failed connect is retried with backoff while the 
 a failure the user must fix is shown, not retried.
 
 Methods take events and return actions for the I/O edges to carry out. No sockets, no Qt.
+Which event does what in which state is the table of :mod:`app.core.session_table`; an event
+that cannot happen raises :class:`SessionStateError`.
 """
 
 from __future__ import annotations
@@ -14,21 +16,40 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from enum import Enum
 
 from app.core.reconnect import Verdict, backoff, classify_error
+from app.core.session_table import (
+    PHASE_OF,
+    Effect,
+    Event,
+    Ignore,
+    Phase,
+    SessionStateError,
+    State,
+    rule_for,
+)
 from app.core.spacing import Spacer
 from server.protocol.audio import BYTES_PER_SAMPLE, SAMPLE_RATE
-from server.protocol.stream import End, Error, Ready, ServerMessage, Token
+from server.protocol.stream import End, Error, Ping, Ready, ServerMessage, Token, VadEnd
+
+__all__ = [
+    "SEND_CHUNK_BYTES",
+    "Action",
+    "Connect",
+    "DictationSession",
+    "Disconnect",
+    "Notify",
+    "Phase",
+    "PhaseChanged",
+    "RetryIn",
+    "SendAudio",
+    "SendEnd",
+    "SessionStateError",
+    "State",
+    "TypeText",
+]
 
 SEND_CHUNK_BYTES = 24_000 * BYTES_PER_SAMPLE  # buffered audio goes out in 1 s messages
-
-
-class Phase(Enum):
-    IDLE = "idle"
-    CONNECTING = "connecting"  # capturing; audio buffered until the backend is ready
-    STREAMING = "streaming"  # capturing; audio sent as it comes
-    DRAINING = "draining"  # capture stopped, end sent; words still arriving
 
 
 @dataclass(frozen=True)
@@ -79,21 +100,42 @@ class Notify:
 Action = Connect | SendAudio | SendEnd | Disconnect | TypeText | RetryIn | PhaseChanged | Notify
 
 
+# A move into CONNECTING or STREAMING is announced before its actions (Connect and the buffered
+# audio belong to the new phase); one into DRAINING or IDLE after them (SendEnd, Disconnect
+# and the notice close the old one).
+_ANNOUNCED_FIRST = {Phase.CONNECTING, Phase.STREAMING}
+_EVENT_OF = {Ready: Event.READY, End: Event.END, VadEnd: Event.VAD_END, Ping: Event.PING}
+
+
 @dataclass
 class DictationSession:
     max_buffer_seconds: float = 60.0
     max_connect_seconds: float = 120.0  # give up connecting after this much waiting in total
     leading_space: bool = False
-    phase: Phase = Phase.IDLE
+    clock: Callable[[], float] = time.monotonic  # for the connect time limit
+    _state: State = State.IDLE
+    # Audio of a dictation whose backend is not ready yet (CONNECTING, DRAINING_NEXT*);
+    # empty in the other states.
     _buffer: list[bytes] = field(default_factory=list)
     _buffered_bytes: int = 0
     _overflowed: bool = False
-    _stop_requested: bool = False
-    _restart_after_drain: bool = False
     _spacer: Spacer = field(default_factory=Spacer)
-    clock: Callable[[], float] = time.monotonic  # for the connect time limit
     _delays: Iterator[float] = field(default_factory=backoff)
+    _delay: float | None = None  # the next retry's, drawn from _delays when first needed
     _connect_since: float = 0.0
+
+    @property
+    def state(self) -> State:
+        return self._state
+
+    @property
+    def phase(self) -> Phase:
+        return PHASE_OF[self._state]
+
+    @property
+    def waiting_after_release(self) -> bool:
+        """Connecting, with the audio already over: only the backend is awaited."""
+        return self._state is State.CONNECTING_RELEASED
 
     # -- events -------------------------------------------------------------------------
 
@@ -104,48 +146,103 @@ class DictationSession:
         audio is kept and it connects as soon as the previous one has ended. A press after
         the release but before the backend was ready continues the same dictation.
         """
-        if self.phase is Phase.DRAINING:
-            if not self._restart_after_drain:
-                self._restart_after_drain = True
-                self._reset_buffer()
-            self._stop_requested = False  # from now on: the next dictation's
-            return []
-        if self.phase is Phase.CONNECTING:
-            self._stop_requested = False
-            return []
-        if self.phase is not Phase.IDLE:
-            return []
-        self._reset_buffer()
-        return self._begin()
-
-    def _reset_buffer(self) -> None:
-        self._buffer, self._buffered_bytes, self._overflowed = [], 0, False
-
-    def _begin(self) -> list[Action]:
-        self._stop_requested = self._restart_after_drain = False
-        self._spacer = Spacer(leading_space=self.leading_space)
-        self._delays, self._connect_since = backoff(), self.clock()
-        return [*self._enter(Phase.CONNECTING), Connect()]
+        return self._handle(Event.START)
 
     def stop(self) -> list[Action]:
         """Key up (or toggle off): no more audio; every word of it will still be typed."""
-        if self._restart_after_drain:  # the next dictation was short: it ends once it starts
-            self._stop_requested = True
-            return []
-        if self.phase is Phase.CONNECTING:
-            self._stop_requested = True  # end goes out after the buffered audio
-            return []
-        if self.phase is Phase.STREAMING:
-            return [SendEnd(), *self._enter(Phase.DRAINING)]
-        return []
+        return self._handle(Event.STOP)
 
     def audio(self, pcm: bytes) -> list[Action]:
         """A captured chunk of float32 samples."""
-        if self.phase is Phase.STREAMING:
-            return [SendAudio(pcm)]
-        next_one = self.phase is Phase.DRAINING and self._restart_after_drain
-        if not (self.phase is Phase.CONNECTING or next_one) or self._stop_requested:
+        return self._handle(Event.AUDIO, pcm)
+
+    def message(self, message: ServerMessage) -> list[Action]:
+        """A message from the server."""
+        if isinstance(message, Error):
+            return self.connection_failed(classify_error(message.code), message.message)
+        if isinstance(message, Token):
+            return self._handle(Event.TOKEN, message.text)
+        return self._handle(_EVENT_OF[type(message)])
+
+    def connection_failed(self, verdict: Verdict, reason: str) -> list[Action]:
+        """The connection could not be opened, or closed without ``end``."""
+        retry = verdict is Verdict.RETRY and self._retry_fits()
+        return self._handle(Event.RETRYABLE_FAILURE if retry else Event.FAILURE, verdict, reason)
+
+    def cancel(self) -> list[Action]:
+        """The user gave up on a dictation still waiting for the backend (audio released).
+
+        Raises :class:`SessionStateError` unless connecting; held, it does nothing."""
+        return self._handle(Event.CANCEL)
+
+    def retry_due(self) -> list[Action]:
+        """The delay of a :class:`RetryIn` has passed (raises unless connecting)."""
+        return self._handle(Event.RETRY_DUE)
+
+    # -- the table's moves ----------------------------------------------------------------
+
+    def _handle(self, event: Event, *data: object) -> list[Action]:
+        rule = rule_for(self._state, event)
+        if isinstance(rule, Ignore):
             return []
+        actions = self._effect(rule.effect, data)
+        before, self._state = PHASE_OF[self._state], rule.to
+        if self.phase is not before:
+            change = PhaseChanged(self.phase)
+            actions = [change, *actions] if self.phase in _ANNOUNCED_FIRST else [*actions, change]
+        for then in rule.then:
+            actions += self._handle(then)
+        return actions
+
+    def _effect(self, effect: Effect, data: tuple[object, ...]) -> list[Action]:
+        match effect, data:
+            case Effect.NOTHING, ():
+                return []
+            case Effect.BEGIN, ():
+                return self._begin()
+            case Effect.BUFFER, (bytes() as pcm,):
+                return self._keep(pcm)
+            case Effect.SEND_BUFFERED, ():
+                return self._send_buffered()
+            case Effect.SEND, (bytes() as pcm,):
+                return [SendAudio(pcm)]
+            case Effect.SEND_END, ():
+                return [SendEnd()]
+            case Effect.TYPE, (str() as token,):
+                text = self._spacer.text_for(token)
+                return [TypeText(text)] if text else []
+            case Effect.CONNECT, ():
+                return [Connect()]
+            case Effect.RETRY, (Verdict(), str() as reason):
+                return self._retry(reason)
+            case Effect.GIVE_UP, (Verdict() as verdict, str() as reason):
+                if verdict is Verdict.RETRY:  # retrying would pass the time limit
+                    reason = f"{reason}; gave up after {self.max_connect_seconds:g} s"
+                self._drop_buffer()
+                return [
+                    Disconnect(),
+                    Notify(f"{reason} (this dictation was not transcribed)", True),
+                ]
+            case Effect.FAIL, (Verdict(), str() as reason):
+                detail = "the end of this dictation may be missing"
+                return [Disconnect(), Notify(f"{reason} ({detail})", error=True)]
+            case Effect.FINISH, ():
+                return [Disconnect()]
+            case Effect.CANCEL, ():
+                self._drop_buffer()
+                notice = "dictation cancelled before the backend was ready: not transcribed"
+                return [Disconnect(), Notify(notice)]
+        raise AssertionError(f"no effect {effect} for {data!r}")  # pragma: no cover
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _begin(self) -> list[Action]:
+        """A new dictation; its buffer may already hold audio (pressed while draining)."""
+        self._spacer = Spacer(leading_space=self.leading_space)
+        self._delays, self._delay, self._connect_since = backoff(), None, self.clock()
+        return [Connect()]
+
+    def _keep(self, pcm: bytes) -> list[Action]:
         limit = self.max_buffer_seconds * SAMPLE_RATE * BYTES_PER_SAMPLE
         if self._buffered_bytes + len(pcm) > limit:
             if self._overflowed:
@@ -157,73 +254,27 @@ class DictationSession:
         self._buffered_bytes += len(pcm)
         return []
 
-    def message(self, message: ServerMessage) -> list[Action]:
-        """A message from the server."""
-        if isinstance(message, Ready) and self.phase is Phase.CONNECTING:
-            return self._on_ready()
-        if isinstance(message, Token) and self.phase in (Phase.STREAMING, Phase.DRAINING):
-            text = self._spacer.text_for(message.text)
-            return [TypeText(text)] if text else []
-        if isinstance(message, End) and self.phase is Phase.DRAINING:
-            return [Disconnect(), *self._finish()]
-        if isinstance(message, Error):
-            return self.connection_failed(classify_error(message.code), message.message)
-        return []
-
-    def connection_failed(self, verdict: Verdict, reason: str) -> list[Action]:
-        """The connection could not be opened, or closed without ``end``."""
-        if self.phase is Phase.CONNECTING and verdict is Verdict.RETRY:
-            delay = next(self._delays)
-            if self.clock() + delay - self._connect_since <= self.max_connect_seconds:
-                return [Disconnect(), Notify(f"{reason}; retrying"), RetryIn(delay)]
-            reason = f"{reason}; gave up after {self.max_connect_seconds:g} s"
-        if self.phase is Phase.IDLE:
-            return []
-        if self.phase is Phase.CONNECTING:
-            detail = "this dictation was not transcribed"
-        else:
-            detail = "the end of this dictation may be missing"
-        return [Disconnect(), Notify(f"{reason} ({detail})", error=True), *self._finish()]
-
-    def cancel(self) -> list[Action]:
-        """The user gave up on a dictation still waiting for the backend (audio released)."""
-        if self.phase is not Phase.CONNECTING or not self._stop_requested:
-            return []
-        notice = Notify("dictation cancelled before the backend was ready: not transcribed")
-        return [Disconnect(), notice, *self._finish()]
-
-    @property
-    def waiting_after_release(self) -> bool:
-        """Connecting, with the audio already over: only the backend is awaited."""
-        return self.phase is Phase.CONNECTING and self._stop_requested
-
-    def retry_due(self) -> list[Action]:
-        """The delay of a :class:`RetryIn` has passed."""
-        return [Connect()] if self.phase is Phase.CONNECTING else []
-
-    # -- helpers --------------------------------------------------------------------------
-
-    def _on_ready(self) -> list[Action]:
-        actions: list[Action] = [*self._enter(Phase.STREAMING)]
+    def _send_buffered(self) -> list[Action]:
         pending = b"".join(self._buffer)
-        self._buffer, self._buffered_bytes = [], 0
-        actions += [
+        self._drop_buffer()
+        return [
             SendAudio(pending[i : i + SEND_CHUNK_BYTES])
             for i in range(0, len(pending), SEND_CHUNK_BYTES)
         ]
-        if self._stop_requested:
-            actions += [SendEnd(), *self._enter(Phase.DRAINING)]
-        return actions
 
-    def _finish(self) -> list[Action]:
-        restart, stop = self._restart_after_drain, self._stop_requested
-        actions: list[Action] = [*self._enter(Phase.IDLE)]
-        if not restart:
-            return actions
-        actions += self._begin()
-        self._stop_requested = stop
-        return actions
+    def _drop_buffer(self) -> None:
+        self._buffer, self._buffered_bytes, self._overflowed = [], 0, False
 
-    def _enter(self, phase: Phase) -> list[Action]:
-        self.phase = phase
-        return [PhaseChanged(phase)]
+    def _next_delay(self) -> float:
+        if self._delay is None:
+            self._delay = next(self._delays)
+        return self._delay
+
+    def _retry_fits(self) -> bool:
+        """Whether the next retry would still start within the connect time limit."""
+        elapsed = self.clock() + self._next_delay() - self._connect_since
+        return elapsed <= self.max_connect_seconds
+
+    def _retry(self, reason: str) -> list[Action]:
+        delay, self._delay = self._next_delay(), None
+        return [Disconnect(), Notify(f"{reason}; retrying"), RetryIn(delay)]
