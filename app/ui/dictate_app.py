@@ -21,7 +21,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from app.audio.capture import Capture
-from app.backend.connect import stream_opener
+from app.backend.connect import stream_connector
+from app.backend.stream import Stream
 from app.core.backend_endpoint import endpoint_for
 from app.core.credentials import SecretLookup
 from app.core.endpoint import Endpoint
@@ -30,7 +31,7 @@ from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase
 from app.core.settings import Settings
 from app.core.status import Status
-from app.desktop.dictation import Dictation, Stream
+from app.desktop.dictation import Dictation
 from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
 from app.desktop.typing_queue import TypingQueue
@@ -208,7 +209,7 @@ class DictateApp:
 
     @asynccontextmanager
     async def _open_stream(self) -> AsyncIterator[Stream]:
-        open_stream = stream_opener(self.settings.backend)
+        open_stream = stream_connector(self.settings.backend)
         async with open_stream(self._dictation_endpoint, CONNECT_TIMEOUT) as stream:
             if stream.legacy != self._status.older_protocol:
                 self._status = replace(self._status, older_protocol=stream.legacy)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import Qt
 
 from app.audio.microphone import MicrophoneError, list_input_devices, rescan_devices
-from app.backend.connect import stream_opener
+from app.backend.connect import stream_connector
 from app.backend.connection_check import check_backend
 from app.core.credentials import Secret, secret_lookup
 from app.core.settings import BackendSettings, Settings
@@ -67,7 +67,7 @@ def show_settings(app: DictateApp, first_run: bool) -> SettingsDialog:
 
 
 async def _check(env: Mapping[str, str], backend: BackendSettings, form: dict[Secret, str]) -> str:
-    open_stream = stream_opener(backend)
+    open_stream = stream_connector(backend)
     # A cold Modal backend holds the connection while it starts: allow for that.
     return await check_backend(
         backend,
