@@ -41,3 +41,24 @@ def test_a_layer_loads_only_the_layers_below_it(layer: str) -> None:
     assert done.returncode == 0, done.stderr
     loaded = set(json.loads(done.stdout))
     assert loaded <= ALLOWED[layer], f"app.{layer} loads {sorted(loaded - ALLOWED[layer])}"
+
+
+# Pure modules outside app.core: their logic needs nothing but the core.
+PURE = ("app.ui.settings.form",)
+
+PURE_CODE = """
+import importlib, json, sys
+importlib.import_module({module!r})
+print(json.dumps(sorted(name for name in sys.modules
+                        if name.startswith("app.") and not name.startswith("app.core"))))
+"""
+
+
+@pytest.mark.parametrize("module", PURE)
+def test_a_pure_module_loads_only_the_core(module: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", PURE_CODE.format(module=module)],
+        cwd=ROOT, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == ["app.ui", "app.ui.settings", module]
