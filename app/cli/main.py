@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.core.commands import RemoteCommand
 from app.core.errors import AppError, UsageError
 
 if TYPE_CHECKING:
@@ -113,9 +114,9 @@ def _add_no_arguments(parser: argparse.ArgumentParser) -> None:
     del parser
 
 
-def _remote(command: str) -> Callable[[argparse.Namespace], int]:
+def _remote(command: RemoteCommand) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from app.ui.control import send_command
+        from app.desktop.control_client import send_command
 
         send_command(command)
         return 0
@@ -367,16 +368,10 @@ COMMANDS: tuple[Command, ...] = (
         log_level="info",  # a service reports what it does
     ),
     *(
-        Command(name, f"{text} (for desktop shortcuts)", _add_no_arguments, _remote(name))
-        for name, text in (
-            ("toggle", "start or stop dictating in the running app"),
-            ("start", "start dictating in the running app"),
-            ("stop", "stop dictating in the running app"),
-            ("show", "show the running app (a second launch does the same)"),
-            ("type-held", "type the words the focus guard held back, into the focused window"),
-            ("copy-held", "copy the words the focus guard held back to the clipboard"),
-            ("quit", "quit the running app"),
+        Command(
+            remote, f"{remote.help} (for desktop shortcuts)", _add_no_arguments, _remote(remote)
         )
+        for remote in RemoteCommand
     ),
 )
 _COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}

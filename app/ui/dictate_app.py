@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, assert_never
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -24,6 +24,7 @@ from app.audio.capture import Capture
 from app.backend.connect import stream_connector
 from app.backend.stream import Stream
 from app.core.backend_endpoint import endpoint_for
+from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
 from app.core.endpoint import Endpoint
 from app.core.errors import AppError
@@ -191,17 +192,25 @@ class DictateApp:
         else:
             self.start()
 
-    def control(self, command: str) -> str:
-        """A command from ``kyutai-dictate COMMAND`` (see :data:`app.ui.control.COMMANDS`)."""
-        {
-            "toggle": self.toggle,
-            "start": self.start,
-            "stop": self.stop,
-            "show": self.show,
-            "quit": self.quit,
-            "type-held": self._type_held,
-            "copy-held": self._copy_held,
-        }[command]()
+    def control(self, command: RemoteCommand) -> str:
+        """A command from ``kyutai-dictate COMMAND`` (a desktop shortcut)."""
+        match command:
+            case RemoteCommand.TOGGLE:
+                self.toggle()
+            case RemoteCommand.START:
+                self.start()
+            case RemoteCommand.STOP:
+                self.stop()
+            case RemoteCommand.SHOW:
+                self.show()
+            case RemoteCommand.QUIT:
+                self.quit()
+            case RemoteCommand.TYPE_HELD:
+                self._type_held()
+            case RemoteCommand.COPY_HELD:
+                self._copy_held()
+            case _:
+                assert_never(command)
         return "ok"
 
     def _endpoint(self) -> Endpoint:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import subprocess
 import sys
@@ -17,6 +18,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
 from app.cli.main import build_parser, main
+from app.core.commands import RemoteCommand
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 from server.protocol.errors import ErrorCode
 from server.protocol.stream import (
@@ -268,6 +270,30 @@ def test_devices_does_not_load_the_network_stack() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
     )
     assert done.stdout.strip() == "[]", done.stderr
+
+
+def test_toggle_does_not_load_qt(tmp_path: Path) -> None:
+    """A desktop shortcut's ``kyutai-dictate toggle`` talks to the app with the stdlib only."""
+    code = (
+        "import sys; from app.cli.main import main; status = main(['toggle']); "
+        "print(status, sorted(m for m in ('PySide6', 'websockets') if m in sys.modules))"
+    )
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}  # no app listens there
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False,
+        timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == "1 []", done.stderr
+    assert "kyutai-dictate is not running" in done.stderr
+
+
+def test_every_remote_command_is_a_subcommand_with_its_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    listing = " ".join(capsys.readouterr().out.split())  # argparse wraps the help lines
+    for command in RemoteCommand:
+        assert f"{command} {command.help} (for desktop shortcuts)" in listing
 
 
 ROOT = Path(__file__).resolve().parents[3]
