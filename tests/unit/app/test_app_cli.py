@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -17,7 +18,7 @@ import soundfile
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from app.cli.main import build_parser, main
+from app.cli.main import build_parser, main, proxmox_script_args
 from app.core.commands import RemoteCommand
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 from server.protocol.errors import ErrorCode
@@ -343,3 +344,17 @@ def test_serve_offers_only_what_exists(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["serve", "--help"]) == 0
     assert main(["--help"]) == 0
     assert "engine" not in capsys.readouterr().out.lower()
+
+
+def test_deploy_proxmox_passes_each_option_of_the_host_script_on() -> None:
+    """Every value option that server/deploy/proxmox/pve-host.sh parses (but --host, which
+    the command takes itself) is accepted and handed to the script unchanged."""
+    script = (ROOT / "server/deploy/proxmox/pve-host.sh").read_text()
+    options = re.findall(r"^\s+(--[a-z-]+)\) \w+=\$2; shift ;;$", script, re.MULTILINE)
+    assert {"--ctid", "--port"} <= set(options)  # the pattern finds the list
+    options.remove("--host")
+    argv = [item for i, option in enumerate(options) for item in (option, f"v{i}")]
+    args = build_parser(only="deploy").parse_args(["deploy", "proxmox", *argv])
+    assert proxmox_script_args(args) == argv
+    dry = build_parser(only="deploy").parse_args(["deploy", "proxmox", "--dry-run"])
+    assert proxmox_script_args(dry) == ["--dry-run"]
