@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, assert_never
+from typing import assert_never
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
@@ -38,11 +37,10 @@ from app.desktop.hotkey_listener import HotkeyListener
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.choose import open_typist
 from app.ui.overlay import Overlay
+from app.ui.settings.dialog import SettingsDialog
+from app.ui.settings.window import show_settings
 from app.ui.tray import Tray, tray_available
 from server.protocol.stream import ServerMessage, Token
-
-if TYPE_CHECKING:
-    from app.ui.settings.dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -60,18 +58,21 @@ class DictateApp:
         log_path: Path,
         secrets: SecretLookup,
         env: Mapping[str, str],
+        clock: Callable[[], float],
         config_path: Path | None = None,
     ) -> None:
         """``save`` writes changed settings (the overlay's place, the dialog's changes);
         ``secrets`` finds the backend's credentials (environment, then keyring); ``env`` is
-        the environment the typists and the focus guard see; ``config_path`` is the settings
-        file a deploy from the dialog updates."""
+        the environment the typists, the focus guard and start at login see; ``clock`` (in
+        seconds, monotonic) times the connection attempts and the latency shown;
+        ``config_path`` is the settings file a deploy from the dialog updates."""
         self.settings = settings
         self._save = save
         self.config_path = config_path
         self._log_path = log_path
         self.secrets = secrets
         self.env = dict(env)
+        self._clock = clock
         self._quit = asyncio.Event()
         self._status = Status(configured=settings.backend.configured)
         self._captions_always = False  # the tray's "show captions": a live caption window
@@ -102,7 +103,7 @@ class DictateApp:
             on_phase=self._on_phase,
             on_notice=self.notify,
             on_message=self._on_message,
-            session=DictationSession(leading_space=settings.dictation.leading_space),
+            session=DictationSession(leading_space=settings.dictation.leading_space, clock=clock),
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
         self.typing = TypingQueue(
@@ -169,7 +170,7 @@ class DictateApp:
                 log.exception("starting a dictation failed")
             self.notify(str(exc), True)
             return
-        self._audio_started = time.monotonic()
+        self._audio_started = self._clock()
         self._status = replace(self._status, error=None)
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
@@ -232,7 +233,7 @@ class DictateApp:
 
     def _on_message(self, message: ServerMessage) -> None:
         if isinstance(message, Token) and message.start is not None:
-            self.overlay.set_latency(time.monotonic() - self._audio_started - message.start)
+            self.overlay.set_latency(self._clock() - self._audio_started - message.start)
 
     def _on_phase(self, phase: Phase) -> None:
         self._status = replace(self._status, phase=phase)
@@ -352,9 +353,12 @@ class DictateApp:
         overlay = replace(self.settings.overlay, geometry=geometry)
         self._apply(replace(self.settings, overlay=overlay))
 
-    def open_settings(self, first_run: bool = False) -> None:
-        from app.ui.settings.window import show_settings
+    @property
+    def capturing(self) -> bool:
+        """Whether the microphone is open (a key is held, or a toggle is on)."""
+        return self.capture.running
 
+    def open_settings(self, first_run: bool = False) -> None:
         show_settings(self, first_run)
 
     def apply_settings(self, settings: Settings) -> None:

@@ -105,7 +105,7 @@ def run_app(
         nonlocal app
         env = dict(os.environ)
         secrets = secret_lookup(env, secret_store.load)
-        app = DictateApp(settings, save, path, secrets, env, config)
+        app = DictateApp(settings, save, path, secrets, env, time.monotonic, config)
         if sys.platform != "win32":
             for sig in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(sig, app.quit)
