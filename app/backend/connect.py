@@ -4,19 +4,17 @@ with the model it serves."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
+from app.backend.stream import ConnectStream, Stream
 from app.core.endpoint import Endpoint
 from app.core.settings import BackendKind, BackendSettings
-from app.desktop.dictation import Stream
 from server.models import model_profile
 
-OpenStream = Callable[[Endpoint, float], AbstractAsyncContextManager[Stream]]
 
-
-def stream_opener(backend: BackendSettings) -> OpenStream:
-    """``open(endpoint, open_timeout)`` for ``backend``'s protocol."""
+def stream_connector(backend: BackendSettings) -> ConnectStream:
+    """``connect(endpoint, open_timeout)`` for ``backend``'s protocol."""
     if backend.kind is BackendKind.MOSHI:
         from app.backend.moshi_client import MoshiStreamClient
 

@@ -24,6 +24,7 @@ from app.core.settings import BackendKind, BackendSettings
 from app.desktop import secret_store, settings_store
 from server.deploy.modal_cloud.settings import DEFAULT_APP_NAME, ModalSettings
 from server.deploy.smoke_test import describe_health, fetch_health
+from server.protocol import modal_url
 
 PVE_HOST_SCRIPT = Path(server.deploy.__file__).resolve().parent / "proxmox/pve-host.sh"
 MODAL_APP_MODULE = "server.deploy.modal_cloud.app"
@@ -40,20 +41,14 @@ class Deployed:
     token: str | None = None
 
 
-_MODAL_STREAM_URL = re.compile(
-    r"wss://(?P<workspace>[a-z0-9-]+?)--(?P<label>[a-z0-9-]+)\.modal\.run/"
-)
-
-
 def remember(deployed: Deployed, settings_path: Path | None) -> list[str]:
     """Make the deployed backend the app's backend: the endpoint into the settings file, the
     token into the keyring. Returns what was saved where; the token is shown in full only
     when the keyring refused it (clients need it)."""
-    modal = _MODAL_STREAM_URL.match(deployed.url)
+    modal = modal_url.parse(deployed.url)
     if modal:
-        backend = BackendSettings(
-            BackendKind.MODAL, modal_workspace=modal["workspace"], modal_label=modal["label"]
-        )
+        workspace, label = modal
+        backend = BackendSettings(BackendKind.MODAL, modal_workspace=workspace, modal_label=label)
     else:
         backend = BackendSettings(BackendKind.PROXY, url=deployed.url)
     current = settings_store.load(settings_path)
@@ -125,7 +120,7 @@ def deploy_modal(
     urls = [m.group(0) for m in _MODAL_URL.finditer(output) if "modal.com" not in m.group(0)]
     if not urls:
         raise AppError("modal deploy succeeded but printed no web endpoint URL")
-    return Deployed(stream_url(urls[-1]))
+    return Deployed(modal_url.websocket_url(urls[-1]))
 
 
 def check_modal_endpoint(stream_url: str, env: Mapping[str, str], timeout: float) -> bool:
@@ -219,12 +214,6 @@ def endpoint_health(url: str, env: Mapping[str, str]) -> tuple[bool, str]:
     except ValueError as exc:
         return False, f"no health answer ({exc})"
     return health["status"] == "ok", describe_health(health)
-
-
-def stream_url(web_url: str) -> str:
-    """The ``/v1/stream`` WebSocket URL of a deployed web endpoint."""
-    scheme, rest = web_url.rstrip("/").split("://", 1)
-    return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/v1/stream"
 
 
 def run_streaming(

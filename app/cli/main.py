@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.core.commands import RemoteCommand
 from app.core.errors import AppError, UsageError
 
 if TYPE_CHECKING:
@@ -29,6 +30,9 @@ if TYPE_CHECKING:
 PROG = "kyutai-dictate"
 PROXY_CLI = "server.proxy.cli"
 LOG_LEVELS = ("debug", "info", "warning", "error")
+# The options of server/deploy/proxmox/pve-host.sh that `deploy proxmox` passes on as given.
+PROXMOX_FLAGS = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
+                 "ip", "gateway", "model", "batch-size", "port")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,9 +117,9 @@ def _add_no_arguments(parser: argparse.ArgumentParser) -> None:
     del parser
 
 
-def _remote(command: str) -> Callable[[argparse.Namespace], int]:
+def _remote(command: RemoteCommand) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
-        from app.ui.control import send_command
+        from app.desktop.control_client import send_command
 
         send_command(command)
         return 0
@@ -255,8 +259,7 @@ def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
         "--dry-run", action="store_true", help="print what would change, change nothing"
     )
     pve.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
-    for flag in ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
-                 "ip", "gateway", "model", "batch-size", "port"):  # fmt: skip
+    for flag in PROXMOX_FLAGS:
         pve.add_argument(f"--{flag}", help="see server/deploy/proxmox/pve-host.sh --help")
     status = targets.add_parser(
         "status", help="list the deployed Modal apps, or say whether an endpoint can stream"
@@ -288,21 +291,22 @@ def _run_deploy(args: argparse.Namespace) -> int:
         _report(deploy.remember(result, args.config))
         print("clients authenticate with a Modal proxy auth token: set MODAL_KEY and MODAL_SECRET")
         return 0 if deploy.check_modal_endpoint(result.url, env, args.health_timeout) else 1
-    flags = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
-             "ip", "gateway", "model", "batch_size", "port")  # fmt: skip
-    script_args = [
-        item
-        for flag in flags
-        if getattr(args, flag) is not None
-        for item in (f"--{flag.replace('_', '-')}", str(getattr(args, flag)))
-    ]
-    if args.dry_run:
-        script_args.append("--dry-run")
-    found = deploy.deploy_proxmox(args.host, script_args, env)
+    found = deploy.deploy_proxmox(args.host, proxmox_script_args(args), env)
     if found is not None:
         print(f"endpoint: {found.url}")
         _report(deploy.remember(found, args.config))
     return 0
+
+
+def proxmox_script_args(args: argparse.Namespace) -> list[str]:
+    """The ``deploy proxmox`` options given, as pve-host.sh takes them."""
+    script_args = [
+        item
+        for flag in PROXMOX_FLAGS
+        if (value := getattr(args, flag.replace("-", "_"))) is not None
+        for item in (f"--{flag}", str(value))
+    ]
+    return [*script_args, "--dry-run"] if args.dry_run else script_args
 
 
 def _report(lines: list[str]) -> None:
@@ -367,16 +371,10 @@ COMMANDS: tuple[Command, ...] = (
         log_level="info",  # a service reports what it does
     ),
     *(
-        Command(name, f"{text} (for desktop shortcuts)", _add_no_arguments, _remote(name))
-        for name, text in (
-            ("toggle", "start or stop dictating in the running app"),
-            ("start", "start dictating in the running app"),
-            ("stop", "stop dictating in the running app"),
-            ("show", "show the running app (a second launch does the same)"),
-            ("type-held", "type the words the focus guard held back, into the focused window"),
-            ("copy-held", "copy the words the focus guard held back to the clipboard"),
-            ("quit", "quit the running app"),
+        Command(
+            remote, f"{remote.help} (for desktop shortcuts)", _add_no_arguments, _remote(remote)
         )
+        for remote in RemoteCommand
     ),
 )
 _COMMANDS_BY_NAME = {command.name: command for command in COMMANDS}

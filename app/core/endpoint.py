@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -13,6 +14,7 @@ from typing import Literal
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from app.core.errors import UsageError
+from server.protocol import modal_url
 from server.protocol.stream import PATH
 
 Service = Literal["modal", "local"]
@@ -24,9 +26,8 @@ TOKEN_ENV = "KYUTAI_DICTATE_TOKEN"
 MODAL_LABEL_ENV = "KYUTAI_DICTATE_MODAL_LABEL"
 LOCAL_URL_ENV = "LOCAL_WS_URL"
 
-_DNS_LABEL = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9_-]*[A-Za-z0-9])?")
 _REDACTED = "***"
-_MAX_DNS_LABEL = 63
+_PASSWORD = re.compile(r"(//[^/?#@:]*):[^/?#@]*@")
 
 
 class EndpointError(UsageError, ValueError):
@@ -94,7 +95,11 @@ def resolve_endpoint(
 
 def redact_url(url: str) -> str:
     """``url`` with any password in the user info and every query value replaced by ``***``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # unparsable (a bad IPv6 host): no query, no password
+        base, query, _ = url.partition("?")
+        return _PASSWORD.sub(rf"\1:{_REDACTED}@", base) + (f"?{_REDACTED}" if query else "")
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, host = netloc.rsplit("@", 1)
@@ -118,27 +123,23 @@ def modal_stream_url(
 ) -> str:
     """The stream URL of the Modal app ``label`` in ``workspace`` (both checked as host name
     parts; ``sources`` name them in the error)."""
-    for name, value in zip(sources, (workspace, label), strict=True):
-        if not _DNS_LABEL.fullmatch(value):
-            raise EndpointError(
-                f"{name}={value!r} is not a valid host name part (letters, digits, '-', '_')"
-            )
-    host = f"{workspace}--{label}"
-    if len(host) > _MAX_DNS_LABEL:
+    try:
+        modal_url.check(workspace, label)
+    except modal_url.ModalUrlError as exc:
+        if exc.part is None:
+            raise EndpointError(str(exc)) from None
+        name = sources[0] if exc.part == "workspace" else sources[1]
         raise EndpointError(
-            f"{host!r} is longer than {_MAX_DNS_LABEL} characters, so Modal shortened it: "
-            "use the app's full URL (as `modal deploy` printed it) instead"
-        )
-    return f"wss://{host}.modal.run{PATH}"
+            f"{name}={exc.value!r} is not a valid host name part (letters, digits, '-', '_')"
+        ) from None
+    return modal_url.stream_url(workspace, label)
 
 
 def check_modal_url(url: str, source: str) -> str:
     """A Modal app's full URL as a WebSocket URL: ``https://`` (as ``modal deploy`` prints it)
     becomes ``wss://``; otherwise as :func:`check_ws_url`."""
-    url = url.strip()
-    for web, socket in (("https://", "wss://"), ("http://", "ws://")):
-        if url.lower().startswith(web):
-            url = socket + url[len(web) :]
+    with contextlib.suppress(ValueError):  # if it is no URL, check_ws_url says why
+        url = modal_url.websocket_url(url)
     return check_ws_url(url, source)
 
 

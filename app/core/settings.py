@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
+from server.protocol import modal_url
+
 
 class BackendKind(StrEnum):
     """Where the speech-to-text backend runs and which protocol and credentials it takes."""
@@ -78,7 +80,7 @@ class BackendSettings:
     def stream_url(self) -> str:
         """The WebSocket URL clients connect to."""
         if self.kind is BackendKind.MODAL and not self.url:
-            return f"wss://{self.modal_workspace}--{self.modal_label}.modal.run/v1/stream"
+            return modal_url.stream_url(self.modal_workspace, self.modal_label)
         return self.url
 
 

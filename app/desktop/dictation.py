@@ -11,13 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
 
 import numpy as np
-import numpy.typing as npt
 
+from app.backend.stream import Stream
 from app.backend.stream_client import (
     ConnectError,
     StreamClientError,
@@ -44,20 +43,8 @@ from server.protocol.stream import ServerMessage
 log = logging.getLogger(__name__)
 
 
-class Stream(Protocol):
-    """What the dictation needs of a stream client (``StreamClient``, ``MoshiStreamClient``)."""
-
-    @property
-    def legacy(self) -> bool:
-        """Whether the server speaks the original service's protocol (no ``ready``/``end``)."""
-        ...
-
-    async def send_audio(self, samples: npt.NDArray[np.float32]) -> None: ...
-    async def end(self) -> None: ...
-    def messages(self) -> AsyncIterator[ServerMessage]: ...
-
-
-OpenStream = Callable[[], AbstractAsyncContextManager[Stream]]
+# () -> a new stream to the backend (a Dictation opens one per connection attempt)
+StreamFactory = Callable[[], AbstractAsyncContextManager[Stream]]
 _END = object()  # in the outbox: send end
 
 
@@ -83,7 +70,7 @@ class Dictation:
 
     def __init__(
         self,
-        open_stream: OpenStream,
+        open_stream: StreamFactory,
         type_text: Callable[[str], None],
         on_phase: Callable[[Phase], None] = lambda phase: None,
         on_notice: Callable[[str, bool], None] = lambda message, error: None,

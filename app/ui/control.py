@@ -1,70 +1,31 @@
 """One running app per user, and the commands other processes send it.
 
 The first instance listens on a local socket (a Unix socket in the user's runtime directory,
-a named pipe on Windows). ``kyutai-dictate COMMAND`` (one of :data:`COMMANDS`) connects,
-sends one line and reads one line back: ``ok`` or ``error: ...``. A second ``kyutai-dictate``
-sends ``show`` and exits, so the first one shows itself.
+a named pipe on Windows) at :func:`~app.desktop.control_client.control_address`.
+``kyutai-dictate COMMAND`` (a :class:`~app.core.commands.RemoteCommand`) connects with
+:func:`~app.desktop.control_client.send_command`, sends one line and reads one line back:
+``ok`` or ``error: ...``. A second ``kyutai-dictate`` sends ``show`` and exits, so the first
+one shows itself.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import sys
-from collections.abc import Callable, Mapping
-from pathlib import Path
+from collections.abc import Callable
 
-import platformdirs
 from PySide6.QtCore import QLockFile
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
-from app.core.errors import AppError
+from app.core.commands import RemoteCommand
+from app.desktop.control_client import ControlError, control_address
 
 log = logging.getLogger(__name__)
-
-COMMANDS = ("toggle", "start", "stop", "show", "quit", "type-held", "copy-held")
-TIMEOUT_MS = 2000
-
-
-class ControlError(AppError):
-    """No running app to talk to, or it answered with an error."""
-
-
-def control_address(env: Mapping[str, str] = os.environ) -> str:
-    """Where this user's running app listens."""
-    if sys.platform == "win32":
-        return f"kyutai-dictate-{env.get('USERNAME', 'user')}"
-    runtime = env.get("XDG_RUNTIME_DIR") or platformdirs.user_runtime_dir("kyutai-dictate")
-    Path(runtime).mkdir(parents=True, exist_ok=True, mode=0o700)
-    return str(Path(runtime) / "kyutai-dictate.sock")
-
-
-def send_command(command: str, address: str | None = None) -> str:
-    """Send ``command`` to the running app; its answer (``ok``...). Raises :class:`ControlError`."""
-    if command not in COMMANDS:
-        raise ControlError(f"unknown command {command!r}; one of {', '.join(COMMANDS)}")
-    socket = QLocalSocket()
-    socket.connectToServer(address or control_address())
-    if not socket.waitForConnected(TIMEOUT_MS):
-        raise ControlError("kyutai-dictate is not running (start it first)")
-    socket.write(f"{command}\n".encode())
-    socket.waitForBytesWritten(TIMEOUT_MS)
-    answer = b""
-    while not answer.endswith(b"\n") and socket.waitForReadyRead(TIMEOUT_MS):
-        answer += bytes(socket.readAll().data())
-    socket.disconnectFromServer()
-    reply = answer.decode(errors="replace").strip()
-    if not reply:
-        raise ControlError("the running kyutai-dictate did not answer")
-    if reply.startswith("error:"):
-        raise ControlError(reply.removeprefix("error:").strip())
-    return reply
 
 
 class ControlServer:
     """Listens for commands; ``handle(command)`` returns the answer line (``ok`` or an error)."""
 
-    def __init__(self, handle: Callable[[str], str], address: str | None = None) -> None:
+    def __init__(self, handle: Callable[[RemoteCommand], str], address: str | None = None) -> None:
         self._handle = handle
         self._address = address or control_address()
         self._lock = QLockFile(f"{self._address}.lock")
@@ -89,21 +50,29 @@ class ControlServer:
         self._lock.unlock()
 
     def _accept(self) -> None:
+        # No Python slot holds a socket (PySide6 6.11 aborted with "shared QObject was deleted
+        # directly" when such a socket was deleted): ready ones are found among the children.
         while (socket := self._server.nextPendingConnection()) is not None:
-            socket.readyRead.connect(lambda s=socket: self._read(s))
+            socket.readyRead.connect(self._serve_ready)
             socket.disconnected.connect(socket.deleteLater)
+        self._serve_ready()
 
-    def _read(self, socket: QLocalSocket) -> None:
-        if not socket.canReadLine():
-            return
-        command = bytes(socket.readLine().data()).decode(errors="replace").strip()
-        if command in COMMANDS:
+    def _serve_ready(self) -> None:
+        for socket in self._server.findChildren(QLocalSocket):
+            if socket.canReadLine():
+                self._answer(socket)
+
+    def _answer(self, socket: QLocalSocket) -> None:
+        line = bytes(socket.readLine().data()).decode(errors="replace").strip()
+        try:
+            command = RemoteCommand.named(line)
+        except ValueError as exc:
+            answer = f"error: {exc}"
+        else:
             try:
                 answer = self._handle(command)
             except Exception as exc:
-                log.exception("control command %r failed", command)
+                log.exception("control command %r failed", line)
                 answer = f"error: {exc}"
-        else:
-            answer = f"error: unknown command {command[:40]!r}"
         socket.write(f"{answer}\n".encode())
         socket.flush()

@@ -10,19 +10,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import assert_never
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
 from app.audio.capture import Capture
-from app.backend.connect import stream_opener
+from app.backend.connect import stream_connector
+from app.backend.stream import Stream
 from app.core.backend_endpoint import endpoint_for
+from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
 from app.core.endpoint import Endpoint
 from app.core.errors import AppError
@@ -30,17 +31,16 @@ from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase
 from app.core.settings import Settings
 from app.core.status import Status
-from app.desktop.dictation import Dictation, Stream
+from app.desktop.dictation import Dictation
 from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.choose import open_typist
 from app.ui.overlay import Overlay
+from app.ui.settings.dialog import SettingsDialog
+from app.ui.settings.window import show_settings
 from app.ui.tray import Tray, tray_available
 from server.protocol.stream import ServerMessage, Token
-
-if TYPE_CHECKING:
-    from app.ui.settings.dialog import SettingsDialog
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +58,21 @@ class DictateApp:
         log_path: Path,
         secrets: SecretLookup,
         env: Mapping[str, str],
+        clock: Callable[[], float],
         config_path: Path | None = None,
     ) -> None:
         """``save`` writes changed settings (the overlay's place, the dialog's changes);
         ``secrets`` finds the backend's credentials (environment, then keyring); ``env`` is
-        the environment the typists and the focus guard see; ``config_path`` is the settings
-        file a deploy from the dialog updates."""
+        the environment the typists, the focus guard and start at login see; ``clock`` (in
+        seconds, monotonic) times the connection attempts and the latency shown;
+        ``config_path`` is the settings file a deploy from the dialog updates."""
         self.settings = settings
         self._save = save
         self.config_path = config_path
         self._log_path = log_path
         self.secrets = secrets
         self.env = dict(env)
+        self._clock = clock
         self._quit = asyncio.Event()
         self._status = Status(configured=settings.backend.configured)
         self._captions_always = False  # the tray's "show captions": a live caption window
@@ -100,7 +103,7 @@ class DictateApp:
             on_phase=self._on_phase,
             on_notice=self.notify,
             on_message=self._on_message,
-            session=DictationSession(leading_space=settings.dictation.leading_space),
+            session=DictationSession(leading_space=settings.dictation.leading_space, clock=clock),
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
         self.typing = TypingQueue(
@@ -167,7 +170,7 @@ class DictateApp:
                 log.exception("starting a dictation failed")
             self.notify(str(exc), True)
             return
-        self._audio_started = time.monotonic()
+        self._audio_started = self._clock()
         self._status = replace(self._status, error=None)
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
@@ -190,17 +193,25 @@ class DictateApp:
         else:
             self.start()
 
-    def control(self, command: str) -> str:
-        """A command from ``kyutai-dictate COMMAND`` (see :data:`app.ui.control.COMMANDS`)."""
-        {
-            "toggle": self.toggle,
-            "start": self.start,
-            "stop": self.stop,
-            "show": self.show,
-            "quit": self.quit,
-            "type-held": self._type_held,
-            "copy-held": self._copy_held,
-        }[command]()
+    def control(self, command: RemoteCommand) -> str:
+        """A command from ``kyutai-dictate COMMAND`` (a desktop shortcut)."""
+        match command:
+            case RemoteCommand.TOGGLE:
+                self.toggle()
+            case RemoteCommand.START:
+                self.start()
+            case RemoteCommand.STOP:
+                self.stop()
+            case RemoteCommand.SHOW:
+                self.show()
+            case RemoteCommand.QUIT:
+                self.quit()
+            case RemoteCommand.TYPE_HELD:
+                self._type_held()
+            case RemoteCommand.COPY_HELD:
+                self._copy_held()
+            case _:
+                assert_never(command)
         return "ok"
 
     def _endpoint(self) -> Endpoint:
@@ -208,7 +219,7 @@ class DictateApp:
 
     @asynccontextmanager
     async def _open_stream(self) -> AsyncIterator[Stream]:
-        open_stream = stream_opener(self.settings.backend)
+        open_stream = stream_connector(self.settings.backend)
         async with open_stream(self._dictation_endpoint, CONNECT_TIMEOUT) as stream:
             if stream.legacy != self._status.older_protocol:
                 self._status = replace(self._status, older_protocol=stream.legacy)
@@ -222,7 +233,7 @@ class DictateApp:
 
     def _on_message(self, message: ServerMessage) -> None:
         if isinstance(message, Token) and message.start is not None:
-            self.overlay.set_latency(time.monotonic() - self._audio_started - message.start)
+            self.overlay.set_latency(self._clock() - self._audio_started - message.start)
 
     def _on_phase(self, phase: Phase) -> None:
         self._status = replace(self._status, phase=phase)
@@ -342,9 +353,12 @@ class DictateApp:
         overlay = replace(self.settings.overlay, geometry=geometry)
         self._apply(replace(self.settings, overlay=overlay))
 
-    def open_settings(self, first_run: bool = False) -> None:
-        from app.ui.settings.window import show_settings
+    @property
+    def capturing(self) -> bool:
+        """Whether the microphone is open (a key is held, or a toggle is on)."""
+        return self.capture.running
 
+    def open_settings(self, first_run: bool = False) -> None:
         show_settings(self, first_run)
 
     def apply_settings(self, settings: Settings) -> None:

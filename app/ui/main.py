@@ -18,6 +18,7 @@ from pathlib import Path
 
 import platformdirs
 
+from app.core.commands import RemoteCommand
 from app.core.credentials import secret_lookup
 from app.core.desktop_session import missing_display
 from app.core.errors import UsageError
@@ -68,7 +69,8 @@ def run_app(
     from qasync import QEventLoop
 
     from app.core.hotkey import ChordError, parse_chord
-    from app.ui.control import ControlServer, send_command
+    from app.desktop.control_client import send_command
+    from app.ui.control import ControlServer
     from app.ui.dictate_app import DictateApp
 
     file_settings = settings_store.load(config)
@@ -103,7 +105,7 @@ def run_app(
         nonlocal app
         env = dict(os.environ)
         secrets = secret_lookup(env, secret_store.load)
-        app = DictateApp(settings, save, path, secrets, env, config)
+        app = DictateApp(settings, save, path, secrets, env, time.monotonic, config)
         if sys.platform != "win32":
             for sig in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(sig, app.quit)
@@ -121,11 +123,11 @@ def run_app(
 
 def _show_running_instance(send_command: Callable[[str], str]) -> None:
     """Ask the running app to show itself (it may still be starting: retry a moment)."""
-    from app.ui.control import ControlError
+    from app.desktop.control_client import ControlError
 
     for attempt in range(20):
         try:
-            send_command("show")
+            send_command(RemoteCommand.SHOW)
             break
         except ControlError:
             if attempt == 19:

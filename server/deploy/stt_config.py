@@ -7,7 +7,8 @@ python -m server.deploy.stt_config --model stt-1b-en_fr --batch-size 8 \
 from __future__ import annotations
 
 import argparse
-import json
+
+import tomli_w
 
 from server.models import MODELS, ModelProfile, model_profile
 from server.protocol import moshi
@@ -40,64 +41,58 @@ def stt_config(
         raise ValueError("at least one API key is needed (moshi-server's authorized_ids)")
     arch = model.architecture
     hf = f"hf://{model.candle_repo}"
-    lines = [
-        f"static_dir = {_s(static_dir)}",
-        f"log_dir = {_s(log_dir)}",
-        'instance_name = "stt"',
-        f"authorized_ids = [{', '.join(_s(k) for k in api_keys)}]",
-        "",
-        "[modules.asr]",
-        f"path = {_s(moshi.PATH)}",
-        'type = "BatchedAsr"',
-        f"lm_model_file = {_s(f'{hf}/model.safetensors')}",
-        f"text_tokenizer_file = {_s(f'{hf}/{model.text_tokenizer}')}",
-        f"audio_tokenizer_file = {_s(f'{hf}/{MIMI}')}",
-        f"asr_delay_in_tokens = {model.delay_frames}",
-        f"batch_size = {batch}",
-        "conditioning_learnt_padding = true",
-        "temperature = 0.0",
-        *(
-            ['dtype_override = "f32"']
-            if compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY
-            else []
-        ),
-        "",
-        "[modules.asr.model]",
-        f"audio_vocab_size = {arch.audio_vocab_size}",
-        f"text_in_vocab_size = {arch.text_in_vocab_size}",
-        f"text_out_vocab_size = {arch.text_out_vocab_size}",
-        f"audio_codebooks = {arch.audio_codebooks}",
-        "",
-        "[modules.asr.model.transformer]",
-        f"d_model = {arch.d_model}",
-        f"num_heads = {arch.num_heads}",
-        f"num_layers = {arch.num_layers}",
-        f"dim_feedforward = {arch.dim_feedforward}",
-        "causal = true",
-        "norm_first = true",
-        "bias_ff = false",
-        "bias_attn = false",
-        f"context = {arch.context}",
-        "max_period = 100000",
-        "use_conv_block = false",
-        "use_conv_bias = true",
-        'gating = "silu"',
-        'norm = "RmsNorm"',
-        'positional_embedding = "Rope"',
-        "conv_layout = false",
-        "conv_kernel_size = 3",
-        "kv_repeat = 1",
-        "max_seq_len = 40960",
-    ]
+    asr: dict[str, object] = {
+        "path": moshi.PATH,
+        "type": "BatchedAsr",
+        "lm_model_file": f"{hf}/model.safetensors",
+        "text_tokenizer_file": f"{hf}/{model.text_tokenizer}",
+        "audio_tokenizer_file": f"{hf}/{MIMI}",
+        "asr_delay_in_tokens": model.delay_frames,
+        "batch_size": batch,
+        "conditioning_learnt_padding": True,
+        "temperature": 0.0,
+    }
+    if compute_capability is not None and compute_capability < BF16_MIN_COMPUTE_CAPABILITY:
+        asr["dtype_override"] = "f32"
+    lm: dict[str, object] = {
+        "audio_vocab_size": arch.audio_vocab_size,
+        "text_in_vocab_size": arch.text_in_vocab_size,
+        "text_out_vocab_size": arch.text_out_vocab_size,
+        "audio_codebooks": arch.audio_codebooks,
+        "transformer": {
+            "d_model": arch.d_model,
+            "num_heads": arch.num_heads,
+            "num_layers": arch.num_layers,
+            "dim_feedforward": arch.dim_feedforward,
+            "causal": True,
+            "norm_first": True,
+            "bias_ff": False,
+            "bias_attn": False,
+            "context": arch.context,
+            "max_period": 100000,
+            "use_conv_block": False,
+            "use_conv_bias": True,
+            "gating": "silu",
+            "norm": "RmsNorm",
+            "positional_embedding": "Rope",
+            "conv_layout": False,
+            "conv_kernel_size": 3,
+            "kv_repeat": 1,
+            "max_seq_len": 40960,
+        },
+    }
     if arch.extra_heads is not None:
         heads, dim = arch.extra_heads
-        lines += ["", "[modules.asr.model.extra_heads]", f"num_heads = {heads}", f"dim = {dim}"]
-    return "\n".join(lines) + "\n"
-
-
-def _s(value: str) -> str:
-    """A TOML basic string (JSON's escaping is valid TOML for these values)."""
-    return json.dumps(value)
+        lm["extra_heads"] = {"num_heads": heads, "dim": dim}
+    asr["model"] = lm
+    config = {
+        "static_dir": static_dir,
+        "log_dir": log_dir,
+        "instance_name": "stt",
+        "authorized_ids": list(api_keys),
+        "modules": {"asr": asr},
+    }
+    return tomli_w.dumps(config)
 
 
 def main() -> None:

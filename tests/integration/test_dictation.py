@@ -12,14 +12,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.backend.connect import stream_opener
+from app.backend.connect import stream_connector
+from app.backend.stream import Stream
 from app.backend.stream_client import StreamClient
 from app.core.backend_endpoint import endpoint_for
 from app.core.credentials import Secret, secret_lookup
 from app.core.endpoint import Endpoint
 from app.core.session import DictationSession, Phase
 from app.core.settings import BackendKind, BackendSettings
-from app.desktop.dictation import Dictation, Stream
+from app.desktop.dictation import Dictation
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
 from tests.support.original_proxy import original_proxy
@@ -208,7 +209,7 @@ async def test_a_modal_app_given_by_its_full_url_is_dictated_to_with_proxy_auth(
     ):
         backend = BackendSettings(BackendKind.MODAL, url=service.url)
         endpoint = endpoint_for(backend, secret_lookup({}, secrets.get))
-        open_stream = stream_opener(backend)
+        open_stream = stream_connector(backend)
         dictation = Dictation(
             lambda: open_stream(endpoint, 5),
             recorder.typed.append,

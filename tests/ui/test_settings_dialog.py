@@ -593,14 +593,15 @@ def test_the_deploy_log_never_shows_the_proxy_token(
 
 
 def test_the_default_deploy_command_runs_this_app(qapp: QApplication, tmp_path: Path) -> None:
+    from app.desktop.autostart import launch_command
     from app.ui.settings.form import deploy_command
 
     config = tmp_path / "c.toml"
-    assert deploy_command("proxmox", ["--host", "root@pve"], config) == [
+    assert deploy_command("proxmox", ["--host", "root@pve"], config, launch_command()) == [
         sys.executable, "-m", "app", "deploy", "proxmox", "--host", "root@pve",
         "--config", str(config),
     ]  # fmt: skip
-    assert deploy_command("modal", [], None)[-2:] == ["deploy", "modal"]
+    assert deploy_command("modal", [], None, launch_command())[-2:] == ["deploy", "modal"]
 
 
 def test_closing_the_dialog_cancels_a_running_check(
@@ -673,3 +674,46 @@ def test_direct_moshi_server_mode_keeps_its_model(qapp: QApplication, keyring_fi
     dialog.backend.model_combo.setCurrentIndex(dialog.backend.model_combo.findText("stt-2.6b-en"))
     dialog.save_button.click()
     assert emitted[0].backend.model == "kyutai/stt-2.6b-en"
+
+
+class Host:
+    """An app as the settings window sees it (app.ui.settings.window.SettingsHost)."""
+
+    def __init__(self, env: dict[str, str], config_path: Path) -> None:
+        self.settings = Settings()
+        self.secrets = secret_lookup(env, secret_store.load)
+        self.env = env
+        self.config_path = config_path
+        self.settings_dialog: SettingsDialog | None = None
+        self.capturing = True  # the device list is not rescanned while dictating
+        self.applied: list[Settings] = []
+        self.notices: list[str] = []
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.applied.append(settings)
+        self.settings = settings
+
+    def notify(self, message: str, error: bool) -> None:
+        self.notices.append(message)
+
+
+def test_the_window_gives_the_dialog_its_parts_and_starts_at_login_in_the_hosts_environment(
+    qapp: QApplication, keyring_file: Path, tmp_path: Path
+) -> None:
+    from app.ui.settings.window import show_settings
+
+    host = Host({"XDG_CONFIG_HOME": str(tmp_path / "xdg")}, tmp_path / "config.toml")
+    meter = FakeMeter()
+    dialog = show_settings(host, False, meter=lambda: meter, autostart_supported=lambda: True)
+    assert host.settings_dialog is dialog
+    assert show_settings(host, False) is dialog  # one dialog at a time
+    dialog.tabs.setCurrentWidget(dialog.microphone)
+    wait_until(lambda: meter.is_open)  # the page runs the meter it was given
+    dialog.tabs.setCurrentWidget(dialog.overlay)
+    dialog.overlay.at_login_check.setChecked(True)
+    dialog.save_button.click()
+    assert host.applied == [Settings(startup=StartupSettings(at_login=True))]
+    entry = (tmp_path / "xdg/autostart/kyutai-dictate.desktop").read_text()
+    assert f"--config {tmp_path / 'config.toml'}" in entry
+    assert host.notices == []
+    wait_until(lambda: host.settings_dialog is None)

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from app.core.settings import SettingsError
 from app.desktop import settings_store
+from app.desktop.autostart import launch_command
 from app.ui.settings.form import (
     clean_output,
     deploy_command,
@@ -61,7 +62,9 @@ class DeployPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self._config_path = config_path
-        self._command = command or (lambda target, args: deploy_command(target, args, config_path))
+        self._command = command or (
+            lambda target, args: deploy_command(target, args, config_path, launch_command())
+        )
         self._process: QProcess | None = None
         self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
         self._output = ""

@@ -25,11 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.audio.level_meter import LevelMeter, LevelSource
+from app.audio.level_meter import LevelSource
 from app.audio.microphone import InputDevice
 from app.core.credentials import Secret, SecretLookup, Source
 from app.core.settings import BackendSettings, Settings
-from app.desktop import autostart
 from app.desktop.secret_store import SecretStoreError
 from app.ui.settings.deploy_panel import DeployCommand, DeployPanel
 from app.ui.settings.form import (
@@ -74,15 +73,16 @@ class SettingsDialog(QDialog):
         first_run: bool = False,
         config_path: Path | None = None,
         deploy_command: DeployCommand | None = None,
-        meter: LevelSource | None = None,
-        autostart_supported: bool | None = None,
+        meter: LevelSource,
+        autostart_supported: bool,
         parent: QWidget | None = None,
     ) -> None:
         """``find_secret`` says where each secret comes from (environment or keyring);
         ``keyring_refusal`` names the unsafe keyring that secrets cannot be stored in, if so;
         ``check`` runs "Test connection" (None hides the button); ``config_path`` is the
-        settings file a deploy updates; ``deploy_command`` and ``meter`` replace the deploy
-        command line and the microphone capture (tests)."""
+        settings file a deploy updates; ``deploy_command`` replaces the deploy command line
+        (tests); ``meter`` shows the microphone's level; ``autostart_supported``: whether start
+        at login works here."""
         super().__init__(parent)
         self.setWindowTitle("Set up Kyutai Dictate" if first_run else "Kyutai Dictate settings")
         self._settings = settings
@@ -92,15 +92,11 @@ class SettingsDialog(QDialog):
         self._keyring_refusal = keyring_refusal
         self._check = check
         self._check_task: asyncio.Future[None] | None = None
-        if autostart_supported is None:
-            autostart_supported = autostart.supported()
 
         self.deploy = DeployPanel(config_path, deploy_command)
         self.backend = BackendSection(self.deploy, can_test=check is not None)
         self.dictation = DictationSection()
-        self.microphone = MicrophoneSection(
-            devices, settings.dictation.microphone, meter or LevelMeter()
-        )
+        self.microphone = MicrophoneSection(devices, settings.dictation.microphone, meter)
         self.overlay = OverlaySection(autostart_supported)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.backend, "Backend")

@@ -10,14 +10,16 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from app.audio.microphone import InputDevice
 from app.core.credentials import Secret
 from app.core.endpoint import EndpointError, check_modal_url, check_ws_url, modal_stream_url
 from app.core.hotkey import ChordError, parse_chord
 from app.core.settings import BackendKind, BackendSettings, HotkeyMode, ServerProtocol, TypingMethod
-from app.desktop.autostart import launch_command
 from server.protocol import moshi
+
+if TYPE_CHECKING:
+    from app.audio.microphone import InputDevice
 
 BACKEND_LABELS: dict[BackendKind, str] = {
     BackendKind.MODAL: "Modal (serverless GPU)",
@@ -204,12 +206,12 @@ def ssh_target_problem(text: str) -> str | None:
 
 
 def deploy_command(
-    target: str, args: Sequence[str], config: Path | None, app: Sequence[str] | None = None
+    target: str, args: Sequence[str], config: Path | None, app: Sequence[str]
 ) -> list[str]:
-    """``python -m app deploy TARGET ARGS...``: what the deploy buttons run (``app``: the
-    command that runs this app, :func:`app.desktop.autostart.launch_command` by default). A deploy
-    writes its endpoint into ``config``."""
-    command = [*(launch_command() if app is None else app), "deploy", target, *args]
+    """``APP deploy TARGET ARGS...``: what the deploy buttons run (``app``: the command that
+    runs this app, see :func:`app.desktop.autostart.launch_command`). A deploy writes its
+    endpoint into ``config``."""
+    command = [*app, "deploy", target, *args]
     if config is not None and target in ("modal", "proxmox"):
         command += ["--config", str(config)]
     return command

@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server.models import STT_1B, ModelProfile, model_profile
+from server.protocol import modal_url
 
 MOSHI_SERVER_VERSION = "0.6.4"
 DEFAULT_APP_NAME = "kyutai-dictate"
@@ -79,4 +80,4 @@ def app_name_for_gpu(gpu: str) -> str:
 
 def endpoint_url(workspace: str, app_name: str = DEFAULT_APP_NAME) -> str:
     """The deployed app's ``/v1/stream`` URL (the app name is the web endpoint's label)."""
-    return f"wss://{workspace}--{app_name}.modal.run/v1/stream"
+    return modal_url.stream_url(workspace, app_name)

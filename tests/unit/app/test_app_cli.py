@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import socket
 import subprocess
 import sys
@@ -16,7 +18,8 @@ import soundfile
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from app.cli.main import build_parser, main
+from app.cli.main import build_parser, main, proxmox_script_args
+from app.core.commands import RemoteCommand
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 from server.protocol.errors import ErrorCode
 from server.protocol.stream import (
@@ -278,6 +281,30 @@ def test_devices_does_not_load_the_network_stack() -> None:
     assert done.stdout.strip() == "[]", done.stderr
 
 
+def test_toggle_does_not_load_qt(tmp_path: Path) -> None:
+    """A desktop shortcut's ``kyutai-dictate toggle`` talks to the app with the stdlib only."""
+    code = (
+        "import sys; from app.cli.main import main; status = main(['toggle']); "
+        "print(status, sorted(m for m in ('PySide6', 'websockets') if m in sys.modules))"
+    )
+    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path)}  # no app listens there
+    done = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=False,
+        timeout=60,
+    )  # fmt: skip
+    assert done.stdout.strip() == "1 []", done.stderr
+    assert "kyutai-dictate is not running" in done.stderr
+
+
+def test_every_remote_command_is_a_subcommand_with_its_help(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--help"]) == 0
+    listing = " ".join(capsys.readouterr().out.split())  # argparse wraps the help lines
+    for command in RemoteCommand:
+        assert f"{command} {command.help} (for desktop shortcuts)" in listing
+
+
 ROOT = Path(__file__).resolve().parents[3]
 
 # What a machine without PortAudio looks like to sounddevice: it asks ctypes.util.find_library
@@ -325,3 +352,17 @@ def test_serve_offers_only_what_exists(capsys: pytest.CaptureFixture[str]) -> No
     assert main(["serve", "--help"]) == 0
     assert main(["--help"]) == 0
     assert "engine" not in capsys.readouterr().out.lower()
+
+
+def test_deploy_proxmox_passes_each_option_of_the_host_script_on() -> None:
+    """Every value option that server/deploy/proxmox/pve-host.sh parses (but --host, which
+    the command takes itself) is accepted and handed to the script unchanged."""
+    script = (ROOT / "server/deploy/proxmox/pve-host.sh").read_text()
+    options = re.findall(r"^\s+(--[a-z-]+)\) \w+=\$2; shift ;;$", script, re.MULTILINE)
+    assert {"--ctid", "--port"} <= set(options)  # the pattern finds the list
+    options.remove("--host")
+    argv = [item for i, option in enumerate(options) for item in (option, f"v{i}")]
+    args = build_parser(only="deploy").parse_args(["deploy", "proxmox", *argv])
+    assert proxmox_script_args(args) == argv
+    dry = build_parser(only="deploy").parse_args(["deploy", "proxmox", "--dry-run"])
+    assert proxmox_script_args(dry) == ["--dry-run"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from app.core.endpoint import DEFAULT_LOCAL_URL, Endpoint, EndpointError, resolve_endpoint
@@ -80,6 +82,7 @@ def test_url_without_path_gets_the_stream_path() -> None:
         ("host:8000", "must start with ws:// or wss://"),
         ("ws:///v1/stream", "no host"),
         ("ws://host:99999/v1/stream", "not a valid URL"),
+        ("wss://user:pw@[::1/v1/stream", re.escape("'wss://user:***@[::1/v1/stream' is not a")),
     ],
 )
 def test_bad_urls(url: str, message: str) -> None:

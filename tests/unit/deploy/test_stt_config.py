@@ -13,6 +13,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from server.deploy.stt_config import stt_config
 from server.models import STT_1B, STT_2_6B, ModelProfile
@@ -189,3 +191,14 @@ def test_the_proxmox_install_writes_f32_for_older_gpus(
     assert done.returncode == 0, done.stderr
     asr = tomllib.loads((etc / "stt.toml").read_text())["modules"]["asr"]
     assert (asr["batch_size"], asr.get("dtype_override")) == (4, dtype)
+
+
+@given(
+    log_dir=st.text(),
+    api_keys=st.lists(st.text(), min_size=1, max_size=3).map(tuple),
+)
+def test_any_string_value_reads_back_unchanged(log_dir: str, api_keys: tuple[str, ...]) -> None:
+    """TOML is not JSON: it refuses DEL and surrogate escapes (what json.dumps writes for
+    characters beyond the BMP), so string values must be written by a TOML writer."""
+    config = tomllib.loads(stt_config(STT_1B, log_dir=log_dir, api_keys=api_keys))
+    assert (config["log_dir"], config["authorized_ids"]) == (log_dir, list(api_keys))
