@@ -25,10 +25,10 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-from app.backend.stream_client import StreamClient, StreamClientError
-from app.core.backend_endpoint import endpoint_for
+from app.backend.connect import open_v1_stream
+from app.backend.stream_client import StreamClientError
 from app.core.credentials import SecretLookup
-from app.core.endpoint import Endpoint, redact_url
+from app.core.endpoint import Endpoint, endpoint_for, redact_url
 from app.core.settings import BackendSettings
 from server.protocol.audio import FRAME_SAMPLES
 from server.protocol.stream import End, Ready, ServerMessage
@@ -83,13 +83,14 @@ async def check_connection(
     endpoint: Endpoint, *, timeout: float = 90.0, connect: Connect | None = None
 ) -> ConnectionReport:
     """Stream 0.48 s of silence to ``endpoint`` and time the connection, ``ready`` and the
-    flush. ``connect`` opens the stream (default: :meth:`StreamClient.connect` with an opening
-    timeout of ``timeout``, since a cold Modal backend holds the handshake while it starts).
+    flush. ``connect`` opens the stream (default: :func:`~app.backend.connect.open_v1_stream`
+    with an opening timeout of ``timeout``, since a cold Modal backend holds the handshake while
+    it starts).
 
     Raises the stream client's errors, or :class:`CheckTimeout` after ``timeout`` seconds.
     """
     if connect is None:
-        connect = functools.partial(StreamClient.connect, open_timeout=timeout)
+        connect = functools.partial(open_v1_stream, open_timeout=timeout)
     where = redact_url(endpoint.url)
     clock = _Clock()
     step = "connecting"

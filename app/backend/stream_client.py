@@ -32,11 +32,8 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketExce
 
 from app.core.endpoint import Endpoint, redact_url
 from app.core.errors import AppError
-from app.core.settings import ServerProtocol
-from server.models import STT_1B, ModelProfile
 from server.protocol.errors import ErrorCode, ProtocolError, UnknownMessageType
 from server.protocol.stream import (
-    PROTOCOL_HEADER,
     AudioChunk,
     End,
     EndOfAudio,
@@ -151,8 +148,7 @@ class SendStats:
 class StreamClient:
     """One ``/v1/stream`` session on an open WebSocket connection. Use :meth:`connect`."""
 
-    # True: the original service (:class:`app.backend.original_client.OriginalStreamClient`)
-    legacy = False
+    legacy = False  # not the original service (app.backend.original_client)
 
     def __init__(self, connection: ClientConnection) -> None:
         self._connection = connection
@@ -165,33 +161,17 @@ class StreamClient:
         cls,
         endpoint: Endpoint,
         *,
-        protocol: ServerProtocol = ServerProtocol.AUTO,
-        model: ModelProfile = STT_1B,
         open_timeout: float | None = 10.0,
         close_timeout: float | None = 5.0,
     ) -> AsyncIterator[StreamClient]:
-        """Open a stream to ``endpoint``; the connection closes when the block exits.
-
-        A server whose 101 response does not name this project's protocol (or ``protocol``
-        ``original``) is the original service: the client is an
-        :class:`~app.backend.original_client.OriginalStreamClient`, which needs the ``model`` behind
-        it. Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP 401/403).
+        """Open a stream to this project's proxy at ``endpoint``; the connection closes when
+        the block exits. (:func:`app.backend.connect.open_v1_stream` also recognises the
+        original service.) Raises :class:`ConnectError` (:class:`Unauthorized` for HTTP
+        401/403).
         """
-        connection = await open_websocket(
-            endpoint,
-            open_timeout=open_timeout,
-            close_timeout=close_timeout,
-            status_error=_status_error,
-            server="the server",
-        )
+        connection = await open_v1_connection(endpoint, open_timeout, close_timeout)
         try:
-            if speaks_original(protocol, connection):
-                from app.backend.original_client import OriginalStreamClient
-
-                log.info("the server speaks the original service's protocol")
-                yield OriginalStreamClient(connection, model)
-            else:
-                yield cls(connection)
+            yield cls(connection)
         finally:
             await connection.close()
 
@@ -297,21 +277,25 @@ async def open_websocket(
         raise ConnectError(f"WebSocket handshake with {where} failed: {exc}") from None
 
 
+async def open_v1_connection(
+    endpoint: Endpoint, open_timeout: float | None, close_timeout: float | None
+) -> ClientConnection:
+    """The WebSocket of a ``/v1/stream`` at ``endpoint`` (see :func:`open_websocket`)."""
+    return await open_websocket(
+        endpoint,
+        open_timeout=open_timeout,
+        close_timeout=close_timeout,
+        status_error=_status_error,
+        server="the server",
+    )
+
+
 def closed_error(exc: ConnectionClosed) -> StreamClosed:
     """The :class:`StreamClosed` for a connection that ended (with or without a close frame)."""
     received = exc.rcvd  # the server's close frame, None if the connection just dropped
     return (
         StreamClosed(None, "") if received is None else StreamClosed(received.code, received.reason)
     )
-
-
-def speaks_original(protocol: ServerProtocol, connection: ClientConnection) -> bool:
-    """Whether the server is the original service: as set, or (``auto``) when its 101 response
-    does not name this project's protocol."""
-    if protocol is ServerProtocol.AUTO:
-        response = connection.response
-        return response is None or PROTOCOL_HEADER not in response.headers
-    return protocol is ServerProtocol.ORIGINAL
 
 
 def decode_message(data: bytes | str) -> ServerMessage | None:

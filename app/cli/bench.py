@@ -12,7 +12,8 @@ from typing import TextIO
 
 from app.audio.audio_file import load_audio_file
 from app.audio.pacing import paced_frames
-from app.backend.stream_client import SendStats, StreamClient, StreamClientError
+from app.backend.connect import open_v1_stream
+from app.backend.stream_client import SendStats, StreamClientError
 from app.backend.stream_runner import run_stream
 from app.cli.bench_report import BenchConfig, format_table, report_dict
 from app.cli.latency_stats import StreamResult, StreamTimes, stream_result
@@ -98,7 +99,7 @@ async def measure_stream(
             end_received = now
 
     try:
-        async with StreamClient.connect(
+        async with open_v1_stream(
             options.endpoint,
             protocol=options.protocol,
             model=options.model,

@@ -20,6 +20,7 @@ from app.audio.microphone import (
     list_input_devices,
 )
 from app.audio.pacing import paced_frames, until_set
+from app.backend.connect import open_v1_stream
 from app.backend.stream_client import StreamClient
 from app.backend.stream_runner import run_stream
 from app.cli.interrupt import first_interrupt_calls
@@ -90,7 +91,7 @@ async def transcribe(options: TranscribeOptions, out: TextIO, err: TextIO) -> No
 
 @asynccontextmanager
 async def _connect(options: TranscribeOptions, err: TextIO) -> AsyncIterator[StreamClient]:
-    async with StreamClient.connect(
+    async with open_v1_stream(
         options.endpoint,
         protocol=options.protocol,
         model=options.model,

@@ -22,10 +22,9 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from app.audio.capture import Capture
 from app.backend.connect import stream_connector
 from app.backend.stream import Stream
-from app.core.backend_endpoint import endpoint_for
 from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
-from app.core.endpoint import Endpoint
+from app.core.endpoint import Endpoint, endpoint_for
 from app.core.errors import AppError
 from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase

@@ -12,12 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.backend.connect import stream_connector
+from app.backend.connect import open_v1_stream, stream_connector
 from app.backend.stream import Stream
-from app.backend.stream_client import StreamClient
-from app.core.backend_endpoint import endpoint_for
 from app.core.credentials import Secret, secret_lookup
-from app.core.endpoint import Endpoint
+from app.core.endpoint import Endpoint, endpoint_for
 from app.core.session import DictationSession, Phase
 from app.core.settings import BackendKind, BackendSettings
 from app.desktop.dictation import Dictation
@@ -56,7 +54,7 @@ def dictation_to(
 
     @asynccontextmanager
     async def open_stream() -> AsyncIterator[Stream]:
-        async with StreamClient.connect(Endpoint(url, headers), open_timeout=5) as stream:
+        async with open_v1_stream(Endpoint(url, headers), open_timeout=5) as stream:
             yield stream
 
     return Dictation(

@@ -13,6 +13,7 @@ import pytest
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
+from app.backend.connect import open_v1_stream
 from app.backend.stream_client import (
     ConnectError,
     StreamClient,
@@ -419,7 +420,7 @@ async def test_a_server_without_the_protocol_header_is_the_original_service() ->
     loud = np.full(FRAME_SAMPLES + 100, 0.5, dtype=np.float32)
     async with (
         stream_server(service.handler, announce=False) as url,
-        StreamClient.connect(Endpoint(url)) as stream,
+        open_v1_stream(Endpoint(url)) as stream,
     ):
         assert stream.legacy
         await stream.send_audio(loud)
@@ -456,7 +457,7 @@ async def test_the_setting_can_force_the_protocol(
 
     async with (
         stream_server(handler, announce=announce) as url,
-        StreamClient.connect(Endpoint(url), protocol=protocol) as stream,
+        open_v1_stream(Endpoint(url), protocol=protocol) as stream,
     ):
         assert stream.legacy is legacy
 
@@ -474,7 +475,7 @@ async def test_the_original_service_closing_after_release_is_a_clean_end() -> No
 
     async with (
         stream_server(handler, announce=False) as url,
-        StreamClient.connect(Endpoint(url), model=STT_2_6B) as stream,
+        open_v1_stream(Endpoint(url), model=STT_2_6B) as stream,
     ):
         await stream.send_audio(np.ones(FRAME_SAMPLES, dtype=np.float32))
         await stream.end()
@@ -487,7 +488,7 @@ async def test_the_original_service_closing_before_release_is_an_error() -> None
 
     async with (
         stream_server(handler, announce=False) as url,
-        StreamClient.connect(Endpoint(url)) as stream,
+        open_v1_stream(Endpoint(url)) as stream,
     ):
         with pytest.raises(StreamClosed, match="before the stream ended"):
             await collect(stream)

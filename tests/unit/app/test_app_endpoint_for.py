@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.core.backend_endpoint import endpoint_for
 from app.core.credentials import Secret, SecretReadError, secret_lookup
-from app.core.endpoint import EndpointError
+from app.core.endpoint import EndpointError, endpoint_for
 from app.core.settings import BackendKind, BackendSettings
 
 KEYRING = {
