@@ -9,7 +9,6 @@ functions here and list them in :data:`COMMANDS`.
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import math
 import os
@@ -28,7 +27,6 @@ if TYPE_CHECKING:
     from server.models import ModelProfile
 
 PROG = "kyutai-dictate"
-PROXY_CLI = "server.proxy.cli"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 # The options of server/deploy/proxmox/pve-host.sh that `deploy proxmox` passes on as given.
 PROXMOX_FLAGS = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
@@ -318,22 +316,14 @@ def _report(lines: list[str]) -> None:
 
 
 def _add_serve_arguments(parser: argparse.ArgumentParser) -> None:
-    try:
-        proxy_cli = importlib.import_module(PROXY_CLI)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not PROXY_CLI.startswith(exc.name):
-            raise
-        return  # not written yet: 'serve' then reports it when run
+    from server.proxy import cli as proxy_cli  # loaded for 'serve' only
+
     proxy_cli.add_arguments(parser)
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    try:
-        proxy_cli = importlib.import_module(PROXY_CLI)
-    except ModuleNotFoundError as exc:
-        if exc.name is None or not PROXY_CLI.startswith(exc.name):
-            raise
-        raise AppError(f"the proxy is not available in this installation ({exc})") from None
+    from server.proxy import cli as proxy_cli
+
     return int(proxy_cli.run(args))
 
 

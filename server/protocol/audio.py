@@ -11,7 +11,6 @@ SAMPLE_RATE = 24_000
 FRAME_SAMPLES = 1920
 FRAME_SECONDS = FRAME_SAMPLES / SAMPLE_RATE
 BYTES_PER_SAMPLE = 4
-FRAME_BYTES = FRAME_SAMPLES * BYTES_PER_SAMPLE
 
 Samples = npt.NDArray[np.float32]
 
@@ -50,11 +49,6 @@ class Reframer:
 
     def __init__(self) -> None:
         self._pending: Samples = np.zeros(0, dtype=np.float32)
-
-    @property
-    def pending_samples(self) -> int:
-        """Samples held back until the next frame is complete."""
-        return len(self._pending)
 
     def push(self, samples: Samples) -> list[Samples]:
         """Add samples; return every frame that is now complete (possibly none)."""

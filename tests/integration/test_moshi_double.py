@@ -133,10 +133,9 @@ async def test_sessions_end_on_garbage_and_when_idle(moshi_double: DoubleFactory
                 await asyncio.wait_for(ws.recv(), 5)
         async with connect(double.url, additional_headers=KEY, ping_interval=None) as ws:
             assert await next_message(ws) == moshi.Ready()
-            started = asyncio.get_running_loop().time()
-            with pytest.raises(ConnectionClosed):
-                await receive_until_closed(ws)
-            assert asyncio.get_running_loop().time() - started < 2.0
+            with pytest.raises(ConnectionClosed) as dropped:
+                await receive_until_closed(ws)  # no frame from us: the short timeout fires
+            assert dropped.value.rcvd is None  # dropped, as a timed-out session is, not closed
         async with connect(double.url, additional_headers=KEY) as ws:
             assert await next_message(ws) == moshi.Ready()
             await send_markers_only(ws, seconds=2.0)  # binary messages: the session stays

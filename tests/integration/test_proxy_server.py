@@ -274,18 +274,21 @@ async def test_smoke_test_waits_for_a_deployment_that_is_still_starting(
     port = free_port()
     url = f"ws://127.0.0.1:{port}/v1/stream"
     command = [sys.executable, "-m", "server.deploy.smoke_test", "--url", url, "--wait", "60"]
-    smoke = subprocess.Popen(  # noqa: ASYNC220 - it must run while this loop serves
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    smoke = await asyncio.create_subprocess_exec(
+        *command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
     try:
-        await asyncio.sleep(3)  # nothing listens yet: the smoke test keeps trying
-        assert smoke.poll() is None
+        assert smoke.stderr is not None
+        first = await asyncio.wait_for(smoke.stderr.readline(), 30)
+        assert b"waiting for" in first  # nothing listens yet: the smoke test keeps trying
+        assert smoke.returncode is None
         async with moshi_double() as double, proxy(double.url, port=port):
-            out, err = await asyncio.to_thread(smoke.communicate, timeout=60)
+            out, err = await asyncio.wait_for(smoke.communicate(), 60)
     finally:
-        smoke.kill()
+        if smoke.returncode is None:
+            smoke.kill()
+            await smoke.wait()
     assert smoke.returncode == 0, err
-    assert "waiting for" in err
     assert json.loads(out)["words"] == SENTENCES[0].split()
 
 
@@ -299,7 +302,7 @@ async def test_shutdown_while_the_backend_starts_tells_the_client_to_retry(
         async with connect(server.url) as ws:
             receiver = asyncio.create_task(receive_all(ws, transcript))
             await ws.send(two_sentences[:24000].tobytes())
-            await asyncio.sleep(0.3)
+            assert await eventually(lambda: server.stats.streams_active == 1, timeout=10)
             await server.shutdown()  # before the backend said Ready
             await asyncio.wait_for(receiver, 10)
     assert transcript.errors() == ["backend_unavailable"]  # not a clean end: audio was lost

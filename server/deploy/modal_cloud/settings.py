@@ -8,7 +8,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from server.models import STT_1B, ModelProfile, model_profile
-from server.protocol import modal_url
 
 MOSHI_SERVER_VERSION = "0.6.4"
 DEFAULT_APP_NAME = "kyutai-dictate"
@@ -76,8 +75,3 @@ class ModalSettings:
 def app_name_for_gpu(gpu: str) -> str:
     """The app name used when several GPUs are compared side by side."""
     return f"{DEFAULT_APP_NAME}-{gpu.lower()}"
-
-
-def endpoint_url(workspace: str, app_name: str = DEFAULT_APP_NAME) -> str:
-    """The deployed app's ``/v1/stream`` URL (the app name is the web endpoint's label)."""
-    return modal_url.stream_url(workspace, app_name)

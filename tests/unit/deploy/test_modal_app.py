@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from server.deploy.modal_cloud import settings as modal_settings
-from server.deploy.modal_cloud.settings import ModalSettings, app_name_for_gpu, endpoint_url
+from server.deploy.modal_cloud.settings import ModalSettings, app_name_for_gpu
+from server.protocol import modal_url
 from tests.unit.deploy.modal_introspection import (
     autoscaler_settings,
     function_env,
@@ -91,7 +92,7 @@ def test_defaults_and_app_name_per_gpu(monkeypatch: pytest.MonkeyPatch) -> None:
     compared = load_app(monkeypatch, KYUTAI_DICTATE_APP_NAME=app_name_for_gpu("A10G"))
     assert compared.app.name == "kyutai-dictate-a10g"
     assert webhook_config(compared.serve).requested_suffix == "kyutai-dictate-a10g"
-    assert endpoint_url("me", "kyutai-dictate-a10g") == (
+    assert modal_url.stream_url("me", "kyutai-dictate-a10g") == (
         "wss://me--kyutai-dictate-a10g.modal.run/v1/stream"
     )
 

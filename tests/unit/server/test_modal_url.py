@@ -16,7 +16,6 @@ from app.cli.deploy import Deployed, remember
 from app.core.endpoint import EndpointError, modal_stream_url
 from app.core.settings import BackendKind, BackendSettings
 from app.desktop import settings_store
-from server.deploy.modal_cloud.settings import endpoint_url
 from server.protocol import modal_url
 
 PART = st.from_regex(r"[a-z0-9]([a-z0-9-]{0,18}[a-z0-9])?", fullmatch=True)
@@ -38,7 +37,6 @@ def test_every_place_that_needs_the_url_builds_the_same_one(workspace: str, labe
     stream = modal_url.stream_url(workspace, label)
     backend = BackendSettings(BackendKind.MODAL, modal_workspace=workspace, modal_label=label)
     assert backend.stream_url() == stream
-    assert endpoint_url(workspace, label) == stream
     assert modal_stream_url(workspace, label) == stream
 
 
