@@ -16,6 +16,7 @@ The judgement is pure (:class:`HealthJudge`); fetching is :func:`fetch_slots`.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import urllib.error
 import urllib.request
@@ -152,3 +153,5 @@ def _get(url: str) -> bytes:
             return body
     except urllib.error.HTTPError as exc:
         raise ValueError(f"/api/modules_info answered HTTP {exc.code}") from None
+    except http.client.HTTPException as exc:  # a garbage status line, a short body...
+        raise ValueError(f"/api/modules_info answered garbage ({type(exc).__name__})") from None

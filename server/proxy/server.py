@@ -143,7 +143,11 @@ class ProxyServer:
         last = Status.OK
         while True:
             await asyncio.sleep(self.config.health_interval)
-            health = await self.check_health()
+            try:
+                health = await self.check_health()
+            except Exception:  # a bug here must not stop the watching, nor the shutdown
+                log.exception("backend health check failed")
+                continue
             if health.status is not last:
                 log.log(
                     logging.ERROR if health.status is Status.STALLED else logging.INFO,

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 
 import numpy as np
+import pytest
 from websockets.asyncio.client import connect
 
 from server.protocol.audio import silence
@@ -89,6 +91,36 @@ async def test_an_unreachable_backend_is_reported(proxy: ProxyFactory) -> None:
         "backend_unreachable",
         False,
     )
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [b"garbage\r\n\r\n", b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n[{"],
+    ids=["bad status line", "short body"],
+)
+async def test_a_backend_that_answers_garbage_is_unreachable_and_shutdown_still_works(
+    proxy: ProxyFactory, answer: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not a moshi-server on that port: /healthz says so, and the watcher and the shutdown
+    survive urllib's http.client errors (which are not OSErrors)."""
+
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readuntil(b"\r\n\r\n")
+        writer.write(answer)
+        await writer.drain()
+        writer.close()
+
+    listener = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = listener.sockets[0].getsockname()[1]
+    caplog.set_level(logging.INFO, logger="kyutai_dictate.proxy")
+    backend = f"ws://127.0.0.1:{port}/api/asr-streaming"
+    async with listener, proxy(backend, health_interval=0.05) as server:
+        status, body = await health(server.port)
+        assert (status, body["status"]) == (503, "backend_unreachable")
+        assert "answered garbage" in str(body["detail"])
+        # the watcher saw it too, and goes on
+        assert await eventually(lambda: "backend health" in caplog.text, timeout=10)
+    # leaving the proxy's block shut it down: no exception from the watcher
 
 
 async def test_wait_backend_does_not_take_busy_for_up(moshi_double: DoubleFactory) -> None:
