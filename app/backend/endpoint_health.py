@@ -7,6 +7,7 @@ check keeps asking; a refused credential (401, 403) ends it at once.
 
 from __future__ import annotations
 
+import http.client
 import shlex
 import time
 import urllib.error
@@ -45,6 +46,8 @@ def probe(url: str, headers: Headers, timeout: float) -> tuple[int | None, str]:
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return None, f"no answer ({reason})"
+    except http.client.HTTPException as exc:  # not HTTP: a garbage status line, a short body
+        return None, f"no HTTP answer ({type(exc).__name__})"
 
 
 def wait_until_healthy(

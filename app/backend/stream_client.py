@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidStatus, WebSocketException
+from websockets.exceptions import (
+    ConnectionClosed,
+    InvalidHeaderValue,
+    InvalidStatus,
+    WebSocketException,
+)
 
 from app.core.endpoint import Endpoint, redact_url
 from app.core.errors import AppError
@@ -273,6 +278,8 @@ async def open_websocket(
         raise ConnectError(f"cannot resolve the host of {where}: {exc.strerror}") from None
     except OSError as exc:
         raise ConnectError(f"cannot connect to {where}: {exc}") from None
+    except InvalidHeaderValue as exc:  # its text quotes the value, which may be a secret
+        raise ConnectError(f"cannot connect to {where}: the {exc.name} header is invalid") from None
     except WebSocketException as exc:
         raise ConnectError(f"WebSocket handshake with {where} failed: {exc}") from None
 

@@ -95,7 +95,7 @@ def resolve_endpoint(
         resolved = check_ws_url(local, LOCAL_URL_ENV) if local else DEFAULT_LOCAL_URL
     bearer = (token or "").strip() or _get(env, TOKEN_ENV)
     if bearer:
-        if any(c.isspace() for c in bearer):
+        if not header_safe(bearer):
             raise EndpointError(f"the token (--token or {TOKEN_ENV}) must not contain whitespace")
         headers.append(("Authorization", f"Bearer {bearer}"))
     return Endpoint(resolved, tuple(headers))
@@ -182,7 +182,15 @@ def _require(env: Mapping[str, str], name: str, what: str) -> str:
     value = _get(env, name)
     if not value:
         raise EndpointError(f"set the environment variable {name} ({what})")
+    if not header_safe(value):
+        raise EndpointError(f"{name} ({what}) must not contain whitespace or control characters")
     return value
+
+
+def header_safe(secret: str) -> bool:
+    """Whether ``secret`` can go in an HTTP header as it is: no whitespace, no control
+    characters (websockets would refuse it, quoting the value in its error)."""
+    return not any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in secret)
 
 
 # -- the endpoint of the configured backend ------------------------------------------------
@@ -202,7 +210,7 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
             url = check_modal_url(backend.url, "the Modal app URL")
         else:
             url = modal_stream_url(backend.modal_workspace, backend.modal_label)
-        key, token = secret(Secret.MODAL_KEY), secret(Secret.MODAL_SECRET)
+        key, token = _checked(secret(Secret.MODAL_KEY)), _checked(secret(Secret.MODAL_SECRET))
         if not key.value or not token.value:
             missing = token if key.value else key
             raise EndpointError(
@@ -216,16 +224,27 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
         )
     if backend.kind is BackendKind.MOSHI:
         url = check_ws_url(backend.url, "the moshi-server URL", default_path=moshi.PATH)
-        api_key = secret(Secret.MOSHI_API_KEY)
+        api_key = _checked(secret(Secret.MOSHI_API_KEY))
         headers = ((moshi.API_KEY_HEADER, api_key.value),) if api_key.value else ()
         return Endpoint(url, headers, _refused("the moshi-server", "API key", api_key))
     url = check_ws_url(backend.url, "the server URL")
-    token = secret(Secret.PROXY_TOKEN)
+    token = _checked(secret(Secret.PROXY_TOKEN))
     headers = (("Authorization", f"Bearer {token.value}"),) if token.value else ()
     return Endpoint(url, headers, _refused("the server", "token", token))
 
 
 _MODAL_PARTS = {Secret.MODAL_KEY: "key", Secret.MODAL_SECRET: "secret"}
+
+
+def _checked(found: FoundSecret) -> FoundSecret:
+    """``found``, if it can be sent in a header; the error names where it came from, never
+    the value."""
+    if found.value is not None and not header_safe(found.value):
+        raise EndpointError(
+            f"the {found.secret.value} {found.where()} contains whitespace or control "
+            "characters: check it (a line break pasted with it?)"
+        )
+    return found
 
 
 def _refused(server: str, what: str, found: FoundSecret) -> str:

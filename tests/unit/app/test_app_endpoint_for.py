@@ -177,3 +177,15 @@ def test_a_modal_host_name_modal_would_shorten_asks_for_the_full_url() -> None:
     )
     with pytest.raises(EndpointError, match="use the app's full URL"):
         endpoint_for(backend, SECRETS)
+
+
+@pytest.mark.parametrize("variable", ["KYUTAI_DICTATE_TOKEN", "MODAL_KEY"])
+def test_a_secret_that_cannot_be_a_header_is_refused_without_showing_it(variable: str) -> None:
+    env = {"MODAL_KEY": "wk-1", "MODAL_SECRET": "ws-2", variable: "s3cret-line1\nline2"}
+    backend = MODAL if variable == "MODAL_KEY" else PROXY
+    with pytest.raises(EndpointError) as refused:
+        endpoint_for(backend, secret_lookup(env, {}.get))
+    message = str(refused.value)
+    assert f"from the environment ({variable}) contains whitespace" in message
+    assert "s3cret" not in message
+    assert "line2" not in message

@@ -492,3 +492,16 @@ async def test_the_original_service_closing_before_release_is_an_error() -> None
     ):
         with pytest.raises(StreamClosed, match="before the stream ended"):
             await collect(stream)
+
+
+async def test_a_header_websockets_refuses_is_reported_without_its_value() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        await ws.wait_closed()
+
+    async with stream_server(handler) as url:
+        endpoint = Endpoint(url, (("Authorization", "Bearer s3cret\nline2"),))
+        with pytest.raises(ConnectError) as failed:
+            async with StreamClient.connect(endpoint):
+                pass
+    assert "the Authorization header is invalid" in str(failed.value)
+    assert "s3cret" not in str(failed.value)
