@@ -68,6 +68,8 @@ class MoshiSession:
         """The caller's next samples (non-finite ones become 0, the rest clipped to [-1, 1])."""
         if self.ended:
             raise RuntimeError("audio after end()")
+        if self.done:
+            return  # the session failed: nothing more goes to the backend
         frames = self._reframer.push(sanitize(samples))
         if self._ready_at is None:
             self._pending.extend(frames)
@@ -79,7 +81,7 @@ class MoshiSession:
         if self.ended:
             return
         self.ended = True
-        if self._ready_at is not None:
+        if self._ready_at is not None and not self.done:
             self._start_flush(now)
 
     def receive(self, message: moshi.ServerMessage, now: float) -> None:

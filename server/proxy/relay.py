@@ -241,6 +241,8 @@ class StreamRelay:
             self._session.audio(pcm_from_bytes(pcm))
             if self._session.ready:
                 await self._send_backend_data()
+                if not self._session.model.has_vad:  # no Steps to note it on (stt-2.6b-en)
+                    self._note_backlog()
             elif self._session.pending_seconds > self._config.max_buffered_seconds:
                 self._fail(ErrorCode.TOO_LARGE, "too much audio sent before the backend was ready")
 

@@ -31,12 +31,15 @@ class Backend:
     events: list[stream.ServerMessage] = field(default_factory=list)
     words_received: list[str] = field(default_factory=list)
     events_after_end: int = 0
+    sent_after_done: int = 0
 
     def collect(self) -> None:
         ready = any(isinstance(e, stream.Ready) for e in self.events)
         events = self.session.events()
         ready = ready or any(isinstance(e, stream.Ready) for e in events)
         for data in self.session.data_to_send():
+            if any(isinstance(e, stream.End | stream.Error) for e in self.events):
+                self.sent_after_done += 1
             message = moshi.decode_client(data)
             if not ready:
                 self.sent_before_ready += 1
@@ -69,6 +72,8 @@ ACTIONS = st.lists(
         st.tuples(st.just("end"), st.none()),
         st.tuples(st.just("marker"), st.none()),
         st.tuples(st.just("timer"), st.floats(0, 30)),
+        st.tuples(st.just("foreign marker"), st.integers(0, 100).filter(lambda i: i != MARKER)),
+        st.tuples(st.just("error"), st.sampled_from([moshi.NO_FREE_CHANNELS, "model failed"])),
     ),
     max_size=60,
 )
@@ -90,7 +95,8 @@ def run(model: ModelProfile, actions: list[tuple[str, object]], seed: int) -> tu
         elif kind == "step" and session.ready:
             session.receive(moshi.Step(1, (0.0, 0.0, float(arg), 0.0), 0), now)  # type: ignore[arg-type]
         elif kind == "word" and session.ready:
-            backend.words_received.append(str(arg))
+            if not session.done:  # after End or Error, words are no longer the caller's
+                backend.words_received.append(str(arg))
             session.receive(moshi.Word(str(arg), now), now)
         elif kind == "ready":
             session.receive(moshi.Ready(), now)
@@ -98,6 +104,10 @@ def run(model: ModelProfile, actions: list[tuple[str, object]], seed: int) -> tu
             session.end(now)
         elif kind == "marker" and backend.markers:
             session.receive(moshi.Marker(backend.markers[-1]), now)
+        elif kind == "foreign marker":
+            session.receive(moshi.Marker(int(arg)), now)  # type: ignore[call-overload]
+        elif kind == "error":
+            session.receive(moshi.Error(str(arg)), now)
         elif kind == "timer":
             now += float(arg)  # type: ignore[arg-type]
             session.timer(now)
@@ -121,12 +131,13 @@ def test_any_interleaving_keeps_the_rules(
     backend, sent = run(model, actions, seed)
     ended = backend.ended
     words_before_end = backend.words_received
-    if ended:  # words the backend sent after the marker came back are not the caller's
+    if ended:
         assert backend.markers == [MARKER]
-    # Words come out in order, each with its leading space; every word before the end does.
-    if not any(isinstance(e, stream.Error) for e in backend.events):
-        assert backend.tokens == [" " + w for w in words_before_end][: len(backend.tokens)]
-        assert len(backend.tokens) == len(words_before_end) or ended
+    # Words come out in order, each with its leading space; every word the backend sent before
+    # the marker came back (or before it failed) comes out, and none after.
+    assert backend.tokens == [" " + w for w in words_before_end]
+    # Nothing goes to the backend once the session is over.
+    assert backend.sent_after_done == 0
     # Nothing comes out after End (or Error).
     assert backend.events_after_end == 0
     # Nothing goes to the backend before Ready.
@@ -143,6 +154,7 @@ def test_any_interleaving_keeps_the_rules(
         assert len(received) in (0, whole) or not backend.session.ready
         np.testing.assert_array_equal(received, caller[: len(received)])
     assert len(backend.markers) <= 1
+    assert sum(isinstance(e, stream.End | stream.Error) for e in backend.events) <= 1
 
 
 @pytest.mark.parametrize("model", [STT_1B, STT_2_6B])
