@@ -102,3 +102,20 @@ def model_profile(name: str) -> ModelProfile:
     if short not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
     return MODELS[short]
+
+
+# CUDA compute capability per GPU type a Modal deploy offers: candle's kernels are compiled for
+# it when the image is built (on a machine without a GPU), and below 80 the model runs in f32.
+GPU_COMPUTE_CAPABILITY = {
+    "T4": 75,
+    "L4": 89,
+    "A10G": 86,
+    "L40S": 89,
+    "A100": 80,
+    "A100-40GB": 80,
+    "A100-80GB": 80,
+    "H100": 90,
+    "H200": 90,
+}
+DEFAULT_GPU = "L40S"
+DEFAULT_STREAMS_PER_GPU = 8  # moshi-server's batch size: streams one GPU serves at once

@@ -38,8 +38,7 @@ from app.ui.settings.form import (
     last_lines,
     ssh_target_problem,
 )
-from server.deploy.modal_cloud.settings import COMPUTE_CAPABILITY, ModalSettings
-from server.models import MODELS
+from server.models import DEFAULT_GPU, DEFAULT_STREAMS_PER_GPU, GPU_COMPUTE_CAPABILITY, MODELS
 
 log = logging.getLogger(__name__)
 
@@ -117,8 +116,8 @@ class DeployPanel(QWidget):
     def _add_modal_options(self) -> None:
         """The Modal deploy's choices (GPU, model, streams per GPU) and its app buttons."""
         self.gpu_box = QComboBox()
-        self.gpu_box.addItems(list(COMPUTE_CAPABILITY))
-        self.gpu_box.setCurrentText(ModalSettings().gpu)
+        self.gpu_box.addItems(list(GPU_COMPUTE_CAPABILITY))
+        self.gpu_box.setCurrentText(DEFAULT_GPU)
         self.gpu_box.setToolTip("Modal GPU type")
         self.model_box = QComboBox()
         for model in MODELS.values():
@@ -127,7 +126,7 @@ class DeployPanel(QWidget):
                                   "detection; stt-2.6b-en: English, 2.5 s delay")  # fmt: skip
         self.batch_box = QSpinBox()
         self.batch_box.setRange(1, 64)
-        self.batch_box.setValue(ModalSettings().batch_size)
+        self.batch_box.setValue(DEFAULT_STREAMS_PER_GPU)
         self.batch_box.setToolTip("Streams per GPU; more start more containers")
         self.status_button = QPushButton("Modal apps")
         self.status_button.setToolTip("List the deployed Modal apps (kyutai-dictate deploy status)")

@@ -7,30 +7,26 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from server.models import STT_1B, ModelProfile, model_profile
+from server.models import (
+    DEFAULT_GPU,
+    DEFAULT_STREAMS_PER_GPU,
+    GPU_COMPUTE_CAPABILITY,
+    STT_1B,
+    ModelProfile,
+    model_profile,
+)
 
 MOSHI_SERVER_VERSION = "0.6.4"
 DEFAULT_APP_NAME = "kyutai-dictate"
 
-# CUDA compute capability per Modal GPU type: candle's kernels are compiled for it when the
-# image is built, on a machine without a GPU.
-COMPUTE_CAPABILITY = {
-    "T4": 75,
-    "L4": 89,
-    "A10G": 86,
-    "L40S": 89,
-    "A100": 80,
-    "A100-40GB": 80,
-    "A100-80GB": 80,
-    "H100": 90,
-    "H200": 90,
-}
+# The GPU types a Modal deploy offers (server.models: the UI lists them too).
+COMPUTE_CAPABILITY = GPU_COMPUTE_CAPABILITY
 
 
 @dataclass(frozen=True)
 class ModalSettings:
-    gpu: str = "L40S"
-    batch_size: int = 8
+    gpu: str = DEFAULT_GPU
+    batch_size: int = DEFAULT_STREAMS_PER_GPU
     model: ModelProfile = STT_1B
     app_name: str = DEFAULT_APP_NAME
 
