@@ -51,6 +51,11 @@ install_file() {
   local target=$1 mode=$2 tmp
   tmp=$(mktemp)
   cat >"$tmp"
+  if [[ ! -s $tmp ]]; then  # what should have written it failed: keep the file there is
+    rm -f "$tmp"
+    echo "container-install.sh: nothing to write to $target; keeping it as it is" >&2
+    return 1
+  fi
   if [[ -f $target ]] && cmp -s "$tmp" "$target"; then
     rm -f "$tmp"
   else
