@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,11 +84,16 @@ def test_typing_waits_while_a_modifier_is_held(display: str, tmp_path: Path) -> 
     out = tmp_path / "typed.txt"
     with focused_target(x_env(display), out):
         xdotool(display, "keydown", "ctrl")
-        released = threading.Timer(0.5, xdotool, (display, "keyup", "ctrl"))
+        releasing = threading.Event()
+
+        def release() -> None:
+            releasing.set()  # before the key goes up: typing cannot have finished yet
+            xdotool(display, "keyup", "ctrl")
+
+        released = threading.Timer(0.5, release)  # the user lets go a moment later
         released.start()
-        started = time.monotonic()
         with XTestTypist(display) as typist:
             typist.type("cut nothing")
-        assert time.monotonic() - started >= 0.45
+            assert releasing.is_set()  # type() returned only once Ctrl went up
         released.join()
         assert wait_for_text(out, "cut nothing") == "cut nothing"
