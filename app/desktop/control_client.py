@@ -48,8 +48,10 @@ def send_command(command: RemoteCommand | str, address: str | None = None) -> st
     request = f"{command}\n".encode()
     try:
         answer = _ask_pipe(address, request) if sys.platform == "win32" else _ask(address, request)
-    except OSError:
+    except (FileNotFoundError, ConnectionRefusedError):
         raise ControlError("kyutai-dictate is not running (start it first)") from None
+    except OSError as exc:  # a permission, a path too long, a timeout...
+        raise ControlError(f"cannot reach kyutai-dictate at {address}: {exc}") from None
     reply = answer.decode(errors="replace").strip()
     if not reply:
         raise ControlError("the running kyutai-dictate did not answer")
