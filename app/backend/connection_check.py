@@ -47,6 +47,11 @@ class CheckStream(Protocol):
 
     def messages(self) -> AsyncIterator[ServerMessage]: ...
 
+    @property
+    def legacy(self) -> bool:
+        """Whether the server is the original service (no ready, no end of its own)."""
+        ...
+
 
 Connect = Callable[[Endpoint], AbstractAsyncContextManager[CheckStream]]
 
@@ -64,6 +69,7 @@ class ConnectionReport:
     connected_s: float
     ready_s: float
     round_trip_s: float
+    original: bool = False  # the original service: it says neither ready nor end
 
     @property
     def cold_start(self) -> bool:
@@ -71,6 +77,13 @@ class ConnectionReport:
 
     def describe(self) -> str:
         """One line for the settings dialog."""
+        if self.original:
+            return (
+                f"Connected to {self.url} in {_duration(self.connected_s)}. It speaks the "
+                "original service's older protocol (no ready, no end: the last words are "
+                f"awaited for a model delay); the stream ended {_duration(self.round_trip_s)} "
+                "after the end of speech."
+            )
         cold = " (it was starting up: the first dictation after an idle spell waits this long)"
         return (
             f"Connected to {self.url} in {_duration(self.connected_s)}; backend ready after "
@@ -113,7 +126,11 @@ async def check_connection(
                     elif isinstance(message, End):
                         assert ready_s is not None  # the client raises on End before end()
                         return ConnectionReport(
-                            where, connected_s, ready_s, clock.elapsed() - ended_at
+                            where,
+                            connected_s,
+                            ready_s,
+                            clock.elapsed() - ended_at,
+                            original=stream.legacy,
                         )
     except TimeoutError:
         raise CheckTimeout(f"no answer from {where} within {timeout:g} s ({step})") from None

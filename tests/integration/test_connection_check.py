@@ -13,6 +13,7 @@ from app.core.credentials import Secret, SecretLookup, secret_lookup
 from app.core.endpoint import Endpoint, EndpointError
 from app.core.settings import BackendKind, BackendSettings
 from tests.conftest import DoubleFactory, ProxyFactory
+from tests.support.original_proxy import original_proxy
 
 
 def form(values: dict[Secret, str], env: dict[str, str] | None = None) -> SecretLookup:
@@ -109,3 +110,14 @@ async def test_incomplete_settings_say_what_is_missing() -> None:
         match="Modal proxy auth secret is missing: enter it in Settings or set MODAL_SECRET",
     ):
         await check_backend(backend, form({Secret.MODAL_KEY: "k"}))
+
+
+async def test_the_original_service_is_named_not_timed_for_a_ready_it_never_sends(
+    moshi_double: DoubleFactory,
+) -> None:
+    async with moshi_double() as double, original_proxy(double.url) as service:
+        report = await check_connection(Endpoint(service.url), timeout=30)
+    assert report.original
+    line = report.describe()
+    assert "original service's older protocol" in line
+    assert "ready after" not in line
