@@ -231,9 +231,10 @@ _TOKEN_LINE = re.compile(r"(?m)^(\s*token: )\S+")
 
 
 def hide_secrets(text: str) -> str:
-    """Whole lines of deploy output with the printed proxy token replaced by ``***`` (the
-    deploy stores it in the keyring; the dialog's log must not show it)."""
-    return _TOKEN_LINE.sub(r"\1*** (stored in the keyring)", text)
+    """Whole lines of deploy output with a printed proxy token replaced by ``***``: the
+    dialog's log never shows it (the deploy command itself shows it only where the keyring
+    refused it, on its own line to the user)."""
+    return _TOKEN_LINE.sub(r"\1*** (hidden)", text)
 
 
 def last_lines(text: str, count: int = 6) -> str:
