@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import keyring
 from keyring.backend import KeyringBackend
+from keyring.backends.chainer import ChainerBackend
 from keyring.errors import KeyringError, PasswordDeleteError
 
 from app.core.credentials import Secret, SecretReadError
@@ -16,12 +17,10 @@ from app.core.errors import AppError
 
 SERVICE = "kyutai-dictate"
 
-# Backends that keep secrets unencrypted on disk, or store nothing at all.
-_UNSAFE = {
-    "keyrings.alt.file.PlaintextKeyring",
-    "keyring.backends.fail.Keyring",
-    "keyring.backends.null.Keyring",
-}
+# Backends that keep secrets unencrypted on disk, store nothing, or (keyrings.alt's encrypted
+# file) ask for a password on a terminal that a desktop app does not have.
+_UNSAFE = {"keyring.backends.fail.Keyring", "keyring.backends.null.Keyring"}
+_UNSAFE_PACKAGES = ("keyrings.alt.",)
 _INSTALL = "GNOME Keyring, KWallet or KeePassXC's Secret Service on Linux"
 
 
@@ -30,10 +29,19 @@ class SecretStoreError(AppError):
 
 
 def unsafe_keyring() -> str | None:
-    """The name of the keyring backend if it is one the app refuses, else None."""
+    """The name of the keyring backend if it is one the app refuses, else None. keyring's
+    chainer writes to its first backend, so that one is judged."""
     backend = keyring.get_keyring()
+    if isinstance(backend, ChainerBackend):
+        members = list(backend.backends)
+        backend = members[0] if members else backend
     name = f"{type(backend).__module__}.{type(backend).__qualname__}"
-    return name if name in _UNSAFE else None
+    return name if is_unsafe(name) else None
+
+
+def is_unsafe(backend_name: str) -> bool:
+    """Whether the keyring backend called ``backend_name`` (module.class) is refused."""
+    return backend_name in _UNSAFE or backend_name.startswith(_UNSAFE_PACKAGES)
 
 
 def _safe_backend() -> KeyringBackend | None:

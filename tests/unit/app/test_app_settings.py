@@ -165,3 +165,20 @@ def test_bad_values_in_app_sections_name_the_key(tmp_path: Path, text: str, mess
     path.write_text(text)
     with pytest.raises(SettingsError, match=message):
         settings_store.load(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "unsafe"),
+    [
+        ("keyrings.alt.file.PlaintextKeyring", True),
+        ("keyrings.alt.file.EncryptedKeyring", True),  # asks for a password on a terminal
+        ("keyring.backends.null.Keyring", True),
+        ("keyring.backends.fail.Keyring", True),
+        ("keyring.backends.SecretService.Keyring", False),
+        ("keyring.backends.kwallet.DBusKeyring", False),
+        ("keyring.backends.macOS.Keyring", False),
+        ("keyring.backends.Windows.WinVaultKeyring", False),
+    ],
+)
+def test_which_keyrings_are_refused(name: str, unsafe: bool) -> None:
+    assert secret_store.is_unsafe(name) is unsafe
