@@ -3,14 +3,13 @@
 Only the chosen command declares its options (``serve`` takes them from ``server.proxy.cli``)
 and each command imports its implementation when it runs, so ``kyutai-dictate devices`` loads
 neither websockets nor the proxy. To add a command, write its ``add_arguments`` and ``run``
-functions here and list them in :data:`COMMANDS`.
+functions (here, or in a module of their own as :mod:`app.cli.deploy_command` does) and list
+them in :data:`COMMANDS`.
 """
 
 from __future__ import annotations
 
 import argparse
-import logging
-import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -18,6 +17,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from app.cli import deploy_command
+from app.cli.options import (
+    PROG,
+    add_log_level,
+    configure_logging,
+    positive_float,
+    positive_int,
+    real_time_factor,
+)
 from app.core.commands import RemoteCommand
 from app.core.errors import AppError, UsageError
 
@@ -25,12 +33,6 @@ if TYPE_CHECKING:
     from app.core.endpoint import Endpoint
     from app.core.settings import ServerProtocol
     from server.models import ModelProfile
-
-PROG = "kyutai-dictate"
-LOG_LEVELS = ("debug", "info", "warning", "error")
-# The options of server/deploy/proxmox/pve-host.sh that `deploy proxmox` passes on as given.
-PROXMOX_FLAGS = ("ctid", "hostname", "cores", "memory", "disk", "storage", "template", "bridge",
-                 "ip", "gateway", "model", "batch-size", "port")  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else 0 if exc.code is None else 2
     command = _COMMANDS_BY_NAME.get(args.command or "", _APP)
     args.log_level = args.log_level or command.log_level
-    _configure_logging(args.log_level)
+    configure_logging(args.log_level)
     who = f"{PROG} {command.name}".rstrip()
     try:
         return command.run(args)
@@ -71,7 +73,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Dictation with Kyutai's streaming speech-to-text on your own GPU."
     )
-    _add_log_level(parser, default=None)
+    add_log_level(parser, default=None)
     if only is None:
         _add_app_arguments(parser)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -79,7 +81,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         sub = subcommands.add_parser(command.name, help=command.help, description=command.help)
         # Also accepted after the command; SUPPRESS keeps the value given before it otherwise.
         # (Each subparser gets its own action: set_defaults on one must not reach the others.)
-        _add_log_level(sub, default=argparse.SUPPRESS)
+        add_log_level(sub, default=argparse.SUPPRESS)
         if only is None or only == command.name:
             command.add_arguments(sub)
     return parser
@@ -137,7 +139,7 @@ def _add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--file", type=Path, help="stream this audio file instead (WAV, FLAC...)")
     source.add_argument(
         "--rtf",
-        type=_rtf,
+        type=real_time_factor,
         help="with --file: speed as a multiple of real time (default 1; 0 or inf: no pacing)",
     )
     source.add_argument(
@@ -186,14 +188,14 @@ def _add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     bench = parser.add_argument_group("benchmark")
     bench.add_argument("--file", type=Path, required=True, help="audio file to stream (speech)")
     bench.add_argument(
-        "-p", "--parallel", type=_positive_int, default=4, help="simultaneous streams (default 4)"
+        "-p", "--parallel", type=positive_int, default=4, help="simultaneous streams (default 4)"
     )
     bench.add_argument(
-        "--runs", type=_positive_int, default=3, help="rounds of parallel streams (default 3)"
+        "--runs", type=positive_int, default=3, help="rounds of parallel streams (default 3)"
     )
     bench.add_argument(
         "--rtf",
-        type=_rtf,
+        type=real_time_factor,
         default=1.0,
         help="speed as a multiple of real time (default 1, as a microphone; 0 or inf: no pacing)",
     )
@@ -230,86 +232,6 @@ def _run_bench(args: argparse.Namespace) -> int:
 
         return compare_gpus(compare, options, dict(os.environ))
     return run_bench(options)
-
-
-# --- deploy -------------------------------------------------------------------------------
-
-
-def _add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
-    targets = parser.add_subparsers(dest="target", metavar="TARGET", required=True)
-    modal = targets.add_parser("modal", help="deploy to Modal (serverless GPU, scales to zero)")
-    modal.add_argument("--gpu", help="Modal GPU type (default L40S; $KYUTAI_GPU)")
-    modal.add_argument("--batch-size", type=_positive_int, help="streams per GPU (default 8)")
-    modal.add_argument("--model", help="kyutai/stt-1b-en_fr (default) or kyutai/stt-2.6b-en")
-    modal.add_argument("--app-name", help="Modal app name and URL label (default kyutai-dictate)")
-    modal.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
-    modal.add_argument(
-        "--health-timeout",
-        type=float,
-        default=600,
-        metavar="SECONDS",
-        help="ask the endpoint's /healthz until it answers, at most this long (needs MODAL_KEY "
-        "and MODAL_SECRET; 0: only print how to check; default 600)",
-    )
-    pve = targets.add_parser("proxmox", help="deploy to an LXC container on a Proxmox VE host")
-    pve.add_argument("--host", help="USER@HOST of the Proxmox host (default: this machine)")
-    pve.add_argument(
-        "--dry-run", action="store_true", help="print what would change, change nothing"
-    )
-    pve.add_argument("--config", type=Path, help="settings file to update (default: the app's)")
-    for flag in PROXMOX_FLAGS:
-        pve.add_argument(f"--{flag}", help="see server/deploy/proxmox/pve-host.sh --help")
-    status = targets.add_parser(
-        "status", help="list the deployed Modal apps, or say whether an endpoint can stream"
-    )
-    status.add_argument(
-        "--url", help="a /v1/stream endpoint: show its /healthz (exit 1 unless a stream would work)"
-    )
-    stop = targets.add_parser("stop", help="stop a deployed Modal app")
-    stop.add_argument("--app-name", default="kyutai-dictate", help="default kyutai-dictate")
-
-
-def _run_deploy(args: argparse.Namespace) -> int:
-    from app.cli import deploy
-
-    env = dict(os.environ)
-    if args.target == "status":
-        if args.url:
-            ok, line = deploy.endpoint_health(args.url, env)
-            print(f"{args.url}: {line}")
-            return 0 if ok else 1
-        print(deploy.modal_apps(env), end="")
-        return 0
-    if args.target == "stop":
-        deploy.stop_modal(args.app_name, env)
-        return 0
-    if args.target == "modal":
-        result = deploy.deploy_modal(args.gpu, args.batch_size, args.model, args.app_name, env)
-        print(f"endpoint: {result.url}")
-        _report(deploy.remember(result, args.config))
-        print("clients authenticate with a Modal proxy auth token: set MODAL_KEY and MODAL_SECRET")
-        return 0 if deploy.check_modal_endpoint(result.url, env, args.health_timeout) else 1
-    found = deploy.deploy_proxmox(args.host, proxmox_script_args(args), env)
-    if found is not None:
-        print(f"endpoint: {found.url}")
-        _report(deploy.remember(found, args.config))
-    return 0
-
-
-def proxmox_script_args(args: argparse.Namespace) -> list[str]:
-    """The ``deploy proxmox`` options given, as pve-host.sh takes them."""
-    script_args = [
-        item
-        for flag in PROXMOX_FLAGS
-        if (value := getattr(args, flag.replace("-", "_"))) is not None
-        for item in (f"--{flag}", str(value))
-    ]
-    return [*script_args, "--dry-run"] if args.dry_run else script_args
-
-
-def _report(lines: list[str]) -> None:
-    for line in lines:
-        print(f"{PROG} deploy: {line}", file=sys.stderr)
 
 
 # --- serve --------------------------------------------------------------------------------
@@ -349,8 +271,8 @@ COMMANDS: tuple[Command, ...] = (
     Command(
         "deploy",
         "put the backend on Modal or a Proxmox host; status; stop",
-        _add_deploy_arguments,
-        _run_deploy,
+        deploy_command.add_arguments,
+        deploy_command.run,
         log_level="info",
     ),
     Command(
@@ -392,14 +314,14 @@ def _add_endpoint_arguments(parser: argparse.ArgumentParser) -> None:
     )
     group.add_argument(
         "--open-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=60.0,
         metavar="SECONDS",
         help="give up connecting after this long (default 60: a cold GPU takes a while)",
     )
     group.add_argument(
         "--drain-timeout",
-        type=_positive_float,
+        type=positive_float,
         default=30.0,
         metavar="SECONDS",
         help="after the audio ends, wait this long for the last words (default 30)",
@@ -436,52 +358,3 @@ def _endpoint(args: argparse.Namespace) -> Endpoint:
     from app.core.endpoint import resolve_endpoint
 
     return resolve_endpoint(args.url, args.service, args.token, os.environ)
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    value = _float(text)
-    if not value > 0 or math.isinf(value):
-        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text!r}")
-    return value
-
-
-def _rtf(text: str) -> float:
-    value = _float(text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0 (0 or inf: no pacing), got {text!r}")
-    return value
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-
-
-def _add_log_level(parser: argparse.ArgumentParser, default: str | None) -> None:
-    parser.add_argument(
-        "--log-level",
-        choices=LOG_LEVELS,
-        type=str.lower,
-        default=default,
-        help="log to stderr from this level on (default: warning; info for serve)",
-    )
-
-
-def _configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )

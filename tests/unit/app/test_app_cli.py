@@ -18,7 +18,8 @@ import soundfile
 from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
-from app.cli.main import build_parser, main, proxmox_script_args
+from app.cli.deploy_command import proxmox_script_args
+from app.cli.main import build_parser, main
 from app.core.commands import RemoteCommand
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
 from server.protocol.errors import ErrorCode
