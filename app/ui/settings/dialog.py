@@ -30,6 +30,7 @@ from app.audio.microphone import InputDevice
 from app.core.credentials import Secret, SecretLookup, Source
 from app.core.settings import BackendSettings, Settings
 from app.desktop.secret_store import SecretStoreError
+from app.ui.settings.backend_page import BackendSection
 from app.ui.settings.deploy_panel import DeployCommand, DeployPanel
 from app.ui.settings.form import (
     FIRST_RUN_TEXT,
@@ -40,14 +41,8 @@ from app.ui.settings.form import (
     secrets_to_delete,
     secrets_to_store,
 )
-from app.ui.settings.sections import (
-    BackendSection,
-    DictationSection,
-    MicrophoneSection,
-    OverlaySection,
-    error_label,
-    show_error,
-)
+from app.ui.settings.sections import DictationSection, MicrophoneSection, OverlaySection
+from app.ui.settings.widgets import error_label, show_error
 
 log = logging.getLogger(__name__)
 

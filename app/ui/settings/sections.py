@@ -1,4 +1,5 @@
-"""The settings dialog's pages: backend, dictation, microphone, overlay and startup.
+"""The settings dialog's other pages: dictation, microphone, overlay and startup (the backend
+page is :mod:`app.ui.settings.backend_page`).
 
 Each page shows part of the settings and hands back what the user typed; the dialog turns
 that into :class:`~app.core.settings.Settings` (with :mod:`app.ui.settings.form`).
@@ -6,7 +7,7 @@ that into :class:`~app.core.settings.Settings` (with :mod:`app.ui.settings.form`
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -20,7 +21,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QProgressBar,
-    QPushButton,
     QSlider,
     QVBoxLayout,
     QWidget,
@@ -28,221 +28,26 @@ from PySide6.QtWidgets import (
 
 from app.audio.level_meter import LevelSource, level_percent
 from app.audio.microphone import InputDevice, MicrophoneError
-from app.core.credentials import FoundSecret, Secret, Source
 from app.core.settings import (
-    BackendKind,
-    BackendSettings,
     DictationSettings,
     HotkeyMode,
     OverlaySettings,
-    ServerProtocol,
     StartupSettings,
     TypingMethod,
 )
-from app.ui.settings.deploy_panel import DeployPanel
 from app.ui.settings.form import (
-    BACKEND_LABELS,
-    LABEL,
     MODE_LABELS,
-    MODEL,
-    PROTOCOL,
-    PROTOCOL_LABELS,
-    SECRET_LABELS,
     TYPING_LABELS,
-    URL,
-    URL_PLACEHOLDERS,
-    WORKSPACE,
-    BackendForm,
     device_index,
     hotkey_problem,
     microphone_choices,
     opacity_from_slider,
     opacity_percent,
-    visible_rows,
 )
-from server.models import MODELS
+from app.ui.settings.widgets import ERROR_STYLE, error_label, show_error
 
-ERROR_STYLE = "color: #b91c1c;"
-SECRET_IN_KEYRING = "kept in the system keyring"
 METER_INTERVAL_MS = 66  # about 15 updates a second
 METER_DECAY = 8  # how fast the bar falls back, in percent per update
-
-
-def error_label() -> QLabel:
-    """A label for inline errors: red, wrapped, selectable, hidden while empty."""
-    label = QLabel()
-    label.setWordWrap(True)
-    label.setStyleSheet(ERROR_STYLE)
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.hide()
-    return label
-
-
-def show_error(label: QLabel, text: str | None) -> None:
-    label.setText(text or "")
-    label.setVisible(bool(text))
-
-
-def _model_combo() -> QComboBox:
-    combo = QComboBox()
-    for model in MODELS.values():
-        combo.addItem(model.name, model.repo)
-    combo.setToolTip("The model the moshi-server serves (its config decides)")
-    return combo
-
-
-_PROTOCOLS: list[ServerProtocol] = list(PROTOCOL_LABELS)
-
-
-def _protocol_combo() -> QComboBox:
-    combo = QComboBox()
-    combo.addItems([PROTOCOL_LABELS[protocol] for protocol in _PROTOCOLS])
-    combo.setToolTip("This project's proxy says so when connecting; the original service does not")
-    return combo
-
-
-class BackendSection(QWidget):
-    """Where speech is recognised: the kind, its fields and secrets, test and deploy."""
-
-    changed = Signal()
-    test_requested = Signal()
-
-    def __init__(self, deploy: DeployPanel, can_test: bool, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._kinds = list(BACKEND_LABELS)
-        self.kind_combo = QComboBox()
-        self.kind_combo.setPlaceholderText("Choose where speech is recognised")
-        for kind in self._kinds:
-            self.kind_combo.addItem(BACKEND_LABELS[kind])
-        self.url_edit = QLineEdit()
-        self.workspace_edit = QLineEdit()
-        self.workspace_edit.setPlaceholderText("your Modal workspace name")
-        self.label_edit = QLineEdit()
-        self.label_edit.setPlaceholderText(BackendSettings().modal_label)
-        self.model_combo = _model_combo()
-        self.protocol_combo = _protocol_combo()
-        self.secret_edits: dict[Secret, QLineEdit] = {}
-        for secret in Secret:
-            edit = QLineEdit()
-            edit.setEchoMode(QLineEdit.EchoMode.Password)
-            edit.setPlaceholderText(SECRET_IN_KEYRING)
-            self.secret_edits[secret] = edit
-        self._rows: dict[str, QWidget] = {
-            URL: self.url_edit,
-            WORKSPACE: self.workspace_edit,
-            LABEL: self.label_edit,
-            MODEL: self.model_combo,
-            PROTOCOL: self.protocol_combo,
-        }
-        self._rows.update({str(secret): edit for secret, edit in self.secret_edits.items()})
-        self._form = QFormLayout()
-        self._form.addRow("Backend", self.kind_combo)
-        self._form.addRow("Server URL", self.url_edit)
-        self._form.addRow("Workspace", self.workspace_edit)
-        self._form.addRow("App label", self.label_edit)
-        self._form.addRow("Model", self.model_combo)
-        self._form.addRow("Protocol", self.protocol_combo)
-        for secret, edit in self.secret_edits.items():
-            self._form.addRow(SECRET_LABELS[secret], edit)
-        self.problem_label = error_label()
-        self.keyring_label = error_label()
-
-        self.test_button = QPushButton("Test connection")
-        self.test_button.setVisible(can_test)
-        self.check_label = QLabel()
-        self.check_label.setWordWrap(True)
-        self.check_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        test_row = QHBoxLayout()
-        test_row.addWidget(self.test_button, 0, Qt.AlignmentFlag.AlignTop)
-        test_row.addWidget(self.check_label, 1)
-
-        self.deploy = deploy
-        deploy_box = QGroupBox("Deploy a backend")
-        QVBoxLayout(deploy_box).addWidget(deploy)
-
-        layout = QVBoxLayout(self)
-        layout.addLayout(self._form)
-        layout.addWidget(self.problem_label)
-        layout.addWidget(self.keyring_label)
-        layout.addLayout(test_row)
-        layout.addWidget(deploy_box, 1)
-
-        self.kind_combo.currentIndexChanged.connect(self._kind_changed)
-        for edit in (self.url_edit, self.workspace_edit, self.label_edit):
-            edit.textChanged.connect(self.changed)
-        self.test_button.clicked.connect(self.test_requested)
-        self._kind_changed()
-
-    def kind(self) -> BackendKind | None:
-        index = self.kind_combo.currentIndex()
-        return self._kinds[index] if index >= 0 else None
-
-    def set_backend(self, backend: BackendSettings) -> None:
-        index = self._kinds.index(backend.kind) if backend.kind is not None else -1
-        self.kind_combo.setCurrentIndex(index)
-        self.url_edit.setText(backend.url)
-        self.workspace_edit.setText(backend.modal_workspace)
-        default_label = backend.modal_label == BackendSettings().modal_label
-        self.label_edit.setText("" if default_label else backend.modal_label)
-        self.model_combo.setCurrentIndex(max(0, self.model_combo.findData(backend.model)))
-        self.protocol_combo.setCurrentIndex(_PROTOCOLS.index(backend.protocol))
-        self._kind_changed()
-
-    def form(self) -> BackendForm:
-        return BackendForm(
-            self.kind(),
-            self.url_edit.text(),
-            self.workspace_edit.text(),
-            self.label_edit.text(),
-            self.model_combo.currentData() or "",
-            _PROTOCOLS[self.protocol_combo.currentIndex()],
-        )
-
-    def set_secrets(self, values: Mapping[Secret, str]) -> None:
-        for secret, value in values.items():
-            self.secret_edits[secret].setText(value)
-
-    def typed_secrets(self) -> dict[Secret, str]:
-        """What the enabled secret fields hold (one set by the environment is not editable)."""
-        return {
-            secret: edit.text() for secret, edit in self.secret_edits.items() if edit.isEnabled()
-        }
-
-    def set_secret_source(self, found: FoundSecret, can_store: bool) -> None:
-        """Show where ``found`` comes from: the environment wins and cannot be edited here;
-        without a keyring to store in, the field points to the environment."""
-        edit = self.secret_edits[found.secret]
-        from_env = found.source is Source.ENVIRONMENT
-        edit.setEnabled(can_store and not from_env)
-        if from_env:
-            edit.setPlaceholderText(f"set by {found.secret.env_name} in the environment")
-        elif not can_store:
-            edit.setPlaceholderText(f"no secure keyring: set {found.secret.env_name}")
-        else:
-            edit.setPlaceholderText(SECRET_IN_KEYRING)
-        where = found.where()
-        edit.setToolTip(
-            f"{where[:1].upper()}{where[1:]}. {found.secret.env_name} in the app's environment "
-            "overrides what is saved here."
-        )
-
-    def show_keyring_note(self, text: str, error: bool) -> None:
-        self.keyring_label.setStyleSheet(ERROR_STYLE if error else "")
-        show_error(self.keyring_label, text)
-
-    def show_check(self, text: str, error: bool = False) -> None:
-        self.check_label.setText(text)
-        self.check_label.setStyleSheet(ERROR_STYLE if error else "")
-
-    def _kind_changed(self) -> None:
-        kind = self.kind()
-        shown = visible_rows(kind)
-        for name, widget in self._rows.items():
-            self._form.setRowVisible(widget, name in shown)
-        if kind in URL_PLACEHOLDERS:
-            self.url_edit.setPlaceholderText(URL_PLACEHOLDERS[kind])
-        self.test_button.setEnabled(kind is not None)
-        self.changed.emit()
 
 
 class DictationSection(QWidget):
