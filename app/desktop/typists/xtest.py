@@ -22,8 +22,6 @@ from Xlib.ext import xtest
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.keysyms import keysym_for
 
-__all__ = ["TypingError", "XTestTypist"]
-
 REUSE_AFTER = 0.05  # seconds before a remapped keycode gets another symbol
 SETTLE = 0.1  # seconds the target gets to read the last keys before the keymap changes back
 HELD_MODIFIERS = X.ShiftMask | X.ControlMask | X.Mod1Mask | X.Mod4Mask  # Shift Ctrl Alt Super

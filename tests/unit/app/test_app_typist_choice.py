@@ -11,7 +11,6 @@ from app.core.errors import AppError
 from app.core.settings import TypingMethod
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.choose import resolve_method
-from app.desktop.typists.xtest import TypingError as XTestTypingError
 
 X11 = {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}
 WAYLAND = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}
@@ -96,8 +95,7 @@ def test_session_kind() -> None:
     assert session_kind({}) is None
 
 
-def test_typing_error_is_an_app_error_also_under_its_old_name() -> None:
-    assert XTestTypingError is TypingError
+def test_typing_error_is_an_app_error() -> None:
     assert issubclass(TypingError, AppError)
 
 
