@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command
+from app.cli import deploy_command, words_command
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -32,6 +32,7 @@ from app.core.errors import AppError, UsageError
 if TYPE_CHECKING:
     from app.core.endpoint import Endpoint
     from app.core.settings import ServerProtocol
+    from app.core.voice_edits import Rule
     from server.models import ModelProfile
 
 
@@ -145,6 +146,12 @@ def _add_transcribe_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument(
         "--device", help="microphone: index or (part of the) name, see 'kyutai-dictate devices'"
     )
+    parser.add_argument(
+        "--raw", action="store_true", help="print the words as spoken (no commands, no rules)"
+    )
+    parser.add_argument(
+        "--config", type=Path, help="settings file whose words.txt to use (default: the user's)"
+    )
 
 
 def _run_transcribe(args: argparse.Namespace) -> int:
@@ -163,8 +170,20 @@ def _run_transcribe(args: argparse.Namespace) -> int:
         drain_timeout=args.drain_timeout,
         protocol=_protocol(args),
         model=_model(args),
+        raw=args.raw,
+        rules=() if args.raw else tuple(_rules(args.config)),
     )
     return run_transcribe(options)
+
+
+def _rules(config: Path | None) -> list[Rule]:
+    from app.core.word_rules import RulesError
+    from app.desktop import words_store
+
+    try:
+        return words_store.load(words_store.default_path(config))
+    except RulesError as exc:
+        raise UsageError(str(exc)) from None
 
 
 # --- devices ------------------------------------------------------------------------------
@@ -274,6 +293,12 @@ COMMANDS: tuple[Command, ...] = (
         deploy_command.add_arguments,
         deploy_command.run,
         log_level="info",
+    ),
+    Command(
+        "words",
+        "your own words: list, add, remove, import or export the replacement rules",
+        words_command.add_arguments,
+        words_command.run,
     ),
     Command(
         "serve",

@@ -27,6 +27,7 @@ from app.cli.interrupt import first_interrupt_calls
 from app.cli.transcript_lines import TranscriptLines
 from app.core.endpoint import Endpoint
 from app.core.settings import ServerProtocol
+from app.core.voice_edits import Rule, VoiceEditConfig, VoiceEdits
 from server.models import STT_1B, ModelProfile
 from server.protocol.stream import End, Ready, ServerMessage, Token, VadEnd
 
@@ -47,6 +48,8 @@ class TranscribeOptions:
     drain_timeout: float = 30.0
     protocol: ServerProtocol = ServerProtocol.AUTO
     model: ModelProfile = STT_1B  # the original service's model (its release needs the delay)
+    raw: bool = False  # the words as spoken: no voice commands, no replacement rules
+    rules: tuple[Rule, ...] = ()
 
 
 def run_transcribe(
@@ -61,8 +64,15 @@ def run_transcribe(
 
 
 async def transcribe(options: TranscribeOptions, out: TextIO, err: TextIO) -> None:
-    """Stream the chosen source, printing tokens as they come; Ctrl-C ends the audio."""
-    lines = TranscriptLines()
+    """Stream the chosen source, printing tokens as they come; Ctrl-C (or "stop dictation")
+    ends the audio."""
+    edits = None
+    if not options.raw:
+        # A terminal prints tokens as they come (the original service's come without spaces).
+        config = VoiceEditConfig(rules=options.rules, add_missing_space=False)
+        edits = VoiceEdits(config)
+    lines = TranscriptLines(edits)
+    stop = asyncio.Event()
 
     def write(text: str) -> None:
         if text:
@@ -71,10 +81,14 @@ async def transcribe(options: TranscribeOptions, out: TextIO, err: TextIO) -> No
 
     def on_message(message: ServerMessage) -> None:
         match message:
-            case Token(text):
-                write(lines.token(text))
+            case Token(text, start):
+                write(lines.token(text, start))
+                if lines.stop_requested:
+                    stop.set()
             case VadEnd():
                 write(lines.vad_end())
+                if lines.stop_requested:
+                    stop.set()
             case Ready():
                 log.info("the backend is ready")
             case End():
@@ -82,9 +96,9 @@ async def transcribe(options: TranscribeOptions, out: TextIO, err: TextIO) -> No
 
     try:
         if options.file is not None:
-            await _transcribe_file(options, options.file, on_message, err)
+            await _transcribe_file(options, options.file, on_message, err, stop)
         else:
-            await _transcribe_microphone(options, on_message, err)
+            await _transcribe_microphone(options, on_message, err, stop)
     finally:
         write(lines.finish())
 
@@ -108,10 +122,9 @@ async def _connect(options: TranscribeOptions, err: TextIO) -> AsyncIterator[Str
 
 
 async def _transcribe_file(
-    options: TranscribeOptions, file: Path, on_message: _OnMessage, err: TextIO
+    options: TranscribeOptions, file: Path, on_message: _OnMessage, err: TextIO, stop: asyncio.Event
 ) -> None:
     samples = load_audio_file(file)
-    stop = asyncio.Event()
     with first_interrupt_calls(stop.set):
         async with _connect(options, err) as stream:
             frames = until_set(stop, paced_frames(samples, options.rtf))
@@ -119,7 +132,7 @@ async def _transcribe_file(
 
 
 async def _transcribe_microphone(
-    options: TranscribeOptions, on_message: _OnMessage, err: TextIO
+    options: TranscribeOptions, on_message: _OnMessage, err: TextIO, stop: asyncio.Event
 ) -> None:
     devices = list_input_devices()
     if not devices:
@@ -129,11 +142,16 @@ async def _transcribe_microphone(
     async with Microphone(None if device is None else device.index) as microphone:
         name = "the default input device" if device is None else repr(device.name)
         print(f"Listening on {name}; press Ctrl-C to stop.", file=err, flush=True)
-        with first_interrupt_calls(microphone.stop):
-            async with _connect(options, err) as stream:
-                await run_stream(
-                    stream,
-                    microphone.frames(),
-                    on_message,
-                    drain_timeout=options.drain_timeout,
-                )
+        said_stop = asyncio.create_task(stop.wait())
+        said_stop.add_done_callback(lambda _: microphone.stop())
+        try:
+            with first_interrupt_calls(microphone.stop):
+                async with _connect(options, err) as stream:
+                    await run_stream(
+                        stream,
+                        microphone.frames(),
+                        on_message,
+                        drain_timeout=options.drain_timeout,
+                    )
+        finally:
+            said_stop.cancel()

@@ -135,6 +135,7 @@ class VoiceEditConfig:
     pause_seconds: float = 0.6
     newline_key: Key = Key.RETURN
     leading_space: bool = False  # the first word keeps its space (as Spacer's option)
+    add_missing_space: bool = True  # a word without a leading space gets one (as Spacer)
 
 
 @dataclass(frozen=True)
@@ -332,7 +333,10 @@ class VoiceEdits:
     def _type(self, token: str, sentence_end: bool | None = None) -> list[Edit]:
         if not token.strip():
             return []
-        text = token.lstrip() if self._at_line_start else spaced(token)
+        if self._at_line_start:
+            text = token.lstrip()
+        else:
+            text = spaced(token) if self.config.add_missing_space else token
         self._at_line_start = False
         self._segments[-1].chars += len(text)
         if token.rstrip().endswith(_SENTENCE_END):

@@ -7,7 +7,9 @@ for its bearer token (docs/PROTOCOL.md, Authentication) and Modal's web endpoint
 auth tokens (``Modal-Key`` / ``Modal-Secret``, modal.com docs, "Proxy auth tokens"). It answers
 ``ready``, then sends the next scripted word each time ``frames_per_word`` audio frames have
 arrived, and on ``end`` sends the words not yet said, then ``end``. It records when each word
-was sent (``time.monotonic()``), so a benchmark can time the way to the window.
+was sent (``time.monotonic()``), so a benchmark can time the way to the window. Each word's
+``start`` is when its audio began (evenly spaced), or taken from ``starts`` when given (for
+pauses between words, which voice commands need).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ class ScriptedStream:
     live: set[ServerConnection] = field(default_factory=set)
     required_headers: Mapping[str, str] = field(default_factory=dict)
     refused: int = 0  # handshakes answered 401
+    starts: Sequence[float] | None = None  # each word's ``start``; None: evenly spaced
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         if all(request.headers.get(k) == v for k, v in self.required_headers.items()):
@@ -89,16 +92,25 @@ class ScriptedStream:
 
     async def _say(self, ws: ServerConnection, index: int) -> None:
         start = FRAME_SECONDS * self.frames_per_word * index  # when its audio began
+        if self.starts is not None:
+            start = self.starts[index]
         await ws.send(encode_server(Token(self.words[index], start=start)))
         self.sent_at.append(time.monotonic())
 
 
 @asynccontextmanager
 async def scripted_stream(
-    words: Sequence[str], frames_per_word: int = 3, required_headers: Mapping[str, str] = {}
+    words: Sequence[str],
+    frames_per_word: int = 3,
+    required_headers: Mapping[str, str] = {},
+    starts: Sequence[float] | None = None,
 ) -> AsyncIterator[ScriptedStream]:
     """The server on a free loopback port; ``required_headers`` must all be in a handshake."""
-    script = ScriptedStream(words, frames_per_word, required_headers=dict(required_headers))
+    if starts is not None and len(starts) != len(words):
+        raise ValueError("one start per word")
+    script = ScriptedStream(
+        words, frames_per_word, required_headers=dict(required_headers), starts=starts
+    )
     async with serve(
         script._handle,
         "127.0.0.1",
