@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from app.core.voice_edits import Key
 from app.desktop.typists.xtest import XTestTypist
 from tests.support.target_window import focused_target, wait_for_text
 from tests.support.xvfb import xvfb
@@ -97,3 +98,22 @@ def test_typing_waits_while_a_modifier_is_held(display: str, tmp_path: Path) -> 
             assert releasing.is_set()  # type() returned only once Ctrl went up
         released.join()
         assert wait_for_text(out, "cut nothing") == "cut nothing"
+
+
+def test_deletes_what_it_typed_one_backspace_per_character(display: str, tmp_path: Path) -> None:
+    out = tmp_path / "typed.txt"
+    with focused_target(x_env(display), out):
+        with XTestTypist(display) as typist:
+            typist.type("Hello naïve 日本🙂")  # remapped and Shift keys count as one each
+            typist.delete(len(" naïve 日本🙂"))
+            typist.type(",")
+            typist.press(Key.RETURN)
+            typist.type("a")
+            typist.press(Key.TAB)
+            typist.type("b")
+        assert wait_for_text(out, "Hello,\na\tb") == "Hello,\na\tb"
+
+
+def test_delete_refuses_a_negative_count(display: str) -> None:
+    with XTestTypist(display) as typist, pytest.raises(ValueError, match="count"):
+        typist.delete(-1)

@@ -19,6 +19,7 @@ from Xlib.display import Display
 from Xlib.error import DisplayError
 from Xlib.ext import xtest
 
+from app.core.voice_edits import Key
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.keysyms import keysym_for
 
@@ -93,6 +94,28 @@ class XTestTypist:
             if caps_lock:
                 self._tap(self._caps_lock, False)  # type: ignore[arg-type]
             self._display.sync()
+
+    def delete(self, count: int) -> None:
+        """Delete the ``count`` characters before the cursor (code points this typist typed:
+        one key each, Shift or a remapped keycode included), one BackSpace each."""
+        if count < 0:
+            raise ValueError(f"cannot delete a negative count of characters: {count}")
+        self._wait_for_modifiers_released()
+        backspace = self._key(XK.XK_BackSpace)
+        for _ in range(count):
+            self._tap(backspace, False)
+        self._display.sync()
+
+    def press(self, key: Key) -> None:
+        """Press Return, Tab or Shift+Return (a line break that chat apps do not send)."""
+        self._wait_for_modifiers_released()
+        keysym = XK.XK_Tab if key is Key.TAB else XK.XK_Return
+        self._tap(self._key(keysym), key is Key.SHIFT_RETURN)
+        self._display.sync()
+
+    def _key(self, keysym: int) -> int:
+        """The keycode of a key on the keyboard, or a spare one bound to it."""
+        return int(self._display.keysym_to_keycode(keysym)) or self._bind(keysym)
 
     def _wait_for_modifiers_released(self) -> int:
         """The keyboard state (core protocol mask) once no modifier is held."""
