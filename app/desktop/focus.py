@@ -32,11 +32,12 @@ class FocusGuard:
     window: int | None = None
     held: list[str] = field(default_factory=list)
     typed_any: bool = False  # some words of this dictation reached the window
+    typed_chars: int = 0  # characters of this dictation that reached the window
     earlier: str = ""  # held words of earlier dictations, kept until typed or copied
 
     def begin(self, window: int | None) -> None:
         self.earlier = self.take_held()
-        self.window, self.typed_any = window, False
+        self.window, self.typed_any, self.typed_chars = window, False, 0
 
     def admit(self, text: str, window_now: int | None) -> bool:
         """True: type ``text`` now. False: it is held, as is every later word of this
@@ -45,7 +46,27 @@ class FocusGuard:
             self.held.append(text)
             return False
         self.typed_any = True
+        self.typed_chars += len(text)
         return True
+
+    def admit_delete(self, count: int, window_now: int | None) -> int:
+        """How many characters to delete in the window for a "scratch that" of ``count``.
+
+        Held words lose theirs first (they never reached the window). Nothing is deleted in
+        the window once focus has moved (words are held then), nor beyond what this
+        dictation typed there.
+        """
+        moved = bool(self.held) or (self.window is not None and window_now != self.window)
+        while count and self.held:
+            last = self.held.pop()
+            if len(last) > count:
+                self.held.append(last[: len(last) - count])
+            count -= min(count, len(last))
+        if moved:
+            return 0
+        count = min(count, self.typed_chars)
+        self.typed_chars -= count
+        return count
 
     def held_text(self) -> str:
         """Every held word, as :meth:`take_held` would give them, without forgetting them."""

@@ -61,3 +61,43 @@ def test_held_words_survive_the_next_dictation_until_taken() -> None:
     guard.admit(" words", 3)
     assert guard.take_held() == "Kept words"
     assert guard.take_held() == ""
+
+
+def test_scratch_deletes_what_was_typed_while_focus_stays() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    guard.admit("Hello", 7)
+    guard.admit(" world", 7)
+    assert guard.admit_delete(6, 7) == 6
+    assert guard.admit_delete(99, 7) == 5  # never more than this dictation typed
+
+
+def test_scratch_after_focus_moved_deletes_nothing_in_the_window() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    guard.admit("Hello", 7)
+    assert guard.admit_delete(5, 9) == 0
+    guard.begin(7)
+    guard.admit("Hello", 7)
+    assert not guard.admit(" there", 9)
+    assert guard.admit_delete(len(" there") + 5, 7) == 0  # the held words lose theirs only
+    assert guard.held == []
+    assert guard.take_held() == ""
+
+
+def test_scratch_trims_held_words_first() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    guard.admit("Keep", 7)
+    assert not guard.admit(" this and", 9)
+    assert not guard.admit(" that", 9)
+    assert guard.admit_delete(len(" and that"), 9) == 0
+    assert guard.take_held() == " this"
+
+
+def test_a_new_dictation_cannot_delete_the_last_ones_text() -> None:
+    guard = FocusGuard()
+    guard.begin(7)
+    guard.admit("Earlier", 7)
+    guard.begin(7)
+    assert guard.admit_delete(7, 7) == 0
