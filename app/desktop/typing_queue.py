@@ -14,6 +14,7 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 
+from app.core.voice_edits import DeleteEdit, Key, PressEdit
 from app.desktop.focus import FocusGuard, FocusProbe
 from app.desktop.typists.base import Typist
 
@@ -57,6 +58,12 @@ class TypingQueue:
         with self._words_lock:
             words.append(text)
         return self._submit(self._type_queued, words)
+
+    def edit(self, edit: DeleteEdit | PressEdit) -> Future[None]:
+        """Queue a voice edit after the words queued so far: press a key, or delete
+        characters this dictation typed (only in the window it began in)."""
+        self._words = []  # later words queue behind the edit, not into an earlier batch
+        return self._submit(self._edit, edit)
 
     def finish(self) -> Future[None]:
         """The dictation is over: release the typist (X11: the keymap is restored)."""
@@ -105,12 +112,7 @@ class TypingQueue:
         if self._failure is not None:
             self._hold(text, self._failure, failed=True)
             return
-        probe = self._probe if self._guard.window is not None else None
-        try:
-            window = probe.focused_window() if probe is not None else None
-        except Exception:  # the window went away while being asked: focus has moved
-            window = -1
-        if not self._guard.admit(text, window):
+        if not self._guard.admit(text, self._window_now()):
             self._report_held("focus moved to another window", failed=False)
             return
         try:
@@ -120,6 +122,34 @@ class TypingQueue:
             log.warning("%s", self._failure)
             self._close_typist()  # a fresh one next time
             self._hold(text, self._failure, failed=True)
+
+    def _window_now(self) -> int | None:
+        probe = self._probe if self._guard.window is not None else None
+        try:
+            return probe.focused_window() if probe is not None else None
+        except Exception:  # the window went away while being asked: focus has moved
+            return -1
+
+    def _edit(self, edit: DeleteEdit | PressEdit) -> None:
+        if isinstance(edit, PressEdit):
+            press = None
+            if edit.key is Key.SHIFT_RETURN and self._failure is None:
+                press = getattr(self._typist_now(), "press", None)
+            if press is None:  # the typists type "\n" as Return and "\t" as Tab
+                self._type("\t" if edit.key is Key.TAB else "\n")
+            elif self._guard.admit("\n", self._window_now()):
+                press(edit.key)
+            else:
+                self._report_held("focus moved to another window", failed=False)
+            return
+        count = self._guard.admit_delete(edit.count, self._window_now())
+        if count and self._failure is None:
+            typist = self._typist_now()
+            delete = getattr(typist, "delete", None)
+            if delete is None:
+                log.warning("the %s typist cannot delete: %d characters left", typist.name, count)
+            else:
+                delete(count)
 
     def _type_held(self) -> None:
         text = self._guard.take_held()
