@@ -24,6 +24,7 @@ exceptions: ``Error`` becomes :class:`StreamError` with code ``busy`` (no free s
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import time
@@ -65,6 +66,7 @@ class MoshiStreamClient:
         self._session = MoshiSession(model, next(_marker_ids))
         self._stats = SendStats()
         self._send_lock = asyncio.Lock()  # one sender at a time keeps the session's order
+        self._flush_started = asyncio.Event()  # wakes a reader that waits without a timer
 
     @classmethod
     @asynccontextmanager
@@ -128,6 +130,7 @@ class MoshiStreamClient:
         async with self._send_lock:
             self._session.end(time.monotonic())
             await self._send_data()
+        self._flush_started.set()
         self._stats.end_sent_at = time.monotonic()
 
     async def messages(self) -> AsyncIterator[stream.ServerMessage]:
@@ -156,12 +159,11 @@ class MoshiStreamClient:
         """The next server message; None when the session's timer is due (during a flush)."""
         while True:
             try:
-                async with asyncio.timeout(self._session.timer_interval()):
-                    data = await self._connection.recv()
-            except TimeoutError:  # recv() is cancellation-safe: nothing was lost
-                return None
+                data = await self._recv()
             except ConnectionClosed as exc:
                 raise closed_error(exc) from None
+            if data is None:
+                return None
             if isinstance(data, str):
                 continue  # moshi-server defines no text frames
             try:
@@ -170,6 +172,29 @@ class MoshiStreamClient:
                 log.debug("skipping server message of unknown type %r", exc.kind)
             except ProtocolError as exc:
                 raise StreamProtocolError(f"malformed message from the server: {exc}") from None
+
+    async def _recv(self) -> bytes | str | None:
+        """The next frame, or None when the session's timer is due. Before the flush there is
+        no timer, but :meth:`end` may start one while this waits: it wakes the wait."""
+        interval = self._session.timer_interval()
+        if interval is not None:
+            try:
+                async with asyncio.timeout(interval):
+                    return await self._connection.recv()
+            except TimeoutError:  # recv() is cancellation-safe: nothing was lost
+                return None
+        self._flush_started.clear()
+        receive = asyncio.ensure_future(self._connection.recv())
+        flush = asyncio.ensure_future(self._flush_started.wait())
+        try:
+            await asyncio.wait({receive, flush}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            flush.cancel()
+            if not receive.done():
+                receive.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await receive
+        return receive.result() if not receive.cancelled() else None
 
     async def _send_data(self) -> None:
         """Send what the session has for the server (call with the send lock held)."""
