@@ -1,8 +1,10 @@
-"""The Linux packages for real: ``installer/build-linux`` builds the PyInstaller bundle and the
-.deb, lintian and desktop-file-validate pass, ``dpkg -i`` puts the menu entry and icons where
-a menu finds them, ``/usr/bin/kyutai-dictate`` runs under Xvfb with a tray host from a
-directory outside the repository (so its icons come from the bundle) and dictates into a real
-window, and ``dpkg -r`` leaves nothing behind but the user's settings."""
+"""The Linux packages for real: ``installer/build-linux`` builds the PyInstaller bundle, the
+.deb and the tarball; lintian and desktop-file-validate pass; ``dpkg -i`` puts the menu entry
+and icons where a menu finds them; ``/usr/bin/kyutai-dictate`` runs under Xvfb with a tray
+host from a directory outside the repository (so its icons come from the bundle) and dictates
+into a real window; ``dpkg -r`` leaves nothing behind but the user's settings. The tarball's
+install.sh installs into a temporary prefix, that copy runs the same way, and --uninstall
+removes it."""
 
 from __future__ import annotations
 
@@ -89,17 +91,24 @@ async def test_the_installed_package_dictates_and_uninstalls_cleanly(
 ) -> None:
     assert_where_a_menu_finds_it()
 
-    # The app, from a directory where the repository is not, without its sources on the path.
+    await dictate_with(LAUNCHER, session, tmp_path)
+    assert_removed_but_the_settings(session.config)
+
+
+async def dictate_with(launcher: Path, session: Desktop, tmp_path: Path) -> None:
+    """Start ``launcher`` under the session's Xvfb and tray host, from a directory where the
+    repository is not and without its sources on the path; its tray icon shows, it answers
+    ``toggle`` with a scripted dictation typed into a real window, and ``quit`` ends it."""
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     env = {k: v for k, v in session.env.items() if k not in ("PYTHONPATH",)}
     env["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
-    version = check([str(LAUNCHER), "--version"], cwd=elsewhere).strip()
+    version = check([str(launcher), "--version"], cwd=elsewhere).strip()
     assert version.startswith("kyutai-dictate ")
 
     async def control(command: str) -> None:
         done = await asyncio.to_thread(
-            subprocess.run, [str(LAUNCHER), command], env=env, cwd=elsewhere,
+            subprocess.run, [str(launcher), command], env=env, cwd=elsewhere,
             capture_output=True, text=True, timeout=30,
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
@@ -107,7 +116,7 @@ async def test_the_installed_package_dictates_and_uninstalls_cleanly(
     typed = tmp_path / "typed.txt"
     async with scripted_stream(WORDS, frames_per_word=1) as script:
         session.use_backend(script.url)
-        launch = [str(LAUNCHER), "--log-level", "debug", "--config", str(session.config)]
+        launch = [str(launcher), "--log-level", "debug", "--config", str(session.config)]
         async with (
             target_window(session.env, typed),
             spawn(launch, env, cwd=elsewhere) as app,
@@ -125,8 +134,6 @@ async def test_the_installed_package_dictates_and_uninstalls_cleanly(
 
             await control("quit")
             assert await asyncio.wait_for(app.process.wait(), 15) == 0, app.output
-
-    assert_removed_but_the_settings(session.config)
 
 
 def assert_where_a_menu_finds_it() -> None:
@@ -154,3 +161,29 @@ def assert_removed_but_the_settings(config: Path) -> None:
     status = subprocess.run(["dpkg", "-s", PACKAGE], capture_output=True, text=True, check=False)
     assert "install ok installed" not in status.stdout
     assert config.is_file()
+
+
+def test_the_tarball_installs_into_a_prefix_runs_and_uninstalls(
+    deb: Path, session: Desktop, tmp_path: Path
+) -> None:
+    (tarball,) = (ROOT / "dist").glob(f"{PACKAGE}-*-linux-*.tar.gz")
+    check(["tar", "-xzf", str(tarball), "-C", str(tmp_path)])
+    (unpacked,) = tmp_path.glob(f"{PACKAGE}-*-linux-*")
+    prefix = tmp_path / "prefix"
+    check([str(unpacked / "install.sh"), "--prefix", str(prefix)], cwd=tmp_path)
+    unpacked.rename(tmp_path / "moved")  # the installed copy stands on its own
+    entry = prefix / "share" / "applications" / f"{PACKAGE}.desktop"
+    check(["desktop-file-validate", str(entry)])
+    assert f"Exec={prefix}/bin/{PACKAGE}\n" in entry.read_text()
+    assert (prefix / "share/icons/hicolor/48x48/apps" / f"{PACKAGE}.png").is_file()
+
+    asyncio.run(dictate_with(prefix / "bin" / PACKAGE, session, tmp_path))
+
+    install = tmp_path / "moved" / "install.sh"
+    relative = subprocess.run(
+        [str(install), "--prefix", "relative/dir"], capture_output=True, text=True, check=False
+    )
+    assert relative.returncode == 2
+    assert "absolute path" in relative.stderr
+    check([str(install), "--prefix", str(prefix), "--uninstall"], cwd=tmp_path)
+    assert sorted(p.name for p in prefix.rglob("*") if not p.is_dir()) == []
