@@ -28,6 +28,7 @@ from app.cli.options import (
 )
 from app.core.commands import RemoteCommand
 from app.core.errors import AppError, UsageError
+from app.desktop.version import version
 
 if TYPE_CHECKING:
     from app.core.endpoint import Endpoint
@@ -75,6 +76,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
         prog=PROG, description="Dictation with Kyutai's streaming speech-to-text on your own GPU."
     )
     add_log_level(parser, default=None)
+    parser.add_argument("--version", action="version", version=f"{PROG} {version()}")
     if only is None:
         _add_app_arguments(parser)
     subcommands = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -9,8 +9,9 @@ Startup-folder shortcut) and macOS (a LaunchAgent) are not supported yet: enabli
 from __future__ import annotations
 
 import os
+import shutil
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from app.core.errors import AppError
@@ -33,11 +34,22 @@ def supported(platform: str = sys.platform) -> bool:
     return platform.startswith(_FREEDESKTOP)
 
 
-def launch_command(executable: str = sys.executable, frozen: bool | None = None) -> list[str]:
-    """The command that starts this app: the bundle's executable, else ``python -m app``."""
+def launch_command(
+    executable: str = sys.executable,
+    frozen: bool | None = None,
+    which: Callable[[str], str | None] = shutil.which,
+) -> list[str]:
+    """The command that starts this app: ``python -m app``, or for a bundle its launcher on
+    PATH (``/usr/bin/kyutai-dictate`` from the .deb) when that leads to this bundle's
+    executable, else the executable itself."""
     if frozen is None:
         frozen = bool(getattr(sys, "frozen", False))
-    return [executable] if frozen else [executable, "-m", "app"]
+    if not frozen:
+        return [executable, "-m", "app"]
+    launcher = which("kyutai-dictate")
+    if launcher and os.path.realpath(launcher) == os.path.realpath(executable):
+        return [launcher]
+    return [executable]
 
 
 def autostart_path(env: Mapping[str, str]) -> Path:

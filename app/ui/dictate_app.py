@@ -16,12 +16,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import assert_never
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import QMessageBox
 
 from app.audio.capture import Capture
 from app.backend.connect import stream_connector
 from app.backend.stream import Stream
+from app.core.about import about_text
 from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
 from app.core.endpoint import Endpoint, endpoint_for
@@ -35,6 +37,7 @@ from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.choose import open_typist
+from app.desktop.version import LICENCE, version
 from app.ui.overlay import Overlay
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.settings.window import show_settings
@@ -94,6 +97,7 @@ class DictateApp:
         self.tray.captions_only.connect(self._set_captions_only)
         self.tray.open_settings.connect(self.open_settings)
         self.tray.open_log.connect(self._open_log)
+        self.tray.show_about.connect(self._show_about)
         self.tray.quit.connect(self._quit.set)
 
         self.dictation = Dictation(
@@ -384,6 +388,14 @@ class DictateApp:
 
     def _open_log(self) -> None:
         QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._log_path)))
+
+    def _show_about(self) -> None:
+        """A non-modal box (a modal one would nest an event loop under qasync)."""
+        text = about_text(version(), LICENCE, self.settings.backend)
+        box = QMessageBox(QMessageBox.Icon.Information, "About kyutai-dictate", text)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.setObjectName("about")
+        box.show()
 
     def _render(self) -> None:
         self.overlay.set_state(self._status.look, self._status.describe())

@@ -25,6 +25,7 @@ class Tray(QObject):
     captions_only = Signal(bool)
     open_settings = Signal()
     open_log = Signal()
+    show_about = Signal()
     quit = Signal()
 
     def __init__(self) -> None:
@@ -41,6 +42,7 @@ class Tray(QObject):
         self._menu.addSeparator()
         self._add("Settings…", self.open_settings.emit)
         self._add("Open log", self.open_log.emit)
+        self._add("About kyutai-dictate", self.show_about.emit)
         self._menu.addSeparator()
         self._add("Quit", self.quit.emit)
         self._icon.setContextMenu(self._menu)

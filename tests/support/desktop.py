@@ -182,10 +182,10 @@ class Process:
 
 
 @asynccontextmanager
-async def spawn(args: list[str], env: dict[str, str]) -> AsyncIterator[Process]:
+async def spawn(args: list[str], env: dict[str, str], cwd: Path = ROOT) -> AsyncIterator[Process]:
     process = await asyncio.create_subprocess_exec(
         *args,
-        cwd=ROOT,
+        cwd=cwd,
         env=env,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
