@@ -123,9 +123,19 @@ async def test_a_backend_that_answers_garbage_is_unreachable_and_shutdown_still_
     # leaving the proxy's block shut it down: no exception from the watcher
 
 
+async def serve_until_exit(*args: str) -> tuple[int, str]:
+    """``kyutai-dictate serve ARGS`` until it exits by itself: its status and stderr."""
+    process = serve_process(*args)
+    try:
+        _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
+    finally:
+        process.kill()
+    return process.returncode, stderr
+
+
 async def test_wait_backend_does_not_take_busy_for_up(moshi_double: DoubleFactory) -> None:
     async with moshi_double(slots=1, failed_loop=True) as double:
-        process = serve_process(
+        returncode, stderr = await serve_until_exit(
             "--port",
             str(free_port()),
             "--backend",
@@ -134,11 +144,7 @@ async def test_wait_backend_does_not_take_busy_for_up(moshi_double: DoubleFactor
             "--startup-timeout",
             "2",
         )
-        try:
-            _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
-        finally:
-            process.kill()
-    assert process.returncode == 1
+    assert returncode == 1
     assert "no free slot" in stderr
 
 
@@ -146,7 +152,7 @@ async def test_serve_exits_3_when_the_backend_stalls(moshi_double: DoubleFactory
     """So that systemd restarts moshi-server and the proxy (kyutai-dictate-recover.service)
     and Modal replaces the container."""
     async with moshi_double(slots=2, failed_loop=True) as double:
-        process = serve_process(
+        returncode, stderr = await serve_until_exit(
             "--port",
             str(free_port()),
             "--backend",
@@ -157,11 +163,7 @@ async def test_serve_exits_3_when_the_backend_stalls(moshi_double: DoubleFactory
             "--health-interval",
             "0.2",
         )
-        try:
-            _, stderr = await asyncio.to_thread(process.communicate, timeout=30)
-        finally:
-            process.kill()
-    assert process.returncode == 3, stderr
+    assert returncode == 3, stderr
     assert "stalled" in stderr
 
 

@@ -20,6 +20,7 @@ from tests.support.desktop import (
     Desktop,
     app_command,
     desktop,
+    hotkey_held,
     read_text,
     running_app,
     scripted_dictation,
@@ -80,10 +81,8 @@ async def test_push_to_talk_types_every_word_into_the_focused_window(
             target_window(session.env, typed),
             running_app(session) as app,
         ):
-            session.xdotool("keydown", "F9")
-            await app.wait_for_line("capturing from")  # a person starts talking later, too
-            await asyncio.to_thread(session.mic.play, wav)
-            session.xdotool("keyup", "F9")
+            async with hotkey_held(session, app):  # a person starts talking later, too
+                await asyncio.to_thread(session.mic.play, wav)
             text = await text_in(typed, SENTENCES[0])
             assert text == SENTENCES[0], app.output
 
@@ -240,10 +239,8 @@ async def test_direct_moshi_server_mode_types_every_word(
             target_window(session.env, typed),
             running_app(session) as app,
         ):
-            session.xdotool("keydown", "F9")
-            await app.wait_for_line("capturing from")
-            await asyncio.to_thread(session.mic.play, wav)
-            session.xdotool("keyup", "F9")
+            async with hotkey_held(session, app):
+                await asyncio.to_thread(session.mic.play, wav)
             assert await text_in(typed, SENTENCES[1]) == SENTENCES[1], app.output
 
 
@@ -265,10 +262,8 @@ async def test_the_original_service_types_every_word_spaced(
             target_window(session.env, typed),
             running_app(session) as app,
         ):
-            session.xdotool("keydown", "F9")
-            await app.wait_for_line("capturing from")
-            await asyncio.to_thread(session.mic.play, wav)
-            session.xdotool("keyup", "F9")
+            async with hotkey_held(session, app):
+                await asyncio.to_thread(session.mic.play, wav)
             expected = " ".join(SENTENCES[:2])
             assert await text_in(typed, expected) == expected, app.output
             assert "speaks the original service's protocol" in app.output
