@@ -6,6 +6,11 @@ session asks for ``end`` and keeps typing until the server's ``end``, so neither
 nor the last words are lost. A failed connect is retried with backoff while the buffer holds;
 a failure the user must fix is shown, not retried.
 
+Words go through the voice edits (:mod:`app.core.voice_edits`): commands and replacements
+turn them into text to type, characters to delete and keys to press. A word that may begin a
+command is held until a later word, ``vad_end``, the end, or a :meth:`DictationSession.tick`
+once no word has come for a pause (the edge calls it at :attr:`DictationSession.tick_due`).
+
 Methods take events and return actions for the I/O edges to carry out. No sockets, no Qt.
 Which event does what in which state is the table of :mod:`app.core.session_table`; an event
 that cannot happen raises :class:`SessionStateError`.
@@ -15,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from app.core.reconnect import Verdict, backoff, classify_error
 from app.core.session_table import (
@@ -28,28 +33,43 @@ from app.core.session_table import (
     State,
     rule_for,
 )
-from app.core.spacing import Spacer
+from app.core.voice_edits import (
+    DeleteEdit,
+    Edit,
+    PressEdit,
+    StopEdit,
+    TypeEdit,
+    VoiceEditConfig,
+    VoiceEdits,
+)
 from server.protocol.audio import BYTES_PER_SAMPLE, SAMPLE_RATE
 from server.protocol.stream import End, Error, Ping, Ready, ServerMessage, Token, VadEnd
 
 __all__ = [
     "SEND_CHUNK_BYTES",
+    "TICK_MARGIN",
     "Action",
     "Connect",
+    "DeleteEdit",
     "DictationSession",
     "Disconnect",
     "Notify",
     "Phase",
     "PhaseChanged",
+    "PressEdit",
     "RetryIn",
     "SendAudio",
     "SendEnd",
     "SessionStateError",
     "State",
+    "StopEdit",
     "TypeText",
 ]
 
 SEND_CHUNK_BYTES = 24_000 * BYTES_PER_SAMPLE  # buffered audio goes out in 1 s messages
+# Words arrive in real time, so no word for a pause after the last one's arrival means none
+# starts within a pause of it; this much more is allowed for the network's jitter.
+TICK_MARGIN = 0.15
 
 
 @dataclass(frozen=True)
@@ -97,7 +117,20 @@ class Notify:
     error: bool = False
 
 
-Action = Connect | SendAudio | SendEnd | Disconnect | TypeText | RetryIn | PhaseChanged | Notify
+# DeleteEdit, PressEdit and StopEdit (from the voice edits) act on the window and the keys.
+Action = (
+    Connect
+    | SendAudio
+    | SendEnd
+    | Disconnect
+    | TypeText
+    | DeleteEdit
+    | PressEdit
+    | StopEdit
+    | RetryIn
+    | PhaseChanged
+    | Notify
+)
 
 
 # A move into CONNECTING or STREAMING is announced before its actions (Connect and the buffered
@@ -112,14 +145,17 @@ class DictationSession:
     max_buffer_seconds: float = 60.0
     max_connect_seconds: float = 120.0  # give up connecting after this much waiting in total
     leading_space: bool = False
-    clock: Callable[[], float] = time.monotonic  # for the connect time limit
+    # Voice commands and replacements; off by default here (the app passes the user's).
+    voice: VoiceEditConfig = field(default_factory=lambda: VoiceEditConfig(commands=False))
+    clock: Callable[[], float] = time.monotonic  # for the connect limit and the pauses
     _state: State = State.IDLE
     # Audio of a dictation whose backend is not ready yet (CONNECTING, DRAINING_NEXT*);
     # empty in the other states.
     _buffer: list[bytes] = field(default_factory=list)
     _buffered_bytes: int = 0
     _overflowed: bool = False
-    _spacer: Spacer = field(default_factory=Spacer)
+    _edits: VoiceEdits = field(default_factory=VoiceEdits)
+    _last_word: tuple[float, float] | None = None  # its start, and when it arrived
     _delays: Iterator[float] = field(default_factory=backoff)
     _delay: float | None = None  # the next retry's, drawn from _delays when first needed
     _connect_since: float = 0.0
@@ -131,6 +167,13 @@ class DictationSession:
     @property
     def phase(self) -> Phase:
         return PHASE_OF[self._state]
+
+    @property
+    def tick_due(self) -> float | None:
+        """When (by ``clock``) :meth:`tick` may release a held word; None: nothing held."""
+        if not self._edits.held or self._last_word is None:
+            return None
+        return self._last_word[1] + self._edits.config.pause_seconds + TICK_MARGIN
 
     @property
     def waiting_after_release(self) -> bool:
@@ -161,7 +204,9 @@ class DictationSession:
         if isinstance(message, Error):
             return self.connection_failed(classify_error(message.code), message.message)
         if isinstance(message, Token):
-            return self._handle(Event.TOKEN, message.text)
+            # The original service sends no start: the word's arrival stands in for it.
+            start = self.clock() if message.start is None else message.start
+            return self._handle(Event.TOKEN, message.text, start)
         return self._handle(_EVENT_OF[type(message)])
 
     def connection_failed(self, verdict: Verdict, reason: str) -> list[Action]:
@@ -174,6 +219,10 @@ class DictationSession:
 
         Raises :class:`SessionStateError` unless connecting; held, it does nothing."""
         return self._handle(Event.CANCEL)
+
+    def tick(self) -> list[Action]:
+        """Time has passed with no word (see :attr:`tick_due`): release what a pause decides."""
+        return self._handle(Event.TICK)
 
     def retry_due(self) -> list[Action]:
         """The delay of a :class:`RetryIn` has passed (raises unless connecting)."""
@@ -208,9 +257,16 @@ class DictationSession:
                 return [SendAudio(pcm)]
             case Effect.SEND_END, ():
                 return [SendEnd()]
-            case Effect.TYPE, (str() as token,):
-                text = self._spacer.text_for(token)
-                return [TypeText(text)] if text else []
+            case Effect.TYPE, (str() as token, float() | int() as start):
+                self._last_word = (start, self.clock())
+                return _actions(self._edits.word(token, start))
+            case Effect.PAUSE, ():
+                return _actions(self._edits.vad_end())
+            case Effect.RELEASE, ():
+                if self._last_word is None:
+                    return []
+                start, arrived = self._last_word
+                return _actions(self._edits.tick(start + self.clock() - arrived - TICK_MARGIN))
             case Effect.CONNECT, ():
                 return [Connect()]
             case Effect.RETRY, (Verdict(), str() as reason):
@@ -225,9 +281,10 @@ class DictationSession:
                 ]
             case Effect.FAIL, (Verdict(), str() as reason):
                 detail = "the end of this dictation may be missing"
-                return [Disconnect(), Notify(f"{reason} ({detail})", error=True)]
+                held = _actions(self._edits.finish())
+                return [*held, Disconnect(), Notify(f"{reason} ({detail})", error=True)]
             case Effect.FINISH, ():
-                return [Disconnect()]
+                return [*_actions(self._edits.finish()), Disconnect()]
             case Effect.CANCEL, ():
                 self._drop_buffer()
                 notice = "dictation cancelled before the backend was ready: not transcribed"
@@ -238,7 +295,8 @@ class DictationSession:
 
     def _begin(self) -> list[Action]:
         """A new dictation; its buffer may already hold audio (pressed while draining)."""
-        self._spacer = Spacer(leading_space=self.leading_space)
+        self._edits = VoiceEdits(replace(self.voice, leading_space=self.leading_space))
+        self._last_word = None
         self._delays, self._delay, self._connect_since = backoff(), None, self.clock()
         return [Connect()]
 
@@ -278,3 +336,7 @@ class DictationSession:
     def _retry(self, reason: str) -> list[Action]:
         delay, self._delay = self._next_delay(), None
         return [Disconnect(), Notify(f"{reason}; retrying"), RetryIn(delay)]
+
+
+def _actions(edits: list[Edit]) -> list[Action]:
+    return [TypeText(e.text) if isinstance(e, TypeEdit) else e for e in edits]

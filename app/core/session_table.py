@@ -65,6 +65,7 @@ class Event(Enum):
     FAILURE = "failure"  # any other: refused, or retrying would pass the time limit
     CANCEL = "cancel"  # give up a released dictation still waiting for the backend
     RETRY_DUE = "retry due"  # the delay of a RetryIn has passed
+    TICK = "tick"  # no word for a while: held words may be released
 
 
 class Effect(Enum):
@@ -76,7 +77,9 @@ class Effect(Enum):
     SEND_BUFFERED = "send buffered"
     SEND = "send"
     SEND_END = "send end"
-    TYPE = "type"
+    TYPE = "type"  # a word through the voice edits
+    PAUSE = "pause"  # vad_end: held words are decided
+    RELEASE = "release"  # a tick: held words a pause decides are released
     CONNECT = "connect"
     RETRY = "retry"  # disconnect, say so, retry after a backoff delay
     GIVE_UP = "give up"  # disconnect, drop the buffer: not transcribed
@@ -112,7 +115,7 @@ STOP_AGAIN = Ignore(
 BEFORE_READY = Ignore("the server says nothing before ready: a server breaking the protocol")
 READY_AGAIN = Ignore("ready comes once per connection: a server breaking the protocol")
 STALE = Ignore("the connection was let go when the dictation ended: this belongs to none")
-VAD_END = Ignore("a pause in speech: a dictation lasts until key-up, not until a pause")
+NO_WORDS = Ignore("no word of this dictation has come: nothing is held")
 PING = Ignore("keeps the socket alive; nothing for the dictation")
 
 _S, _E, _F = State, Event, Effect
@@ -124,11 +127,12 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: Ignore("the microphone of a failed dictation closes on the next loop turn"),
         _E.READY: STALE,
         _E.TOKEN: STALE,
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: STALE,
         _E.PING: PING,
         _E.END: STALE,
         _E.RETRYABLE_FAILURE: STALE,
         _E.FAILURE: STALE,
+        _E.TICK: Ignore("a tick due to a dictation already over"),
     },
     _S.CONNECTING: {
         _E.START: AUTOREPEAT,
@@ -136,13 +140,14 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: Move(_S.CONNECTING, _F.BUFFER),
         _E.READY: Move(_S.STREAMING, _F.SEND_BUFFERED),
         _E.TOKEN: BEFORE_READY,
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: BEFORE_READY,
         _E.PING: PING,
         _E.END: BEFORE_READY,
         _E.RETRYABLE_FAILURE: Move(_S.CONNECTING, _F.RETRY),
         _E.FAILURE: Move(_S.IDLE, _F.GIVE_UP),
         _E.CANCEL: Ignore("held, the user is still speaking: nothing to give up"),
         _E.RETRY_DUE: Move(_S.CONNECTING, _F.CONNECT),
+        _E.TICK: NO_WORDS,
     },
     _S.CONNECTING_RELEASED: {
         _E.START: Move(_S.CONNECTING),  # pressed again before ready: the same dictation
@@ -150,13 +155,14 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: AFTER_RELEASE,
         _E.READY: Move(_S.STREAMING, _F.SEND_BUFFERED, then=(_E.STOP,)),
         _E.TOKEN: BEFORE_READY,
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: BEFORE_READY,
         _E.PING: PING,
         _E.END: BEFORE_READY,
         _E.RETRYABLE_FAILURE: Move(_S.CONNECTING_RELEASED, _F.RETRY),
         _E.FAILURE: Move(_S.IDLE, _F.GIVE_UP),
         _E.CANCEL: Move(_S.IDLE, _F.CANCEL),
         _E.RETRY_DUE: Move(_S.CONNECTING_RELEASED, _F.CONNECT),
+        _E.TICK: NO_WORDS,
     },
     _S.STREAMING: {
         _E.START: AUTOREPEAT,
@@ -164,7 +170,8 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: Move(_S.STREAMING, _F.SEND),
         _E.READY: READY_AGAIN,
         _E.TOKEN: Move(_S.STREAMING, _F.TYPE),
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: Move(_S.STREAMING, _F.PAUSE),
+        _E.TICK: Move(_S.STREAMING, _F.RELEASE),
         _E.PING: PING,
         _E.END: Ignore(
             "the server's end answers ours, not sent yet: a server breaking the protocol "
@@ -179,7 +186,8 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: AFTER_RELEASE,
         _E.READY: READY_AGAIN,
         _E.TOKEN: Move(_S.DRAINING, _F.TYPE),
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: Move(_S.DRAINING, _F.PAUSE),
+        _E.TICK: Move(_S.DRAINING, _F.RELEASE),
         _E.PING: PING,
         _E.END: Move(_S.IDLE, _F.FINISH),
         _E.RETRYABLE_FAILURE: Move(_S.IDLE, _F.FAIL),
@@ -192,7 +200,8 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: Move(_S.DRAINING_NEXT, _F.BUFFER),
         _E.READY: READY_AGAIN,
         _E.TOKEN: Move(_S.DRAINING_NEXT, _F.TYPE),
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: Move(_S.DRAINING_NEXT, _F.PAUSE),
+        _E.TICK: Move(_S.DRAINING_NEXT, _F.RELEASE),
         _E.PING: PING,
         _E.END: Move(_S.IDLE, _F.FINISH, then=(_E.START,)),
         _E.RETRYABLE_FAILURE: Move(_S.IDLE, _F.FAIL, then=(_E.START,)),
@@ -204,7 +213,8 @@ TABLE: dict[State, dict[Event, Move | Ignore]] = {
         _E.AUDIO: AFTER_RELEASE,
         _E.READY: READY_AGAIN,
         _E.TOKEN: Move(_S.DRAINING_NEXT_RELEASED, _F.TYPE),
-        _E.VAD_END: VAD_END,
+        _E.VAD_END: Move(_S.DRAINING_NEXT_RELEASED, _F.PAUSE),
+        _E.TICK: Move(_S.DRAINING_NEXT_RELEASED, _F.RELEASE),
         _E.PING: PING,
         _E.END: Move(_S.IDLE, _F.FINISH, then=(_E.START, _E.STOP)),
         _E.RETRYABLE_FAILURE: Move(_S.IDLE, _F.FAIL, then=(_E.START, _E.STOP)),

@@ -1,32 +1,12 @@
-"""What to type for each word of a dictation.
+"""The space before a word.
 
 The model's words come with a leading space (``" Hello"``) and with its own capitals and
-punctuation, which are kept as they are. Only the very first word of a dictation loses its
-space, unless the user wants one (to continue after text already in the window). A word that
-comes without a leading space (the original service sends them so) gets one.
+punctuation, which are kept as they are. A word that comes without a leading space (the
+original service sends them so) gets one; the first word of a dictation or a line loses its
+space (:mod:`app.core.voice_edits`), unless the user wants one to continue a sentence.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-
-
-@dataclass
-class Spacer:
-    """Turns the tokens of one dictation into the text to type, in order."""
-
-    leading_space: bool = False
-    _typed_any: bool = False
-
-    def text_for(self, token: str) -> str:
-        """The text to type for ``token`` (may be empty for a blank token)."""
-        if not token.strip():
-            return ""
-        if not self._typed_any:
-            self._typed_any = True
-            body = token.lstrip()
-            return f" {body}" if self.leading_space else body
-        return spaced(token)
 
 
 def spaced(word: str) -> str:

@@ -134,8 +134,8 @@ class VoiceEditConfig:
     rules: Sequence[Rule] = ()
     pause_seconds: float = 0.6
     newline_key: Key = Key.RETURN
-    leading_space: bool = False  # the first word keeps its space (as Spacer's option)
-    add_missing_space: bool = True  # a word without a leading space gets one (as Spacer)
+    leading_space: bool = False  # the first word keeps its space
+    add_missing_space: bool = True  # a word without a leading space gets one
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,9 @@ audio it sends, the words it types, the retry timers.
 
 It runs on the asyncio loop (the Qt thread's, under qasync) and knows nothing of Qt, the
 microphone or the keyboard: frames come in through :meth:`Dictation.audio`, words go out
-through the ``type_text`` callback, state through ``on_phase`` and ``on_notice``.
+through the ``type_text`` callback, voice commands (delete, press a key, stop) through
+``on_edit``, state through ``on_phase`` and ``on_notice``. While the session holds a word that
+may begin a command, a timer ticks it at the time it names.
 """
 
 from __future__ import annotations
@@ -28,14 +30,17 @@ from app.core.reconnect import Verdict, classify_close, classify_error, classify
 from app.core.session import (
     Action,
     Connect,
+    DeleteEdit,
     DictationSession,
     Disconnect,
     Notify,
     Phase,
     PhaseChanged,
+    PressEdit,
     RetryIn,
     SendAudio,
     SendEnd,
+    StopEdit,
     TypeText,
 )
 from server.protocol.stream import ServerMessage
@@ -45,6 +50,8 @@ log = logging.getLogger(__name__)
 
 # () -> a new stream to the backend (a Dictation opens one per connection attempt)
 StreamFactory = Callable[[], AbstractAsyncContextManager[Stream]]
+# A voice command's effect on the window or the keys (the session's other actions are its own)
+WindowEdit = DeleteEdit | PressEdit | StopEdit
 _END = object()  # in the outbox: send end
 
 
@@ -76,9 +83,13 @@ class Dictation:
         on_notice: Callable[[str, bool], None] = lambda message, error: None,
         on_message: Callable[[ServerMessage], None] = lambda message: None,
         session: DictationSession | None = None,
+        on_edit: Callable[[WindowEdit], None] | None = None,
     ) -> None:
+        """``on_edit`` carries out voice commands; without it, the session must have them
+        off (its default)."""
         self._open_stream = open_stream
         self._type_text = type_text
+        self._on_edit = on_edit
         self._on_phase = on_phase
         self._on_notice = on_notice
         self._on_message = on_message
@@ -86,6 +97,8 @@ class Dictation:
         self._connection: asyncio.Task[None] | None = None
         self._outbox: asyncio.Queue[bytes | object] = asyncio.Queue()
         self._retry: asyncio.TimerHandle | None = None
+        self._tick: asyncio.TimerHandle | None = None
+        self._tick_at: float | None = None  # the session's tick_due it was set for
 
     @property
     def phase(self) -> Phase:
@@ -110,6 +123,7 @@ class Dictation:
     async def close(self) -> None:
         """Drop any connection at once (quitting)."""
         self._cancel_retry()
+        self._cancel_tick()
         task, self._connection = self._connection, None
         if task is not None:
             task.cancel()
@@ -137,6 +151,31 @@ class Dictation:
                 self._on_phase(action.phase)
             elif isinstance(action, Notify):
                 self._on_notice(action.message, action.error)
+            elif isinstance(action, DeleteEdit | PressEdit | StopEdit):
+                if self._on_edit is None:
+                    raise RuntimeError(f"a voice command with no on_edit to carry it: {action}")
+                self._on_edit(action)
+        self._schedule_tick()
+
+    def _schedule_tick(self) -> None:
+        """A timer at the session's ``tick_due``, or none when it holds no word."""
+        due = self.session.tick_due
+        if due == self._tick_at:
+            return
+        self._cancel_tick()
+        if due is not None:
+            delay = max(0.0, due - self.session.clock())
+            self._tick = asyncio.get_running_loop().call_later(delay, self._tick_due)
+            self._tick_at = due
+
+    def _tick_due(self) -> None:
+        self._tick, self._tick_at = None, None
+        self._do(self.session.tick())
+
+    def _cancel_tick(self) -> None:
+        if self._tick is not None:
+            self._tick.cancel()
+        self._tick, self._tick_at = None, None
 
     def _connect(self) -> None:
         self._outbox = asyncio.Queue()  # audio queued for an earlier connection is resent

@@ -24,7 +24,6 @@ from app.core.session import (
     SendEnd,
     TypeText,
 )
-from app.core.spacing import Spacer
 from server.protocol import ErrorCode
 from server.protocol.stream import End, Error, Ready, Token
 
@@ -149,15 +148,25 @@ def test_the_buffer_is_bounded_with_one_warning() -> None:
     assert sum(len(a.pcm) for a in sent) == 80  # type: ignore[attr-defined]
 
 
-def test_spacing() -> None:
-    spacer = Spacer()
-    assert [spacer.text_for(t) for t in (" Hello,", " world.", "  ", " É")] == [
-        "Hello,",
-        " world.",
-        "",
-        " É",
+@pytest.mark.parametrize(
+    ("leading_space", "expected"),
+    [
+        (False, ["Hello,", " world.", " É", " again"]),
+        (True, [" Hello,", " world.", " É", " again"]),
+    ],
+)
+def test_spacing(leading_space: bool, expected: list[str]) -> None:
+    """The first word loses its space unless asked; a blank token types nothing; a word
+    without a space (the original service's) gets one."""
+    session = DictationSession(leading_space=leading_space)
+    session.start()
+    session.message(Ready())
+    actions = [
+        a
+        for t in (" Hello,", " world.", "  ", " É", "again")
+        for a in session.message(Token(t, 0.0))
     ]
-    assert Spacer(leading_space=True).text_for(" Hi") == " Hi"
+    assert [a.text for a in of(TypeText, actions)] == expected  # type: ignore[attr-defined]
 
 
 def test_backoff_grows_to_the_cap_with_jitter() -> None:

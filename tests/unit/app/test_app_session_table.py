@@ -79,6 +79,8 @@ def fire(session: DictationSession, event: Event) -> list[Action]:
             return session.cancel()
         case Event.RETRY_DUE:
             return session.retry_due()
+        case Event.TICK:
+            return session.tick()
 
 
 def session_in(state: State) -> DictationSession:
