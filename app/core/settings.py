@@ -4,9 +4,9 @@ Pure: no file or keyring access here (see :mod:`app.desktop.settings_store` and
 :mod:`app.desktop.secret_store`).
 Secrets are never part of the model; it only says which backend they belong to.
 
-The file has one table per section (``[backend]``, ``[dictation]``, ``[overlay]``,
-``[startup]``); a key that is missing takes its default, an unknown key is ignored, a value of
-the wrong type is an error that names the key.
+The file has one table per section (``[backend]``, ``[dictation]``, ``[voice]``,
+``[overlay]``, ``[startup]``); a key that is missing takes its default, an unknown key is
+ignored, a value of the wrong type is an error that names the key.
 """
 
 from __future__ import annotations
@@ -53,6 +53,13 @@ class TypingMethod(StrEnum):
     CLIPBOARD = "clipboard"  # paste each phrase; the previous clipboard is restored
 
 
+class NewlineKey(StrEnum):
+    """What "new line" presses (chat apps send the message on Return)."""
+
+    RETURN = "return"
+    SHIFT_RETURN = "shift+return"
+
+
 class SettingsError(ValueError):
     """A settings file that cannot be used; the message says which key and why."""
 
@@ -95,6 +102,17 @@ class DictationSettings:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """Voice commands ("new line", "scratch that", ...) and the replacement rules (the rules
+    themselves are in ``words.txt`` beside the settings file)."""
+
+    commands: bool = True
+    replacements: bool = True
+    newline: NewlineKey = NewlineKey.RETURN
+    pause_seconds: float = 0.6  # a command is a phrase of its own, between such pauses
+
+
+@dataclass(frozen=True)
 class OverlaySettings:
     show: bool = True  # show the caption overlay while dictating
     latency: bool = False  # show how far the words are behind the voice
@@ -112,6 +130,7 @@ class StartupSettings:
 class Settings:
     backend: BackendSettings = field(default_factory=BackendSettings)
     dictation: DictationSettings = field(default_factory=DictationSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
     startup: StartupSettings = field(default_factory=StartupSettings)
 

@@ -82,6 +82,7 @@ class DeleteEdit:
     """Delete the last ``count`` characters (code points) this dictation typed."""
 
     count: int
+    caption: str = field(default="", compare=False)
 
 
 @dataclass(frozen=True)
@@ -382,7 +383,7 @@ class VoiceEdits:
         segment = self._segments[-1]
         self._at_line_start = segment.at_line_start
         count, segment.chars = segment.chars, 0
-        return [DeleteEdit(count)] if count else []
+        return [DeleteEdit(count, CAPTIONS[CommandKind.SCRATCH])] if count else []
 
 
 def transform_offline(

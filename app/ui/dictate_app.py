@@ -30,9 +30,12 @@ from app.core.endpoint import Endpoint, endpoint_for
 from app.core.errors import AppError
 from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase
-from app.core.settings import Settings
+from app.core.settings import NewlineKey, Settings
 from app.core.status import Status
-from app.desktop.dictation import Dictation
+from app.core.voice_edits import Key, Rule, StopEdit, VoiceEditConfig
+from app.core.word_rules import RulesError
+from app.desktop import words_store
+from app.desktop.dictation import Dictation, WindowEdit
 from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
 from app.desktop.typing_queue import TypingQueue
@@ -83,6 +86,7 @@ class DictateApp:
         self._dictation_endpoint = Endpoint("")  # set at key-down, used by its connections
         self._hotkey: HotkeyListener | None = None
         self.settings_dialog: SettingsDialog | None = None
+        self._rules, self._rules_problem = self._load_rules()
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
@@ -106,7 +110,12 @@ class DictateApp:
             on_phase=self._on_phase,
             on_notice=self.notify,
             on_message=self._on_message,
-            session=DictationSession(leading_space=settings.dictation.leading_space, clock=clock),
+            session=DictationSession(
+                leading_space=settings.dictation.leading_space,
+                voice=self._voice_config(settings),
+                clock=clock,
+            ),
+            on_edit=self._on_edit,
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
         self.typing = TypingQueue(
@@ -126,6 +135,8 @@ class DictateApp:
         self._render()
         self.tray.show()
         log.info("kyutai-dictate is running (%s)", self._status.describe())
+        if self._rules_problem:
+            self.notify(f"your own words are off: {self._rules_problem}", True)
         if not self.settings.backend.configured:
             self.open_settings(first_run=True)
         await self._quit.wait()
@@ -233,6 +244,15 @@ class DictateApp:
         self.overlay.add_words(text)
         if not self._captions_only:
             self.typing.type(text)
+
+    def _on_edit(self, edit: WindowEdit) -> None:
+        """A voice command: shown as itself in the captions, carried out in the window."""
+        self.overlay.apply_edit(edit)
+        if isinstance(edit, StopEdit):
+            log.info("voice command: stop dictation")
+            self.stop()
+        elif not self._captions_only:
+            self.typing.edit(edit)
 
     def _on_message(self, message: ServerMessage) -> None:
         if isinstance(message, Token) and message.start is not None:
@@ -374,10 +394,44 @@ class DictateApp:
         ):
             self._listen_to_hotkey()
         self.dictation.session.leading_space = settings.dictation.leading_space
+        self.dictation.session.voice = self._voice_config(settings)
         self.overlay.set_opacity(settings.overlay.opacity)
         self.overlay.set_show_latency(settings.overlay.latency)
         self._status = replace(self._status, configured=settings.backend.configured, error=None)
         self._render()
+
+    # -- voice commands and your own words -------------------------------------------------
+
+    @property
+    def rules_path(self) -> Path:
+        return words_store.default_path(self.config_path)
+
+    def _load_rules(self) -> tuple[list[Rule], str | None]:
+        try:
+            return words_store.load(self.rules_path), None
+        except RulesError as exc:
+            return [], str(exc)
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        """New replacement rules from Settings: saved to the rules file and used from the
+        next dictation."""
+        words_store.save(rules, self.rules_path)
+        self._rules, self._rules_problem = list(rules), None
+        self.dictation.session.voice = self._voice_config(self.settings)
+
+    @property
+    def rules(self) -> list[Rule]:
+        return list(self._rules)
+
+    def _voice_config(self, settings: Settings) -> VoiceEditConfig:
+        voice = settings.voice
+        newline = Key.SHIFT_RETURN if voice.newline is NewlineKey.SHIFT_RETURN else Key.RETURN
+        return VoiceEditConfig(
+            commands=voice.commands,
+            rules=tuple(self._rules) if voice.replacements else (),
+            pause_seconds=voice.pause_seconds,
+            newline_key=newline,
+        )
 
     def _apply(self, settings: Settings) -> None:
         self.settings = settings

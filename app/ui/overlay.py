@@ -8,6 +8,8 @@ moved, typing failed) are shown with "Type" and "Copy" buttons.
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QPoint, QRect, Qt, QTimer, Signal
 from PySide6.QtGui import QGuiApplication, QMouseEvent, QMoveEvent, QResizeEvent
 from PySide6.QtWidgets import (
@@ -20,10 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core.captions import Captions
 from app.core.placement import fit_on_screen
 from app.core.status import Look
+from app.core.voice_edits import Edit, TypeEdit
 
-MAX_CHARS = 600  # the caption keeps the end of a long dictation
+_COMMAND_COLOUR = "#93c5fd"
 _COLOURS = {
     Look.IDLE: "#9ca3af",
     Look.CONNECTING: "#f59e0b",
@@ -52,7 +56,7 @@ class Overlay(QWidget):
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self._show_latency = show_latency
-        self._text = ""
+        self._captions = Captions()
         self._drag_from: QPoint | None = None
         self._build(QFrame(self))
         self.set_opacity(opacity)
@@ -74,6 +78,7 @@ class Overlay(QWidget):
         self._words = QLabel(panel)
         self._words.setObjectName("words")
         self._words.setWordWrap(True)
+        self._words.setTextFormat(Qt.TextFormat.RichText)  # escaped: see _render_words
         self._words.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
         self._held = QLabel(panel)
         self._held.setObjectName("held")
@@ -140,13 +145,24 @@ class Overlay(QWidget):
         self._keep_on_screen()
 
     def clear_words(self) -> None:
-        self._text = ""
+        self._captions.clear()
         self._words.setText("")
         self._latency.setText("")
 
     def add_words(self, text: str) -> None:
-        self._text = (self._text + text)[-MAX_CHARS:]
-        self._words.setText(self._text)
+        self.apply_edit(TypeEdit(text))
+
+    def apply_edit(self, edit: Edit) -> None:
+        """Words typed, words scratched, or a command shown as its label ("⏎ new line")."""
+        self._captions.apply(edit)
+        self._words.setText(
+            "".join(
+                f"<span style='color:{_COMMAND_COLOUR}'> {html.escape(part.text)} </span>"
+                if part.command
+                else html.escape(part.text).replace("\n", "<br>")
+                for part in self._captions.parts
+            )
+        )
 
     def set_latency(self, seconds: float) -> None:
         if self._show_latency:
@@ -160,7 +176,8 @@ class Overlay(QWidget):
 
     @property
     def words(self) -> str:
-        return self._text
+        """The caption as plain text, commands as ``[label]``."""
+        return self._captions.plain
 
     @property
     def has_held(self) -> bool:

@@ -9,7 +9,9 @@ auth tokens (``Modal-Key`` / ``Modal-Secret``, modal.com docs, "Proxy auth token
 arrived, and on ``end`` sends the words not yet said, then ``end``. It records when each word
 was sent (``time.monotonic()``), so a benchmark can time the way to the window. Each word's
 ``start`` is when its audio began (evenly spaced), or taken from ``starts`` when given (for
-pauses between words, which voice commands need).
+pauses between words, which voice commands need). With ``then``, the second session says
+the first script of ``then``, the third the next one, and so on (one app run, several
+dictations).
 """
 
 from __future__ import annotations
@@ -49,6 +51,13 @@ class ScriptedStream:
     required_headers: Mapping[str, str] = field(default_factory=dict)
     refused: int = 0  # handshakes answered 401
     starts: Sequence[float] | None = None  # each word's ``start``; None: evenly spaced
+    then: Sequence[tuple[Sequence[str], Sequence[float]]] = ()  # later sessions' words, starts
+
+    def script(self, session: int) -> tuple[Sequence[str], Sequence[float] | None]:
+        """The words and starts the ``session``-th session (from 1) says."""
+        if session == 1 or not self.then:
+            return self.words, self.starts
+        return self.then[min(session - 2, len(self.then) - 1)]
 
     def _check(self, connection: ServerConnection, request: Request) -> Response | None:
         if all(request.headers.get(k) == v for k, v in self.required_headers.items()):
@@ -71,30 +80,37 @@ class ScriptedStream:
             self.live.discard(ws)
 
     async def _serve(self, ws: ServerConnection) -> None:
+        words, starts = self.script(self.sessions)
         await ws.send(encode_server(Ready()))
         samples, said = 0, 0
         async for data in ws:
             message = decode_client(data)
             if isinstance(message, AudioChunk):
                 samples += len(message.pcm) // 4
-                due = min(len(self.words), samples // (FRAME_SAMPLES * self.frames_per_word))
+                due = min(len(words), samples // (FRAME_SAMPLES * self.frames_per_word))
                 while said < due:
-                    await self._say(ws, said)
+                    await self._say(ws, words, starts, said)
                     said += 1
             elif isinstance(message, EndOfAudio):
                 self.end_received_at = time.monotonic()
-                while said < len(self.words):
-                    await self._say(ws, said)
+                while said < len(words):
+                    await self._say(ws, words, starts, said)
                     said += 1
                 await ws.send(encode_server(End()))
                 await ws.close()
                 return
 
-    async def _say(self, ws: ServerConnection, index: int) -> None:
+    async def _say(
+        self,
+        ws: ServerConnection,
+        words: Sequence[str],
+        starts: Sequence[float] | None,
+        index: int,
+    ) -> None:
         start = FRAME_SECONDS * self.frames_per_word * index  # when its audio began
-        if self.starts is not None:
-            start = self.starts[index]
-        await ws.send(encode_server(Token(self.words[index], start=start)))
+        if starts is not None:
+            start = starts[index]
+        await ws.send(encode_server(Token(words[index], start=start)))
         self.sent_at.append(time.monotonic())
 
 
@@ -104,12 +120,15 @@ async def scripted_stream(
     frames_per_word: int = 3,
     required_headers: Mapping[str, str] = {},
     starts: Sequence[float] | None = None,
+    then: Sequence[tuple[Sequence[str], Sequence[float]]] = (),
 ) -> AsyncIterator[ScriptedStream]:
     """The server on a free loopback port; ``required_headers`` must all be in a handshake."""
     if starts is not None and len(starts) != len(words):
         raise ValueError("one start per word")
+    if any(len(w) != len(s) for w, s in then):
+        raise ValueError("one start per word")
     script = ScriptedStream(
-        words, frames_per_word, required_headers=dict(required_headers), starts=starts
+        words, frames_per_word, required_headers=dict(required_headers), starts=starts, then=then
     )
     async with serve(
         script._handle,

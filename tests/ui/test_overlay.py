@@ -1,13 +1,15 @@
 """The caption overlay stays whole on the screen: a remembered place from a larger screen, and
-a long error message, which wraps rather than run past the edge (offscreen Qt platform)."""
+a long error message, which wraps rather than run past the edge; it shows a voice command as
+itself, and dictated text as text, never as markup (offscreen Qt platform)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QRect
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtGui import QGuiApplication, QTextDocumentFragment
 from PySide6.QtWidgets import QApplication, QLabel
 
 from app.core.status import Look
+from app.core.voice_edits import Key, PressEdit
 from app.ui.overlay import Overlay
 
 LONG_ERROR = (
@@ -52,4 +54,17 @@ def test_a_long_error_wraps_and_stays_on_screen(qapp: QApplication) -> None:
     assert state.wordWrap()
     # All of the text fits in the label: nothing cut off mid-word.
     assert state.height() >= state.heightForWidth(state.width())
+    overlay.close()
+
+
+def test_a_command_shows_as_its_label_and_words_never_as_markup(qapp: QApplication) -> None:
+    overlay = Overlay()
+    overlay.add_words("hello <b>bold</b> &amp;")
+    overlay.apply_edit(PressEdit(Key.RETURN, "⏎ new line"))
+    overlay.add_words("world")
+    label = overlay.findChild(QLabel, "words")
+    assert label is not None
+    assert overlay.words == "hello <b>bold</b> &amp; [⏎ new line] world"
+    shown = QTextDocumentFragment.fromHtml(label.text()).toPlainText()
+    assert shown == "hello <b>bold</b> &amp; ⏎ new line world"
     overlay.close()
