@@ -4,8 +4,8 @@ Pure: no file or keyring access here (see :mod:`app.desktop.settings_store` and
 :mod:`app.desktop.secret_store`).
 Secrets are never part of the model; it only says which backend they belong to.
 
-The file has one table per section (``[backend]``, ``[dictation]``, ``[voice]``,
-``[overlay]``, ``[startup]``); a key that is missing takes its default, an unknown key is
+The file has one table per section (``[backend]``, ``[dictation]``, ``[overlay]``,
+``[startup]``, ``[voice]``); a key that is missing takes its default, an unknown key is
 ignored, a value of the wrong type is an error that names the key.
 """
 
@@ -111,6 +111,12 @@ class VoiceSettings:
     newline: NewlineKey = NewlineKey.RETURN
     pause_seconds: float = 0.6  # a command is a phrase of its own, between such pauses
 
+    def __post_init__(self) -> None:
+        if not 0.2 <= self.pause_seconds <= 3.0:
+            raise SettingsError(
+                f"voice.pause_seconds must be between 0.2 and 3 seconds, not {self.pause_seconds}"
+            )
+
 
 @dataclass(frozen=True)
 class OverlaySettings:
@@ -130,9 +136,9 @@ class StartupSettings:
 class Settings:
     backend: BackendSettings = field(default_factory=BackendSettings)
     dictation: DictationSettings = field(default_factory=DictationSettings)
-    voice: VoiceSettings = field(default_factory=VoiceSettings)
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
     startup: StartupSettings = field(default_factory=StartupSettings)
+    voice: VoiceSettings = field(default_factory=VoiceSettings)
 
 
 def to_toml_dict(settings: Settings) -> dict[str, Any]:

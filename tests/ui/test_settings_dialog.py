@@ -29,6 +29,7 @@ from app.core.settings import (
     TypingMethod,
     to_toml_dict,
 )
+from app.core.voice_edits import Rule
 from app.desktop import secret_store, settings_store
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.settings.form import FIRST_RUN_TEXT, TYPING_LABELS
@@ -688,10 +689,18 @@ class Host:
         self.capturing = True  # the device list is not rescanned while dictating
         self.applied: list[Settings] = []
         self.notices: list[str] = []
+        self.rules = [Rule("pie torch", "PyTorch")]
+        self.rules_written: list[list[Rule]] = []
 
     def apply_settings(self, settings: Settings) -> None:
         self.applied.append(settings)
         self.settings = settings
+
+    def set_rules(self, rules: list[Rule]) -> None:
+        if any(rule.spoken == "unwritable" for rule in rules):
+            raise PermissionError(13, "Permission denied")
+        self.rules_written.append(rules)
+        self.rules = rules
 
     def notify(self, message: str, error: bool) -> None:
         self.notices.append(message)
@@ -711,9 +720,17 @@ def test_the_window_gives_the_dialog_its_parts_and_starts_at_login_in_the_hosts_
     wait_until(lambda: meter.is_open)  # the page runs the meter it was given
     dialog.tabs.setCurrentWidget(dialog.overlay)
     dialog.overlay.at_login_check.setChecked(True)
+    assert dialog.voice.rules() == host.rules  # the voice page edits the host's rules
+    dialog.voice.rules_edit.appendPlainText("kyutai -> Kyutai")
     dialog.save_button.click()
     assert host.applied == [Settings(startup=StartupSettings(at_login=True))]
+    assert host.rules_written == [[Rule("pie torch", "PyTorch"), Rule("kyutai", "Kyutai")]]
     entry = (tmp_path / "xdg/autostart/kyutai-dictate.desktop").read_text()
     assert f"--config {tmp_path / 'config.toml'}" in entry
     assert host.notices == []
+    wait_until(lambda: host.settings_dialog is None)
+    dialog = show_settings(host, False, meter=lambda: meter, autostart_supported=lambda: True)
+    dialog.voice.rules_edit.appendPlainText("unwritable -> x")
+    dialog.save_button.click()
+    assert host.notices == ["your own words were not saved: [Errno 13] Permission denied"]
     wait_until(lambda: host.settings_dialog is None)

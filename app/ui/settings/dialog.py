@@ -29,6 +29,7 @@ from app.audio.level_meter import LevelSource
 from app.audio.microphone import InputDevice
 from app.core.credentials import Secret, SecretLookup, Source
 from app.core.settings import BackendSettings, Settings
+from app.core.voice_edits import Rule
 from app.desktop.secret_store import SecretStoreError
 from app.ui.settings.backend_page import BackendSection
 from app.ui.settings.deploy_panel import DeployCommand, DeployPanel
@@ -42,6 +43,7 @@ from app.ui.settings.form import (
     secrets_to_store,
 )
 from app.ui.settings.sections import DictationSection, MicrophoneSection, OverlaySection
+from app.ui.settings.voice_page import VoiceSection
 from app.ui.settings.widgets import error_label, show_error
 
 log = logging.getLogger(__name__)
@@ -54,6 +56,7 @@ Check = Callable[[BackendSettings, dict[Secret, str]], Awaitable[str]]
 
 class SettingsDialog(QDialog):
     saved = Signal(object)  # the new Settings, once its secrets are stored
+    rules_saved = Signal(object)  # the replacement rules (list[Rule]), when they changed
 
     def __init__(
         self,
@@ -70,6 +73,7 @@ class SettingsDialog(QDialog):
         deploy_command: DeployCommand | None = None,
         meter: LevelSource,
         autostart_supported: bool,
+        rules: Sequence[Rule] = (),
         parent: QWidget | None = None,
     ) -> None:
         """``find_secret`` says where each secret comes from (environment or keyring);
@@ -77,7 +81,7 @@ class SettingsDialog(QDialog):
         ``check`` runs "Test connection" (None hides the button); ``config_path`` is the
         settings file a deploy updates; ``deploy_command`` replaces the deploy command line
         (tests); ``meter`` shows the microphone's level; ``autostart_supported``: whether start
-        at login works here."""
+        at login works here; ``rules`` are the replacement rules the voice page edits."""
         super().__init__(parent)
         self.setWindowTitle("Set up Kyutai Dictate" if first_run else "Kyutai Dictate settings")
         self._settings = settings
@@ -93,10 +97,13 @@ class SettingsDialog(QDialog):
         self.dictation = DictationSection()
         self.microphone = MicrophoneSection(devices, settings.dictation.microphone, meter)
         self.overlay = OverlaySection(autostart_supported)
+        self.voice = VoiceSection()
+        self._rules = list(rules)
         self.tabs = QTabWidget()
         self.tabs.addTab(self.backend, "Backend")
         self.tabs.addTab(self.dictation, "Dictation")
         self.tabs.addTab(self.microphone, "Microphone")
+        self.tabs.addTab(self.voice, "Voice commands")
         self.tabs.addTab(self.overlay, "Overlay and startup")
 
         self.header = QLabel(FIRST_RUN_TEXT)
@@ -120,16 +127,20 @@ class SettingsDialog(QDialog):
         self.backend.set_secrets(self._loaded)
         self.dictation.set_values(settings.dictation)
         self.overlay.set_values(settings.overlay, settings.startup)
+        self.voice.set_values(settings.voice, self._rules)
         self.tabs.setCurrentWidget(self.backend)
 
-        self.backend.changed.connect(self._validate)
-        self.dictation.changed.connect(self._validate)
+        self._wire()
+        self._validate()
+
+    def _wire(self) -> None:
+        for page in (self.backend, self.dictation, self.voice):
+            page.changed.connect(self._validate)
         self.backend.test_requested.connect(self.start_check)
         self.deploy.deployed.connect(self._deployed)
         self.deploy.running_changed.connect(self._validate)
         self.save_button.clicked.connect(self.save)
         self.buttons.rejected.connect(self.reject)
-        self._validate()
 
     @property
     def check_task(self) -> asyncio.Future[None] | None:
@@ -147,6 +158,7 @@ class SettingsDialog(QDialog):
             current,
             backend=backend_from_form(self.backend.form(), current.backend),
             dictation=dictation,
+            voice=self.voice.values(current.voice),
             overlay=overlay,
             startup=startup,
         )
@@ -158,7 +170,9 @@ class SettingsDialog(QDialog):
 
     def problem(self) -> str | None:
         """What stops Save, or None."""
-        return backend_problem(self.backend.form()) or self.dictation.problem()
+        return (
+            backend_problem(self.backend.form()) or self.dictation.problem() or self.voice.problem()
+        )
 
     def save(self) -> None:
         """Store the new secrets, emit :attr:`saved` and close; on a problem, say it and stay."""
@@ -182,6 +196,10 @@ class SettingsDialog(QDialog):
             return
         show_error(self.error_label, None)
         self.saved.emit(settings)
+        rules = self.voice.rules()
+        if rules != self._rules:
+            self._rules = rules
+            self.rules_saved.emit(rules)
         self.accept()
 
     def start_check(self) -> None:

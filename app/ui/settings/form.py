@@ -15,7 +15,15 @@ from typing import TYPE_CHECKING
 from app.core.credentials import Secret
 from app.core.endpoint import EndpointError, check_modal_url, check_ws_url, modal_stream_url
 from app.core.hotkey import ChordError, parse_chord
-from app.core.settings import BackendKind, BackendSettings, HotkeyMode, ServerProtocol, TypingMethod
+from app.core.settings import (
+    BackendKind,
+    BackendSettings,
+    HotkeyMode,
+    NewlineKey,
+    ServerProtocol,
+    TypingMethod,
+)
+from app.core.voice_edits import CAPTIONS, COMMAND_PHRASES
 from server.protocol import moshi
 
 if TYPE_CHECKING:
@@ -44,7 +52,20 @@ PROTOCOL_LABELS: dict[ServerProtocol, str] = {
     ServerProtocol.CURRENT: "kyutai-dictate proxy",
     ServerProtocol.ORIGINAL: "Original service (kyutai_modal)",
 }
+NEWLINE_LABELS: dict[NewlineKey, str] = {
+    NewlineKey.RETURN: "Return",
+    NewlineKey.SHIFT_RETURN: "Shift+Return (chat apps, where Return sends)",
+}
 SYSTEM_DEFAULT = "System default"
+
+
+def command_list() -> str:
+    """The voice commands, one a line: what it does, then what to say."""
+    return "\n".join(
+        f"{CAPTIONS[kind]}: " + ", ".join(f"“{phrase}”" for phrase in phrases)
+        for kind, phrases in COMMAND_PHRASES.items()
+    )
+
 
 # The form's rows (by name) that each backend kind uses.
 URL, WORKSPACE, LABEL, MODEL = "url", "modal_workspace", "modal_label", "model"

@@ -21,6 +21,7 @@ from app.backend.connect import stream_connector
 from app.backend.connection_check import check_backend
 from app.core.credentials import Secret, SecretLookup, secret_lookup
 from app.core.settings import BackendSettings, Settings
+from app.core.voice_edits import Rule
 from app.desktop import autostart, secret_store
 from app.ui.settings.dialog import SettingsDialog
 
@@ -49,7 +50,16 @@ class SettingsHost(Protocol):
         """Whether the microphone is in use (the device list is then not rescanned)."""
         ...
 
+    @property
+    def rules(self) -> list[Rule]:
+        """The replacement rules (words.txt)."""
+        ...
+
     def apply_settings(self, settings: Settings) -> None: ...
+    def set_rules(self, rules: list[Rule]) -> None:
+        """Save new replacement rules (raises OSError if they cannot be written)."""
+        ...
+
     def notify(self, message: str, error: bool) -> None: ...
 
 
@@ -84,9 +94,11 @@ def show_settings(
         config_path=host.config_path,
         meter=meter(),
         autostart_supported=autostart_supported(),
+        rules=host.rules,
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.saved.connect(partial(_saved, host))
+    dialog.rules_saved.connect(partial(_rules_saved, host))
     # A deploy has written the new backend into the file already: adopt it even if the
     # dialog is then cancelled, or the host's next save would put the old one back.
     dialog.deploy.deployed.connect(
@@ -119,3 +131,10 @@ def _saved(host: SettingsHost, settings: Settings) -> None:
         autostart.set_autostart(settings.startup.at_login, command, host.env)
     except (autostart.AutostartError, OSError) as exc:
         host.notify(f"start at login: {exc}", error=True)
+
+
+def _rules_saved(host: SettingsHost, rules: list[Rule]) -> None:
+    try:
+        host.set_rules(rules)
+    except OSError as exc:
+        host.notify(f"your own words were not saved: {exc}", error=True)

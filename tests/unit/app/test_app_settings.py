@@ -67,6 +67,9 @@ def test_default_path_follows_xdg(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         ("[backend]\nurl = 5", "must be a string"),
         ("[backend\n", "not valid TOML"),
         ('[backend]\nprotocol = "v0"', "backend.protocol 'v0' is not one of auto, current"),
+        ("[voice]\npause_seconds = 0", "voice.pause_seconds must be between 0.2 and 3"),
+        ('[voice]\nnewline = "ctrl+j"', "voice.newline 'ctrl.j' is not one of return"),
+        ('[voice]\ncommands = "yes"', "voice.commands must be true or false"),
     ],
 )
 def test_bad_files_give_clear_errors(tmp_path: Path, text: str, message: str) -> None:
