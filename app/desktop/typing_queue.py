@@ -131,25 +131,31 @@ class TypingQueue:
             return -1
 
     def _edit(self, edit: DeleteEdit | PressEdit) -> None:
+        typist = self._typist_now() if self._failure is None else None
+        can_press = typist is not None and getattr(typist, "can_press", hasattr(typist, "press"))
         if isinstance(edit, PressEdit):
-            press = None
-            if edit.key is Key.SHIFT_RETURN and self._failure is None:
-                press = getattr(self._typist_now(), "press", None)
-            if press is None:  # the typists type "\n" as Return and "\t" as Tab
+            if not can_press or edit.key is not Key.SHIFT_RETURN:
+                # Every typist types "\n" as Return and "\t" as Tab (and holds them as text).
                 self._type("\t" if edit.key is Key.TAB else "\n")
             elif self._guard.admit("\n", self._window_now()):
-                press(edit.key)
+                self._keys(lambda: typist.press(edit.key))  # type: ignore[union-attr]
             else:
                 self._report_held("focus moved to another window", failed=False)
             return
         count = self._guard.admit_delete(edit.count, self._window_now())
-        if count and self._failure is None:
-            typist = self._typist_now()
-            delete = getattr(typist, "delete", None)
-            if delete is None:
-                log.warning("the %s typist cannot delete: %d characters left", typist.name, count)
-            else:
-                delete(count)
+        if not count or typist is None:
+            return
+        if not can_press:
+            log.warning("the %s typist cannot delete: %d characters left", typist.name, count)
+            return
+        self._keys(lambda: typist.delete(count))  # type: ignore[attr-defined]
+
+    def _keys(self, press: Callable[[], None]) -> None:
+        """Press a voice command's keys; a failure is logged, and typing goes on."""
+        try:
+            press()
+        except Exception as exc:
+            log.warning("a voice command's keys failed: %s", exc)
 
     def _type_held(self) -> None:
         text = self._guard.take_held()

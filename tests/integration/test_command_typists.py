@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from app.core.settings import TypingMethod
+from app.core.voice_edits import Key
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.choose import open_typist
-from app.desktop.typists.command import XDOTOOL, CommandTypist
+from app.desktop.typists.command import WTYPE, XDOTOOL, CommandTypist
 from tests.support.target_window import focused_target, wait_for_text
 from tests.support.xvfb import xvfb
 
@@ -76,6 +77,41 @@ def test_xdotool_types_unicode_exactly(x_env: dict[str, str], tmp_path: Path) ->
         typist.type(" “quoted” ß€ …")
         typist.close()
         assert wait_for_text(out, TEXT) == TEXT
+
+
+@pytest.mark.parametrize("method", [TypingMethod.XDOTOOL, TypingMethod.CLIPBOARD])
+def test_scratch_and_keys_reach_a_real_window(
+    x_env: dict[str, str], tmp_path: Path, method: TypingMethod
+) -> None:
+    """Deleting counts characters, not bytes: the scratched "café…" is five BackSpaces."""
+    out = tmp_path / "typed.txt"
+    with focused_target(x_env, out):
+        typist = open_typist(method, x_env)
+        typist.type("first. café…")
+        assert wait_for_text(out, "first. café…") == "first. café…"
+        typist.delete(len(" café…"))  # type: ignore[attr-defined]
+        typist.press(Key.RETURN)  # type: ignore[attr-defined]
+        typist.type("x")
+        typist.press(Key.TAB)  # type: ignore[attr-defined]
+        typist.type("y")
+        typist.close()
+        assert wait_for_text(out, "first.\nx\ty") == "first.\nx\ty"
+
+
+def test_wtype_presses_keys_as_its_manual_says(tmp_path: Path) -> None:
+    """wtype(1): ``-k KEY`` presses and releases a key, ``-M``/``-m`` hold and release a
+    modifier (the stand-in records the arguments; wtype needs a Wayland compositor)."""
+    record = tmp_path / "argv"
+    stand_in(tmp_path / "bin", "wtype", RECORD_ARGV)
+    typist = CommandTypist(WTYPE, {"PATH": str(tmp_path / "bin"), "RECORD": str(record)})
+    calls = []
+    for act in (lambda: typist.delete(2), lambda: typist.press(Key.SHIFT_RETURN)):
+        act()
+        calls.append(record.read_text().split("\0")[1:-1])
+    assert calls == [
+        ["-k", "BackSpace", "-k", "BackSpace"],
+        ["-M", "shift", "-k", "Return", "-m", "shift"],
+    ]
 
 
 @pytest.mark.parametrize("previous", ["what the user copied: “ünïcode”", ""])

@@ -1,7 +1,8 @@
 """Paste fallback: put the text on the clipboard, press Ctrl+V, put the old clipboard back.
 
 For windows that no typing backend reaches. X11: ``xclip`` and ``xdotool key``; Wayland:
-``wl-copy``/``wl-paste`` (wl-clipboard) and ``wtype``.
+``wl-copy``/``wl-paste`` (wl-clipboard) and ``wtype``. Voice commands' keys (BackSpace for
+"scratch that", Return, Tab) are pressed with the same key tool, never through the clipboard.
 
 Limits: only text is saved and restored (an image or rich text comes back as its plain text,
 or as an empty clipboard if it had no text); the target must paste on Ctrl+V (terminals want
@@ -15,12 +16,15 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from app.core.voice_edits import Key
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.command import (
     WTYPE,
     XDOTOOL,
     CommandFailed,
+    CommandTypist,
     Tool,
+    TypingCommand,
     require,
     run_tool,
     tool_env,
@@ -40,6 +44,7 @@ class Clipboard:
     write: Command
     clear: Command
     paste: Command
+    keys: TypingCommand  # presses BackSpace, Return, Tab
 
 
 XCLIP = Tool("xclip", "xclip")
@@ -51,12 +56,14 @@ X11_CLIPBOARD = Clipboard(
     write=(XCLIP, ("-selection", "clipboard", "-in")),
     clear=(XCLIP, ("-selection", "clipboard", "-in")),  # empty input: an empty text
     paste=(XDOTOOL.tool, ("key", "--clearmodifiers", "ctrl+v")),
+    keys=XDOTOOL,
 )
 WAYLAND_CLIPBOARD = Clipboard(
     read=(WL_PASTE, ("--no-newline", "--type", "text")),
     write=(WL_COPY, ()),
     clear=(WL_COPY, ("--clear",)),
     paste=(WTYPE.tool, ("-M", "ctrl", "-k", "v", "-m", "ctrl")),
+    keys=WTYPE,
 )
 
 
@@ -77,6 +84,7 @@ class ClipboardTypist:
         self._restore_after = restore_after
         for tool, _ in (clipboard.read, clipboard.write, clipboard.clear, clipboard.paste):
             require(tool, self._env)
+        self._keys = CommandTypist(clipboard.keys, self._env)
 
     def type(self, text: str) -> None:
         """Paste ``text``, then give the clipboard its previous text back."""
@@ -90,6 +98,13 @@ class ClipboardTypist:
             time.sleep(self._restore_after)  # the target reads the clipboard after the keys
         finally:
             self._put(previous)
+
+    def delete(self, count: int) -> None:
+        """Delete the ``count`` characters before the cursor (BackSpace, not the clipboard)."""
+        self._keys.delete(count)
+
+    def press(self, key: Key) -> None:
+        self._keys.press(key)
 
     def close(self) -> None:
         """Nothing to release: the clipboard already holds its previous text."""

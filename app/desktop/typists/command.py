@@ -19,7 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from app.core.voice_edits import Key
 from app.desktop.typists.base import TypingError
+
+# A voice command's keys, and BackSpace for "scratch that": X keysym names (xdotool, wtype).
+BACKSPACE = "BackSpace"
+KEYSYM_NAMES = {Key.RETURN: "Return", Key.TAB: "Tab", Key.SHIFT_RETURN: "Return"}
 
 
 @dataclass(frozen=True)
@@ -33,10 +38,23 @@ class Tool:
 
 @dataclass(frozen=True)
 class TypingCommand:
-    """A tool and the arguments that make it type a text."""
+    """A tool, the arguments that make it type a text, and (where the tool can press keys)
+    those that press a key: ``keys(keysym_name, times, shift)``."""
 
     tool: Tool
     args: Callable[[str], list[str]]
+    keys: Callable[[str, int, bool], list[str]] | None = None
+
+
+def _xdotool_keys(name: str, times: int, shift: bool) -> list[str]:
+    key = f"shift+{name}" if shift else name
+    return ["key", "--clearmodifiers", "--delay", "12", "--repeat", str(times), key]
+
+
+def _wtype_keys(name: str, times: int, shift: bool) -> list[str]:
+    # wtype(1): -k presses and releases a named key; -M/-m hold and release a modifier.
+    taps = ["-k", name] * times
+    return ["-M", "shift", *taps, "-m", "shift"] if shift else taps
 
 
 XDOTOOL = TypingCommand(
@@ -44,10 +62,12 @@ XDOTOOL = TypingCommand(
     # 12 ms, xdotool's default: with no delay it drops characters it has to remap.
     # --clearmodifiers: keys the user still holds (a hotkey chord) are lifted while typing.
     lambda text: ["type", "--clearmodifiers", "--delay", "12", "--", text],
+    _xdotool_keys,
 )
 WTYPE = TypingCommand(
     Tool("wtype", "wtype", "wtype needs a compositor with the virtual-keyboard protocol"),
     lambda text: ["--", text],
+    _wtype_keys,
 )
 YDOTOOL = TypingCommand(
     Tool(
@@ -148,6 +168,29 @@ class CommandTypist:
         if text:
             args = self._command.args(text)
             run_tool(self._command.tool, args, self._env, timeout=10 + 0.1 * len(text))
+
+    @property
+    def can_press(self) -> bool:
+        """Whether this tool can press keys (delete and press below)."""
+        return self._command.keys is not None
+
+    def delete(self, count: int) -> None:
+        """Delete the ``count`` characters before the cursor: one BackSpace per character
+        typed (the tools type each code point as one keysym)."""
+        if count < 0:
+            raise ValueError(f"cannot delete a negative count of characters: {count}")
+        if count:
+            self._keys(BACKSPACE, count, shift=False)
+
+    def press(self, key: Key) -> None:
+        """Press Return, Tab or Shift+Return."""
+        self._keys(KEYSYM_NAMES[key], 1, shift=key is Key.SHIFT_RETURN)
+
+    def _keys(self, name: str, times: int, shift: bool) -> None:
+        if self._command.keys is None:
+            raise TypingError(f"{self.name} cannot press keys")
+        args = self._command.keys(name, times, shift)
+        run_tool(self._command.tool, args, self._env, timeout=10 + 0.05 * times)
 
     def close(self) -> None:
         """Nothing to release: each text is a separate run."""

@@ -8,7 +8,13 @@ Accessibility permission, or the keys are silently dropped.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+from app.core.voice_edits import Key
 from app.desktop.typists.base import TypingError
+
+if TYPE_CHECKING:
+    from pynput.keyboard import Key as PynputKey
 
 
 class PynputTypist:
@@ -30,6 +36,29 @@ class PynputTypist:
             self._keyboard.type(text)
         except Exception as error:  # pynput's InvalidCharacterException and OS errors
             raise TypingError(f"pynput could not type {text!r}: {error}") from None
+
+    def delete(self, count: int) -> None:
+        """Delete the ``count`` characters before the cursor, one BackSpace each."""
+        from pynput.keyboard import Key as PynputKey
+
+        for _ in range(count):
+            self._tap(PynputKey.backspace)
+
+    def press(self, key: Key) -> None:
+        """Press Return, Tab or Shift+Return."""
+        from pynput.keyboard import Key as PynputKey
+
+        if key is Key.SHIFT_RETURN:
+            with self._keyboard.pressed(PynputKey.shift):
+                self._tap(PynputKey.enter)
+        else:
+            self._tap(PynputKey.tab if key is Key.TAB else PynputKey.enter)
+
+    def _tap(self, key: PynputKey) -> None:
+        try:
+            self._keyboard.tap(key)
+        except Exception as error:
+            raise TypingError(f"pynput could not press {key}: {error}") from None
 
     def close(self) -> None:
         """Nothing to release."""
