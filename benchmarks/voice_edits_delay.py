@@ -2,10 +2,11 @@
 
 A synthetic dictation: words every 0.25-0.45 s of audio, now and then a pause of 0.8-2 s,
 some words that may begin a command or a rule ("new", "press", "scratch", "pie", ...) and
-some commands said as phrases of their own. Each word reaches the transform ``--model-delay``
-seconds after its ``start`` (the model's delay); the transform is ticked every 80 ms with the
-audio time that no later word can start before. A word's added delay is the time from its
-arrival to the event that released it. Figures, not assertions.
+some commands said as phrases of their own. Each word reaches the app's dictation session
+``--model-delay`` seconds after its ``start`` (the model's delay), and the session is ticked
+when it asks to be (``tick_due``: a pause after the last word's arrival, plus a margin for
+network jitter), as the app's driver does. A word's added delay is the time from its arrival
+to the event that released it. Figures, not assertions.
 
     uv run python -m benchmarks.voice_edits_delay --words 20000
 """
@@ -16,13 +17,14 @@ import argparse
 import random
 import statistics
 
-from app.core.voice_edits import Rule, VoiceEditConfig, VoiceEdits
+from app.core.session import DictationSession
+from app.core.voice_edits import Rule, VoiceEditConfig
+from server.protocol.stream import End, Ready, Token
 
 PLAIN = ["the", "a", "we", "need", "to", "of", "products", "meeting", "today", "and", "line"]
 STARTERS = ["new", "press", "scratch", "delete", "pie", "my", "stop", "à", "efface"]
 PHRASES = ["new line", "scratch that", "press enter", "pie torch", "my email"]
 RULES = [Rule("pie torch", "PyTorch"), Rule("kyutai", "Kyutai"), Rule("my email", "me@x.org")]
-TICK = 0.08
 
 
 def synthetic(count: int, rng: random.Random) -> list[tuple[str, float]]:
@@ -46,25 +48,30 @@ def synthetic(count: int, rng: random.Random) -> list[tuple[str, float]]:
 def added_delays(
     words: list[tuple[str, float]], config: VoiceEditConfig, delay: float
 ) -> list[float]:
-    transform = VoiceEdits(config)
+    now = 0.0
+    session = DictationSession(voice=config, clock=lambda: now)
+    session.start()
+    session.message(Ready())
     arrivals = [start + delay for _, start in words]
     released: list[float] = []
 
-    def note(now: float) -> None:
-        while len(released) < transform.consumed + transform.dropped:
+    def note() -> None:
+        while len(released) < session.words_released:
             released.append(now - arrivals[len(released)])
 
-    now = 0.0
     for (text, start), arrival in zip(words, arrivals, strict=True):
-        while now + TICK < arrival:
-            now += TICK
-            transform.tick(now - delay)
-            note(now)
+        due = session.tick_due
+        if due is not None and due < arrival:
+            now = due
+            session.tick()
+            note()
         now = arrival
-        transform.word(text, start)
-        note(now)
-    transform.finish()
-    note(now + delay)
+        session.message(Token(text, start))
+        note()
+    now += delay
+    session.stop()
+    session.message(End())
+    note()
     return released
 
 

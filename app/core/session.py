@@ -176,6 +176,12 @@ class DictationSession:
         return self._last_word[1] + self._edits.config.pause_seconds + TICK_MARGIN
 
     @property
+    def words_released(self) -> int:
+        """Words of this dictation that went through the voice edits (typed, acted on or
+        dropped after "stop dictation")."""
+        return self._edits.consumed + self._edits.dropped
+
+    @property
     def waiting_after_release(self) -> bool:
         """Connecting, with the audio already over: only the backend is awaited."""
         return self._state is State.CONNECTING_RELEASED

@@ -57,6 +57,8 @@ CAPTIONS: dict[CommandKind, str] = {
 }
 
 _SENTENCE_END = (".", "!", "?", "…")
+# Times are float seconds: a gap that is the pause, give or take rounding, is a pause.
+_ROUNDING = 1e-6
 _NOT_WORD = re.compile(r"[^\w\s]+")
 
 
@@ -216,7 +218,7 @@ class VoiceEdits:
             last is None
             or self._pause_after_last
             or last.text.rstrip().endswith(_SENTENCE_END)
-            or start - last.start >= self.config.pause_seconds
+            or start - last.start >= self.config.pause_seconds - _ROUNDING
         )
         if last is not None and last.boundary_after is None:
             last.boundary_after = before
@@ -232,7 +234,8 @@ class VoiceEdits:
 
     def tick(self, now: float) -> list[Edit]:
         """Audio time ``now``: no later word will start before it."""
-        if self._last is not None and now - self._last.start >= self.config.pause_seconds:
+        pause = self.config.pause_seconds - _ROUNDING
+        if self._last is not None and now - self._last.start >= pause:
             return self._pause()
         return []
 

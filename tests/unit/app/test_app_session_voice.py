@@ -111,6 +111,21 @@ def test_a_word_that_may_begin_a_command_is_held_until_a_tick_past_the_pause() -
     assert session.tick_due is None
 
 
+def test_a_tick_at_its_due_time_releases_whatever_the_rounding() -> None:
+    """Found by the delay benchmark: the audio time of the tick fell a hair short of the
+    pause after the word, and the command waited for the next word."""
+    clock = Clock()
+    clock.now = 1659.6896615659755
+    session = streaming(clock=clock)
+    say(session, (" hello.", 1658.0), (" scratch", 1658.7815537935699))
+    say(session, (" that", 1659.1896615659755))
+    assert session.tick_due is not None
+    clock.now = session.tick_due
+    # Nothing came since the sentence end: the sentence before it goes.
+    assert session.tick() == [DeleteEdit(len("hello."))]
+    assert session.tick_due is None
+
+
 def test_vad_end_releases_a_held_word() -> None:
     session = streaming()
     say(session, (" hello", 0.0), (" new", 0.2))
