@@ -103,7 +103,11 @@ def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
     app.add_argument("--config", type=Path, help="settings file (default: the user's config.toml)")
     app.add_argument("--url", help="backend WebSocket URL (a /v1/stream proxy or moshi-server)")
     app.add_argument("--hotkey", help="push-to-talk chord, e.g. <f9> or <ctrl>+<alt>+d")
-    app.add_argument("--mode", choices=("hold", "toggle"), help="hold to talk, or press twice")
+    app.add_argument(
+        "--mode",
+        choices=("hold", "toggle", "hands-free"),
+        help="hold to talk; press twice; or press once and it stops when you stop speaking",
+    )
 
 
 def _run_app(args: argparse.Namespace) -> int:

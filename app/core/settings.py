@@ -39,6 +39,7 @@ class ServerProtocol(StrEnum):
 class HotkeyMode(StrEnum):
     HOLD = "hold"  # push-to-talk: dictate while the chord is held
     TOGGLE = "toggle"  # press once to start, once more to stop
+    HANDS_FREE = "hands-free"  # press to start; it stops by itself when the speech ends
 
 
 class TypingMethod(StrEnum):
@@ -99,6 +100,15 @@ class DictationSettings:
     typing: TypingMethod = TypingMethod.AUTO
     leading_space: bool = False  # start each dictation with a space (to continue a sentence)
     focus_guard: bool = True  # pause typing when focus leaves the window it started in
+    # Hands-free: this long without a word after the model predicts the end of speech
+    hands_free_silence: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not 0.3 <= self.hands_free_silence <= 10.0:
+            raise SettingsError(
+                "dictation.hands_free_silence must be between 0.3 and 10 seconds, "
+                f"not {self.hands_free_silence}"
+            )
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Status:
     hotkey_problem: str | None = None
     configured: bool = True
     older_protocol: bool = False  # the dictation's server is the original service
+    hands_free: bool = False  # this dictation stops by itself when the speech ends
 
     @property
     def look(self) -> Look:
@@ -61,6 +62,8 @@ class Status:
         if self.phase is Phase.IDLE and not self.configured:
             return "no backend configured: open Settings"
         text = _TEXT[self.look]
+        if self.hands_free and self.phase in (Phase.CONNECTING, Phase.STREAMING):
+            text += " (hands-free: it stops when you stop speaking)"
         if self.older_protocol and self.phase in (Phase.STREAMING, Phase.DRAINING):
             text += f" ({OLDER_PROTOCOL})"
         if self.phase is Phase.IDLE:

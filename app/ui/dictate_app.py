@@ -28,9 +28,10 @@ from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
 from app.core.endpoint import Endpoint, endpoint_for
 from app.core.errors import AppError
+from app.core.hands_free import AutoStop
 from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase
-from app.core.settings import NewlineKey, Settings
+from app.core.settings import HotkeyMode, NewlineKey, Settings
 from app.core.status import Status
 from app.core.voice_edits import Key, Rule, StopEdit, VoiceEditConfig
 from app.core.word_rules import RulesError
@@ -45,7 +46,8 @@ from app.ui.overlay import Overlay
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.settings.window import show_settings
 from app.ui.tray import Tray, tray_available
-from server.protocol.stream import ServerMessage, Token
+from server.models import model_profile
+from server.protocol.stream import ServerMessage, Token, VadEnd
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +89,8 @@ class DictateApp:
         self._hotkey: HotkeyListener | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._rules, self._rules_problem = self._load_rules()
+        self._auto_stop: AutoStop | None = None  # hands-free: when the dictation ends
+        self._auto_stop_timer: asyncio.TimerHandle | None = None
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
@@ -185,7 +189,15 @@ class DictateApp:
             self.notify(str(exc), True)
             return
         self._audio_started = self._clock()
-        self._status = replace(self._status, error=None)
+        hands_free = self.settings.dictation.mode is HotkeyMode.HANDS_FREE
+        self._status = replace(self._status, error=None, hands_free=hands_free)
+        if hands_free:
+            self._auto_stop = AutoStop(
+                self._audio_started,
+                has_vad=_predicts_pauses(self.settings.backend.model),
+                silence=self.settings.dictation.hands_free_silence,
+            )
+            self._watch_auto_stop()
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
         self.dictation.start()
@@ -193,6 +205,7 @@ class DictateApp:
 
     def stop(self) -> None:
         """Key up: no more audio; the words of what was said are still typed."""
+        self._end_hands_free()
         if not self.capture.running:
             return
         self.capture.close()
@@ -257,6 +270,42 @@ class DictateApp:
     def _on_message(self, message: ServerMessage) -> None:
         if isinstance(message, Token) and message.start is not None:
             self.overlay.set_latency(self._clock() - self._audio_started - message.start)
+        if self._auto_stop is not None and self.capture.running:
+            if isinstance(message, Token):
+                self._auto_stop.word(self._clock())
+            elif isinstance(message, VadEnd):
+                self._auto_stop.vad_end(self._clock())
+            self._watch_auto_stop()
+
+    # -- hands-free ----------------------------------------------------------------------
+
+    def _watch_auto_stop(self) -> None:
+        """A timer at the time the dictation would end by itself."""
+        if self._auto_stop_timer is not None:
+            self._auto_stop_timer.cancel()
+        assert self._auto_stop is not None
+        at, _ = self._auto_stop.due
+        loop = asyncio.get_running_loop()
+        self._auto_stop_timer = loop.call_later(max(0.0, at - self._clock()), self._auto_stop_due)
+
+    def _auto_stop_due(self) -> None:
+        self._auto_stop_timer = None
+        if self._auto_stop is None:
+            return
+        reason = self._auto_stop.ended(self._clock())
+        if reason is None:
+            self._watch_auto_stop()
+            return
+        self.stop()
+        self.notify(f"hands-free dictation stopped: {reason.value}", False)
+
+    def _end_hands_free(self) -> None:
+        self._auto_stop = None
+        if self._auto_stop_timer is not None:
+            self._auto_stop_timer.cancel()
+            self._auto_stop_timer = None
+        if self._status.hands_free:
+            self._status = replace(self._status, hands_free=False)
 
     def _on_phase(self, phase: Phase) -> None:
         self._status = replace(self._status, phase=phase)
@@ -334,9 +383,8 @@ class DictateApp:
         dictation = self.settings.dictation
         try:
             chord = parse_chord(dictation.hotkey)
-            listener = HotkeyListener(
-                chord, Mode(dictation.mode.value), self._on_intent, self._hotkey_lost
-            )
+            mode = Mode.HOLD if dictation.mode is HotkeyMode.HOLD else Mode.TOGGLE
+            listener = HotkeyListener(chord, mode, self._on_intent, self._hotkey_lost)
             listener.start()
         except (AppError, ValueError) as exc:
             self._status = replace(self._status, hotkey=None, hotkey_problem=str(exc))
@@ -454,3 +502,11 @@ class DictateApp:
     def _render(self) -> None:
         self.overlay.set_state(self._status.look, self._status.describe())
         self.tray.render(self._status, self._captions_always, self._captions_only)
+
+
+def _predicts_pauses(model: str) -> bool:
+    """Whether the backend's model sends ``vad_end`` (an unknown one: assume not)."""
+    try:
+        return model_profile(model).has_vad
+    except ValueError:
+        return False

@@ -37,6 +37,7 @@ BACKEND_LABELS: dict[BackendKind, str] = {
 MODE_LABELS: dict[HotkeyMode, str] = {
     HotkeyMode.HOLD: "Hold to talk",
     HotkeyMode.TOGGLE: "Press to start, press again to stop",
+    HotkeyMode.HANDS_FREE: "Hands-free: press to start, stops when you stop speaking",
 }
 TYPING_LABELS: dict[TypingMethod, str] = {
     TypingMethod.AUTO: "Automatic (the best for this desktop)",
@@ -56,6 +57,11 @@ NEWLINE_LABELS: dict[NewlineKey, str] = {
     NewlineKey.RETURN: "Return",
     NewlineKey.SHIFT_RETURN: "Shift+Return (chat apps, where Return sends)",
 }
+HANDS_FREE_NOTE = (
+    "Hands-free listens for the model's end of speech, not for quiet: a quiet voice or a breath "
+    "does not stop it. stt-2.6b-en predicts no end of speech, so with it a dictation stops "
+    "after 3 s without a word. The hotkey, the tray or 'kyutai-dictate stop' stop it too."
+)
 SYSTEM_DEFAULT = "System default"
 
 

@@ -15,6 +15,7 @@ from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -36,6 +37,7 @@ from app.core.settings import (
     TypingMethod,
 )
 from app.ui.settings.form import (
+    HANDS_FREE_NOTE,
     MODE_LABELS,
     TYPING_LABELS,
     device_index,
@@ -68,14 +70,23 @@ class DictationSection(QWidget):
         self.typing_combo.addItems([TYPING_LABELS[method] for method in self._methods])
         self.leading_space = QCheckBox("Start each dictation with a space")
         self.focus_guard = QCheckBox("Pause typing when the focus leaves the window it started in")
+        self.silence_spin = QDoubleSpinBox()
+        self.silence_spin.setRange(0.3, 10.0)
+        self.silence_spin.setSingleStep(0.1)
+        self.silence_spin.setSuffix(" s of silence")
+        self.hands_free_note = QLabel(HANDS_FREE_NOTE)
+        self.hands_free_note.setWordWrap(True)
         form = QFormLayout(self)
         form.addRow("Hotkey", self.hotkey_edit)
         form.addRow("", self.hotkey_error)
         form.addRow("Mode", self.mode_combo)
+        form.addRow("Hands-free stops after", self.silence_spin)
+        form.addRow("", self.hands_free_note)
         form.addRow("Typing", self.typing_combo)
         form.addRow("", self.leading_space)
         form.addRow("", self.focus_guard)
         self.hotkey_edit.textChanged.connect(self._hotkey_changed)
+        self.mode_combo.currentIndexChanged.connect(self._mode_changed)
 
     def set_values(self, dictation: DictationSettings) -> None:
         self.hotkey_edit.setText(dictation.hotkey)
@@ -83,7 +94,9 @@ class DictationSection(QWidget):
         self.typing_combo.setCurrentIndex(self._methods.index(dictation.typing))
         self.leading_space.setChecked(dictation.leading_space)
         self.focus_guard.setChecked(dictation.focus_guard)
+        self.silence_spin.setValue(dictation.hands_free_silence)
         self._hotkey_changed()
+        self._mode_changed()
 
     def values(self, original: DictationSettings) -> DictationSettings:
         return replace(
@@ -93,6 +106,7 @@ class DictationSection(QWidget):
             typing=self.typing(),
             leading_space=self.leading_space.isChecked(),
             focus_guard=self.focus_guard.isChecked(),
+            hands_free_silence=round(self.silence_spin.value(), 2),
         )
 
     def mode(self) -> HotkeyMode:
@@ -104,6 +118,11 @@ class DictationSection(QWidget):
     def problem(self) -> str | None:
         problem = hotkey_problem(self.hotkey_edit.text())
         return f"Hotkey {problem}" if problem else None
+
+    def _mode_changed(self) -> None:
+        hands_free = self.mode() is HotkeyMode.HANDS_FREE
+        self.silence_spin.setEnabled(hands_free)
+        self.hands_free_note.setVisible(hands_free)
 
     def _hotkey_changed(self) -> None:
         show_error(self.hotkey_error, hotkey_problem(self.hotkey_edit.text()))
