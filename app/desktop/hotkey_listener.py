@@ -22,6 +22,19 @@ from app.core.hotkey import AUTOREPEAT_GAP, Chord, HotkeyTracker, Intent, Mode
 log = logging.getLogger(__name__)
 
 RECORDING_TIMEOUT = 5.0  # seconds start() waits for the X server to record keys
+MACOS_PERMISSION = (
+    "macOS does not let Kyutai Dictate see the keyboard yet: open System Settings > Privacy & "
+    "Security, turn Kyutai Dictate on under Accessibility and under Input Monitoring (typing "
+    "needs Accessibility too), then quit the app and start it again"
+)
+LISTENER_STOPPED = "the keyboard listener stopped (X server connection lost?)"
+
+
+def _untrusted(listener: Any) -> bool:
+    """pynput's macOS listener sets ``IS_TRUSTED`` from ``AXIsProcessTrusted()`` when it starts
+    (pynput/_util/darwin.py, ``ListenerMixin._run``); untrusted, it sees no key, and where
+    the event tap cannot be made it ends at once. Other backends have no such flag."""
+    return getattr(listener, "IS_TRUSTED", True) is False
 
 
 class HotkeyError(AppError):
@@ -38,6 +51,17 @@ def key_name(key: Any) -> str | None:
         return str(char).lower()
     vk = getattr(key, "vk", None)
     return f"vk{vk}" if vk is not None else None
+
+
+def _pynput_listener() -> Any:
+    try:
+        from pynput import keyboard
+    except Exception as exc:  # pynput imports its backend eagerly: no X, no Wayland support
+        raise HotkeyError(
+            f"global hotkeys are not available here ({exc}); bind a desktop shortcut to "
+            "'kyutai-dictate toggle' instead"
+        ) from None
+    return keyboard.Listener
 
 
 def _recording(listener_class: Any, recording: threading.Event) -> Any:
@@ -72,8 +96,11 @@ class HotkeyListener:
         mode: Mode,
         on_intent: Callable[[Intent], None],
         on_lost: Callable[[str], None] = lambda reason: None,
+        listener_class: Any = None,
     ) -> None:
-        """``on_lost(reason)`` is called on the loop if the listener dies on its own."""
+        """``on_lost(reason)`` is called on the loop if the listener dies on its own;
+        ``listener_class`` replaces pynput's ``keyboard.Listener`` (tests)."""
+        self._listener_class = listener_class
         self._tracker = HotkeyTracker(chord, mode)
         self._on_intent = on_intent
         self._on_lost = on_lost
@@ -83,20 +110,17 @@ class HotkeyListener:
 
     def start(self) -> None:
         """Listen; returns once a key pressed from now on is seen."""
-        try:
-            from pynput import keyboard
-        except Exception as exc:  # pynput imports its backend eagerly: no X, no Wayland support
-            raise HotkeyError(
-                f"global hotkeys are not available here ({exc}); bind a desktop shortcut to "
-                "'kyutai-dictate toggle' instead"
-            ) from None
+        listener_class = self._listener_class or _pynput_listener()
         recording = threading.Event()
-        self._listener = _recording(keyboard.Listener, recording)(
+        self._listener = _recording(listener_class, recording)(
             on_press=lambda key: self._from_thread(self._press, key),
             on_release=lambda key: self._from_thread(self._release, key),
         )
         self._listener.start()
         self._listener.wait()
+        if _untrusted(self._listener):
+            self.stop()
+            raise HotkeyError(MACOS_PERMISSION)
         if not recording.wait(RECORDING_TIMEOUT):
             log.warning("the X server has not started recording keys yet: a press may be missed")
         listener = self._listener
@@ -109,9 +133,8 @@ class HotkeyListener:
         listener.join()
         if self._listener is listener:
             with contextlib.suppress(RuntimeError):
-                self._loop.call_soon_threadsafe(
-                    self._on_lost, "the keyboard listener stopped (X server connection lost?)"
-                )
+                reason = MACOS_PERMISSION if _untrusted(listener) else LISTENER_STOPPED
+                self._loop.call_soon_threadsafe(self._on_lost, reason)
 
     def stop(self) -> None:
         if self._listener is not None:

@@ -139,6 +139,8 @@ class DictateApp:
         self._render()
         self.tray.show()
         log.info("kyutai-dictate is running (%s)", self._status.describe())
+        if self._status.hotkey_problem:  # e.g. macOS has not granted the permissions yet
+            self.tray.notify(f"hotkey: {self._status.hotkey_problem}", True)
         if self._rules_problem:
             self.notify(f"your own words are off: {self._rules_problem}", True)
         if not self.settings.backend.configured:

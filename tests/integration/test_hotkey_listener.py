@@ -16,7 +16,7 @@ from Xlib.display import Display
 from Xlib.ext import xtest
 
 from app.core.hotkey import Intent, Mode, parse_chord
-from app.desktop.hotkey_listener import HotkeyListener
+from app.desktop.hotkey_listener import MACOS_PERMISSION, HotkeyError, HotkeyListener
 from tests.support.xvfb import xvfb
 
 
@@ -79,3 +79,35 @@ async def test_a_key_pressed_as_soon_as_start_returns_is_seen(
                 thread.join(0.1)
         keyboard.close()
         assert not any(t.is_alive() for t in threads)
+
+
+async def test_an_untrusted_mac_listener_names_the_permissions_to_grant(display: str) -> None:
+    """On macOS without the Accessibility and Input Monitoring permissions, the hotkey says
+    what to turn on, rather than listening to nothing or blaming the X server.
+
+    The stand-in is pynput's macOS listener as far as the app sees it (pynput/_util/darwin.py,
+    ``ListenerMixin._run``): it sets ``IS_TRUSTED`` from ``AXIsProcessTrusted()``, and when the
+    event tap cannot be made (no Input Monitoring) it marks itself ready and its thread ends.
+    It runs on pynput's real ``AbstractListener`` (start, wait, join, stop); importing pynput
+    needs a display here, hence the X server.
+    """
+    from pynput._util import AbstractListener
+
+    class UntrustedMacListener(AbstractListener):  # type: ignore[misc]
+        IS_TRUSTED = False
+
+        def _run(self) -> None:
+            self.IS_TRUSTED = False  # HIServices.AXIsProcessTrusted() answered no
+            self._mark_ready()  # _create_event_tap() returned None: nothing to run
+
+        def _stop_platform(self) -> None:
+            pass
+
+    listener = HotkeyListener(
+        parse_chord("<f9>"), Mode.HOLD, lambda intent: None, listener_class=UntrustedMacListener
+    )
+    with pytest.raises(HotkeyError) as refused:
+        await asyncio.to_thread(listener.start)
+    assert str(refused.value) == MACOS_PERMISSION
+    assert "Accessibility" in MACOS_PERMISSION
+    assert "Input Monitoring" in MACOS_PERMISSION
