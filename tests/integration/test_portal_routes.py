@@ -18,10 +18,10 @@ import pytest
 from app.core.hotkey import Intent, Mode, parse_chord
 from app.desktop.portal.bus import PortalBus, PortalError
 from app.desktop.portal.global_shortcuts import PortalHotkeyListener, preferred_trigger
-from app.desktop.portal.remote_desktop import REMOTE_DESKTOP, PortalTypist, offers_keyboard
 from app.desktop.portal.restore_token import RestoreTokenStore
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.keysyms import SPECIAL, UNICODE_KEYSYM_OFFSET
+from app.desktop.typists.portal_keyboard import REMOTE_DESKTOP, PortalTypist, offers_keyboard
 from tests.support.desktop import until
 from tests.support.private_bus import private_session_bus
 
