@@ -4,6 +4,7 @@ standard input, typed exactly; text off the keyboard layout is held, with why, n
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 from pathlib import Path
@@ -12,6 +13,8 @@ from typing import Any
 import pytest
 
 from app.core.settings import TypingMethod
+from app.core.status import Status
+from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.choose import open_typist
 from app.desktop.typists.command import CommandFailed, run_tool
@@ -137,3 +140,29 @@ def test_dotool_told_the_layout_types_on_it(env: dict[str, str]) -> None:
     desktop = {**env, "XKB_DEFAULT_LAYOUT": "de", "DOTOOL_XKB_LAYOUT": "de"}
     open_typist(TypingMethod.DOTOOL, desktop).type("yes")
     assert runs(env, "dotool")[0]["typed"] == "yes"
+
+
+async def test_the_typing_queue_holds_text_off_the_layout_and_the_status_says_why(
+    env: dict[str, str],
+) -> None:
+    held: list[tuple[str, str, bool]] = []
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_held(text: str, why: str, failed: bool) -> None:
+        held.append((text, why, failed))
+        loop.call_soon(done.set)
+
+    queue = TypingQueue(lambda: open_typist(TypingMethod.DOTOOL, env), lambda: None, on_held)
+    try:
+        await asyncio.wrap_future(queue.begin(False))
+        await asyncio.wrap_future(queue.type("plain "))
+        await asyncio.wrap_future(queue.type("café"))
+        await asyncio.wait_for(done.wait(), 10)
+    finally:
+        await asyncio.to_thread(queue.close)
+    assert [run["typed"] for run in runs(env, "dotool")] == ["plain "]
+    ((text, why, failed),) = held
+    assert (text, failed) == ("café", True)
+    assert "cannot type 'é' (U+00E9) exactly" in why
+    assert "cannot type 'é'" in Status(error=why).describe()  # the tray's tooltip

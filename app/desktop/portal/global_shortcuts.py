@@ -160,3 +160,19 @@ class PortalHotkeyListener:
             if self._session:
                 bus.close_session(self._session)
             bus.close()
+
+
+async def portal_hotkey(
+    chord: Chord,
+    mode: Mode,
+    on_intent: Callable[[Intent], None],
+    on_lost: Callable[[str], None],
+    env: Mapping[str, str],
+) -> PortalHotkeyListener | None:
+    """A started listener, or None where no GlobalShortcuts portal answers; PortalError
+    when the portal or the user refuses. The waits (the dialog) run off the loop."""
+    if await asyncio.to_thread(global_shortcuts_version, env) is None:
+        return None
+    listener = PortalHotkeyListener(chord, mode, on_intent, on_lost, env)
+    await asyncio.to_thread(listener.start)
+    return listener

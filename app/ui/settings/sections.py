@@ -68,6 +68,7 @@ class DictationSection(QWidget):
         self.typing_combo.addItems([TYPING_LABELS[method] for method in self._methods])
         self.leading_space = QCheckBox("Start each dictation with a space")
         self.focus_guard = QCheckBox("Pause typing when the focus leaves the window it started in")
+        self.paste_fallback = QCheckBox("Paste through the clipboard when nothing else can type")
         form = QFormLayout(self)
         form.addRow("Hotkey", self.hotkey_edit)
         form.addRow("", self.hotkey_error)
@@ -75,6 +76,7 @@ class DictationSection(QWidget):
         form.addRow("Typing", self.typing_combo)
         form.addRow("", self.leading_space)
         form.addRow("", self.focus_guard)
+        form.addRow("", self.paste_fallback)
         self.hotkey_edit.textChanged.connect(self._hotkey_changed)
 
     def set_values(self, dictation: DictationSettings) -> None:
@@ -83,6 +85,7 @@ class DictationSection(QWidget):
         self.typing_combo.setCurrentIndex(self._methods.index(dictation.typing))
         self.leading_space.setChecked(dictation.leading_space)
         self.focus_guard.setChecked(dictation.focus_guard)
+        self.paste_fallback.setChecked(dictation.paste_fallback)
         self._hotkey_changed()
 
     def values(self, original: DictationSettings) -> DictationSettings:
@@ -93,6 +96,7 @@ class DictationSection(QWidget):
             typing=self.typing(),
             leading_space=self.leading_space.isChecked(),
             focus_guard=self.focus_guard.isChecked(),
+            paste_fallback=self.paste_fallback.isChecked(),
         )
 
     def mode(self) -> HotkeyMode:
