@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,16 @@ def env(tmp_path: Path) -> dict[str, str]:
     socket.touch()
     uinput = tmp_path / "uinput"
     uinput.touch()
+    bin_dir = tmp_path / "bin"  # the stand-ins, run by this Python whatever python3 is
+    bin_dir.mkdir()
+    for tool in ("ydotool", "dotool"):
+        wrapper = bin_dir / tool
+        wrapper.write_text(
+            f'#!/bin/sh\nexec "{sys.executable}" "{STAND_INS / tool}" "$@"\n', encoding="utf-8"
+        )
+        wrapper.chmod(0o755)
     return {
-        "PATH": f"{STAND_INS}{os.pathsep}{os.environ['PATH']}",
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
         "YDOTOOL_SOCKET": str(socket),
         "YDOTOOL_STAND_IN_RECORD": str(tmp_path / "ydotool.jsonl"),
         "DOTOOL_STAND_IN_UINPUT": str(uinput),
@@ -68,7 +77,7 @@ def test_ydotool_each_version_types_its_stdin_exactly(
 def test_the_version_is_told_by_ydotool_help(env: dict[str, str], tmp_path: Path) -> None:
     assert ydotool_generation({**env, "YDOTOOL_STAND_IN": "0.1.8"}) == "0.1"
     assert ydotool_generation({**env, "YDOTOOL_STAND_IN": "1.0.4"}) == "1"
-    odd = tmp_path / "bin"
+    odd = tmp_path / "odd"
     odd.mkdir()
     (odd / "ydotool").write_text("#!/bin/sh\necho something else\n", encoding="utf-8")
     (odd / "ydotool").chmod(0o755)
