@@ -260,6 +260,8 @@ async def test_activated_and_deactivated_give_press_and_release(
         assert intents == expected
     finally:
         listener.stop()
+    # Stopping closes the connection; the portal closes that peer's sessions.
+    await until(lambda: control(portal, "Press", "s", "dictate") == (0,), 10, "still bound")
     calls = log(portal)["calls"]
     assert [c["member"] for c in calls if c["interface"] != "org.freedesktop.DBus.Properties"][
         :3
@@ -275,3 +277,16 @@ async def test_a_refused_binding_says_so(portal: dict[str, str]) -> None:
     listener = PortalHotkeyListener(parse_chord("<f9>"), Mode.HOLD, lambda intent: None, env=portal)
     with pytest.raises(PortalError, match="cancelled"):
         await asyncio.to_thread(listener.start)
+
+
+async def test_the_sessions_of_a_vanished_connection_are_closed(portal: dict[str, str]) -> None:
+    bus = PortalBus(portal)
+    bus.register_app()
+    handle = session(bus, GLOBAL_SHORTCUTS)
+    shortcut = [("dictate", {"description": ("s", "Dictate")})]
+    bus.request(
+        GLOBAL_SHORTCUTS, "BindShortcuts", "oa(sa{sv})sa{sv}", (handle, shortcut, ""), {}, timeout=5
+    )
+    assert control(portal, "Press", "s", "dictate") == (1,)
+    bus.close()  # no Session.Close: xdp-session.c closes a disconnected peer's sessions
+    await until(lambda: control(portal, "Press", "s", "dictate") == (0,), 10, "still bound")

@@ -17,6 +17,7 @@ shared/xdp-utils.c (xdp_is_valid_token). Like the real portal it:
   (InvalidArgument); a GlobalShortcuts session for a connection without an app id
   (NotAllowed "An app id is required"), an empty shortcut id; Registry.Register twice or
   after a portal call; BindShortcuts a second time in a session (the spec: "only once");
+- closes the sessions of a connection that leaves the bus (on_peer_disconnect);
 - restore tokens: Start with persist_mode 1 or 2 returns one; SelectDevices with a valid one
   restores the grant without a dialog; each is good once.
 
@@ -29,7 +30,9 @@ What it cannot show: a real compositor turning keysyms into characters in a wind
 decodes the keysyms), a real dialog or permission store, the portal backends' own choices
 (xdg-desktop-portal-gnome or -kde may grant fewer devices, choose another trigger, send
 Activated repeatedly while a key is held, or close a session when the screen locks),
-sandboxed (Flatpak) apps, and the app-id check against installed .desktop files.
+sandboxed (Flatpak) apps, the app-id check against installed .desktop files, the Session
+Closed signal (it never closes a session on its own), and the other portal methods
+(pointer, touch, ScreenCast, Clipboard, ListShortcuts, ConfigureShortcuts).
 
 Run: python -m tests.support.portal_stand_in ADDRESS (prints "ready" once it owns its name).
 """
@@ -44,7 +47,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from jeepney import DBusAddress, MessageType, new_error, new_method_return, new_signal
+from jeepney import DBusAddress, MatchRule, MessageType, new_error, new_method_return, new_signal
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import DBusConnection, open_dbus_connection
 from jeepney.low_level import HeaderFields, Message
@@ -126,6 +129,9 @@ class StandIn:
     def serve(self) -> None:
         while True:
             message = self.bus.receive()
+            if message.header.fields.get(HeaderFields.member) == "NameOwnerChanged":
+                self.peer_gone(*message.body)
+                continue
             if message.header.message_type != MessageType.method_call:
                 continue
             fields = message.header.fields
@@ -152,6 +158,13 @@ class StandIn:
             for signal in self.pending:
                 self.bus.send(signal)
             self.pending.clear()
+
+    def peer_gone(self, name: str, old_owner: str, new_owner: str) -> None:
+        """xdp-session.c on_peer_disconnect: a vanished connection's sessions close."""
+        if name.startswith(":") and not new_owner:
+            self.app_ids.pop(name, None)
+            for path in [p for p, s in self.sessions.items() if s.sender == name]:
+                del self.sessions[path]
 
     def dispatch(
         self, interface: str | None, member: str, path: str, sender: str, args: tuple[Any, ...]
@@ -386,6 +399,8 @@ def _jsonable(value: Any) -> Any:
 def main(address: str) -> None:
     connection = open_dbus_connection(address)
     connection.send_and_get_reply(message_bus.RequestName(BUS_NAME))
+    owners = MatchRule(type="signal", interface="org.freedesktop.DBus", member="NameOwnerChanged")
+    connection.send_and_get_reply(message_bus.AddMatch(owners))
     stand_in = StandIn(connection)
     print("ready", flush=True)
     stand_in.serve()

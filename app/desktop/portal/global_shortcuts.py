@@ -155,10 +155,11 @@ class PortalHotkeyListener:
             self._on_lost(reason)
 
     def stop(self) -> None:
+        """Close the connection: the listening thread wakes and ends, and the portal closes
+        the session of a connection that left (desktop-portal/xdp-session.c,
+        on_peer_disconnect). No Session.Close: the thread owns the connection's reads."""
         bus, self._bus = self._bus, None
         if bus is not None:
-            if self._session:
-                bus.close_session(self._session)
             bus.close()
 
 
