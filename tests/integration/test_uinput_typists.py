@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -175,3 +176,33 @@ async def test_the_typing_queue_holds_text_off_the_layout_and_the_status_says_wh
     assert (text, failed) == ("café", True)
     assert "cannot type 'é' (U+00E9) exactly" in why
     assert "cannot type 'é'" in Status(error=why).describe()  # the tray's tooltip
+
+
+def test_gnome_layout_is_read_with_gsettings_and_text_held_on_it(
+    env: dict[str, str], tmp_path: Path
+) -> None:
+    gnome = {
+        **env,
+        "XDG_CURRENT_DESKTOP": "ubuntu:GNOME",
+        "XDG_CONFIG_HOME": str(tmp_path / "config"),
+        "GSETTINGS_BACKEND": "keyfile",  # real gsettings, its settings in a file of our own
+    }
+    key = ["org.gnome.desktop.input-sources", "sources"]
+    subprocess.run(
+        ["gsettings", "set", *key, "[('xkb', 'de'), ('xkb', 'us')]"], env=gnome, check=True
+    )
+    with pytest.raises(TypingError, match="the keyboard layout is 'de'"):
+        open_typist(TypingMethod.YDOTOOL, gnome).type("yes")
+    subprocess.run(["gsettings", "set", *key, "[('xkb', 'us')]"], env=gnome, check=True)
+    open_typist(TypingMethod.YDOTOOL, gnome).type("yes")
+    assert [run["typed"] for run in runs(env, "ydotool")] == ["yes"]
+
+
+def test_kde_layout_is_read_from_kxkbrc(env: dict[str, str], tmp_path: Path) -> None:
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "kxkbrc").write_text("[Layout]\nLayoutList=fr,us\nUse=true\n", encoding="utf-8")
+    kde = {**env, "XDG_CURRENT_DESKTOP": "KDE", "XDG_CONFIG_HOME": str(config)}
+    with pytest.raises(TypingError, match="the keyboard layout is 'fr'"):
+        open_typist(TypingMethod.DOTOOL, kde).type("yes")
+    assert runs(env, "dotool") == []

@@ -2,7 +2,8 @@
 
 Both send key codes, not characters: what comes out depends on the keyboard layout, so each
 text is checked first (``app.core.typing_reach``) and held, with the reason, when it would
-come out wrong. The text goes on standard input, never on the command line: ydotool 1.x
+come out wrong (the desktop's layout: XKB_DEFAULT_LAYOUT, GNOME's input sources through
+gsettings, KDE's kxkbrc). The text goes on standard input, never on the command line: ydotool 1.x
 reads escapes (``\\n``) in its arguments, and dotool takes only stdin.
 
 Command lines, from the tools' sources:
@@ -23,9 +24,12 @@ Command lines, from the tools' sources:
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from collections.abc import Mapping
+from pathlib import Path
 
+from app.core.keyboard_layout import gnome_layout, kde_layout, pick_layout
 from app.core.settings import TypingMethod
 from app.core.typing_reach import cannot_type, tool_layout
 from app.desktop.typists.base import TypingError
@@ -60,6 +64,35 @@ def ydotool_generation(env: Mapping[str, str]) -> str:
     raise TypingError(f"ydotool answered 'ydotool help' in a way not known here: {said[:80]!r}")
 
 
+def desktop_layout(env: Mapping[str, str]) -> str:
+    """The desktop's keyboard layout ("" if not known): XKB_DEFAULT_LAYOUT, else GNOME's
+    first input source (gsettings), else KDE's first layout (kxkbrc)."""
+    desktops = set(env.get("XDG_CURRENT_DESKTOP", "").upper().split(":"))
+    setting = ""
+    gsettings = shutil.which("gsettings", path=env.get("PATH"))
+    if "GNOME" in desktops and gsettings:
+        try:
+            done = subprocess.run(
+                [gsettings, "get", "org.gnome.desktop.input-sources", "sources"],
+                capture_output=True,
+                env=dict(env),
+                timeout=5,
+                check=False,
+            )
+            setting = gnome_layout(done.stdout.decode(errors="replace"))
+        except (OSError, subprocess.TimeoutExpired):
+            setting = ""
+    elif "KDE" in desktops:
+        config = env.get("XDG_CONFIG_HOME") or str(
+            Path(env.get("HOME", "~")).expanduser() / ".config"
+        )
+        try:
+            setting = kde_layout((Path(config) / "kxkbrc").read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError):
+            setting = ""
+    return pick_layout(env, setting)
+
+
 def ydotool_args(generation: str) -> list[str]:
     """The arguments that make this generation of ydotool type its standard input."""
     if generation == YDOTOOL_0_1:
@@ -92,7 +125,7 @@ class UinputTypist:
         self._tool = YDOTOOL if method is TypingMethod.YDOTOOL else DOTOOL
         require(self._tool, self._env)
         self._generation = ydotool_generation(self._env) if self._tool is YDOTOOL else ""
-        self._desktop_layout = self._env.get("XKB_DEFAULT_LAYOUT", "")
+        self._desktop_layout = desktop_layout(self._env)
         self._assumed = tool_layout(method, self._env.get("DOTOOL_XKB_LAYOUT", ""))
 
     @property
