@@ -16,7 +16,7 @@ from pathlib import Path
 
 from app.core.desktop_session import session_kind
 from app.core.settings import TypingMethod
-from app.core.typing_choice import TypingFacts, choose_typing
+from app.core.typing_choice import TypingFacts, choose_typing, wayland_routes
 from app.desktop.typists.base import TypingError, Typist
 from app.desktop.typists.clipboard import WAYLAND_CLIPBOARD, X11_CLIPBOARD, ClipboardTypist
 from app.desktop.typists.command import WTYPE, XDOTOOL, CommandTypist, TypingCommand
@@ -72,7 +72,9 @@ def typing_facts(
         kind,
         desktops,
         tools=frozenset(tool for tool in WAYLAND_TOOLS if which(tool)),
-        portal_keyboard=probes.portal_keyboard(env),
+        # asked only where the portal is a route: asking may start xdg-desktop-portal
+        portal_keyboard=TypingMethod.PORTAL in wayland_routes(desktops)
+        and probes.portal_keyboard(env),
         uinput=probes.uinput(),
         ydotoold=probes.ydotoold(env),
         paste_allowed=probes.paste_allowed,

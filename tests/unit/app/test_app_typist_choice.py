@@ -124,3 +124,19 @@ def test_wlroots_desktops_prefer_wtype() -> None:
     env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "sway"}
     both = {"wtype": "/usr/bin/wtype", "ydotool": "/usr/bin/ydotool"}.get
     assert auto("linux", env, both, PORTAL) is TypingMethod.WTYPE
+
+
+def test_the_portal_is_asked_only_on_desktops_where_it_is_a_route() -> None:
+    asked: list[str] = []
+
+    def portal(env: object) -> bool:
+        asked.append("portal")
+        return True
+
+    probes = Probes(portal_keyboard=portal, uinput=lambda: False, ydotoold=lambda env: True)
+    sway = {"WAYLAND_DISPLAY": "wayland-1", "XDG_CURRENT_DESKTOP": "sway"}
+    assert auto("linux", sway, installed("wtype"), probes) is TypingMethod.WTYPE
+    assert asked == []
+    kde = {"WAYLAND_DISPLAY": "wayland-1", "XDG_CURRENT_DESKTOP": "KDE"}
+    assert auto("linux", kde, installed("wtype"), probes) is TypingMethod.PORTAL
+    assert asked == ["portal"]
