@@ -49,7 +49,9 @@ class TypingMethod(StrEnum):
     XTEST = "xtest"  # X11: XTEST key events, exact for any Unicode text
     XDOTOOL = "xdotool"
     WTYPE = "wtype"  # Wayland (wlroots compositors)
-    YDOTOOL = "ydotool"  # Wayland or console, through uinput
+    YDOTOOL = "ydotool"  # Wayland or console, through uinput (ydotoold)
+    DOTOOL = "dotool"  # Wayland or console, through uinput
+    PORTAL = "portal"  # Wayland on GNOME and KDE: the RemoteDesktop portal's keyboard
     PYNPUT = "pynput"  # Windows and macOS
     CLIPBOARD = "clipboard"  # paste each phrase; the previous clipboard is restored
 
@@ -100,6 +102,7 @@ class DictationSettings:
     typing: TypingMethod = TypingMethod.AUTO
     leading_space: bool = False  # start each dictation with a space (to continue a sentence)
     focus_guard: bool = True  # pause typing when focus leaves the window it started in
+    paste_fallback: bool = False  # auto may paste through the clipboard when nothing can type
     # Hands-free: this long without a word after the model predicts the end of speech
     hands_free_silence: float = 1.0
 

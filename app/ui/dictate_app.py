@@ -26,6 +26,7 @@ from app.backend.stream import Stream
 from app.core.about import about_text
 from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
+from app.core.desktop_session import session_kind
 from app.core.endpoint import Endpoint, endpoint_for
 from app.core.errors import AppError
 from app.core.hands_free import AutoStop
@@ -39,6 +40,8 @@ from app.desktop import words_store
 from app.desktop.dictation import Dictation, WindowEdit
 from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
+from app.desktop.portal.bus import PortalError
+from app.desktop.portal.global_shortcuts import PortalHotkeyListener, portal_hotkey
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.choose import open_typist
 from app.desktop.version import LICENCE, version
@@ -86,7 +89,9 @@ class DictateApp:
         self._captions_only = False  # captions without typing
         self._audio_started = 0.0
         self._dictation_endpoint = Endpoint("")  # set at key-down, used by its connections
-        self._hotkey: HotkeyListener | None = None
+        self._hotkey: HotkeyListener | PortalHotkeyListener | None = None
+        self._hotkey_round = 0  # which _listen_to_hotkey a portal binding belongs to
+        self._hotkey_task: asyncio.Task[None] | None = None
         self.settings_dialog: SettingsDialog | None = None
         self._rules, self._rules_problem = self._load_rules()
         self._auto_stop: AutoStop | None = None  # hands-free: when the dictation ends
@@ -123,7 +128,11 @@ class DictateApp:
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
         self.typing = TypingQueue(
-            lambda: open_typist(self.settings.dictation.typing, self.env),
+            lambda: open_typist(
+                self.settings.dictation.typing,
+                self.env,
+                paste_allowed=self.settings.dictation.paste_fallback,
+            ),
             lambda: open_focus_probe(self.env),
             on_held=self.overlay_held,
         )
@@ -382,6 +391,15 @@ class DictateApp:
         if self._hotkey is not None:
             self._hotkey.stop()
             self._hotkey = None
+        self._hotkey_round += 1
+        if session_kind(self.env) == "wayland":
+            self._hotkey_task = asyncio.get_running_loop().create_task(
+                self._listen_through_portal(self._hotkey_round)
+            )
+            return
+        self._listen_with_pynput()
+
+    def _listen_with_pynput(self) -> None:
         dictation = self.settings.dictation
         try:
             chord = parse_chord(dictation.hotkey)
@@ -395,6 +413,39 @@ class DictateApp:
         self._hotkey = listener
         self._status = replace(self._status, hotkey=str(chord), hotkey_problem=None)
         log.info("listening for the hotkey %s (%s)", chord, dictation.mode.value)
+
+    async def _listen_through_portal(self, round_: int) -> None:
+        """Wayland: the GlobalShortcuts portal where the desktop has one (KDE, GNOME 48+;
+        press and release, so hold mode works); elsewhere pynput, which sees XWayland only."""
+        dictation = self.settings.dictation
+        try:
+            chord = parse_chord(dictation.hotkey)
+            mode = Mode(dictation.mode.value)
+            listener = await portal_hotkey(
+                chord, mode, self._on_intent, self._hotkey_lost, self.env
+            )
+        except (PortalError, ValueError) as exc:
+            if round_ == self._hotkey_round:
+                self._status = replace(self._status, hotkey=None, hotkey_problem=str(exc))
+                log.warning("hotkey: %s", exc)
+                self._render()
+            return
+        if round_ != self._hotkey_round:  # the settings changed meanwhile
+            if listener is not None:
+                listener.stop()
+            return
+        if listener is None:
+            self._listen_with_pynput()
+        else:
+            self._hotkey = listener
+            self._status = replace(self._status, hotkey=str(chord), hotkey_problem=None)
+            log.info(
+                "listening for the hotkey %s (%s) through the GlobalShortcuts portal (%s)",
+                chord,
+                dictation.mode.value,
+                listener.trigger,
+            )
+        self._render()
 
     def _hotkey_lost(self, reason: str) -> None:
         self._hotkey = None

@@ -1,5 +1,6 @@
 """Typing with command-line tools: xdotool and the clipboard into a real window under Xvfb;
-wtype and ydotool (they need Wayland or uinput) through stand-ins that record their arguments."""
+wtype (it needs Wayland) through a stand-in that records its arguments. The uinput tools
+(ydotool, dotool) are in test_uinput_typists.py."""
 
 from __future__ import annotations
 
@@ -163,25 +164,10 @@ def test_real_xdotool_without_a_display_says_so() -> None:
         typist.type("x")
 
 
-def test_ydotool_without_its_daemon_says_to_start_it(tmp_path: Path) -> None:
-    # ydotool 1.x writes this on stdout and exits 2 when ydotoold is not running.
-    stand_in(
-        tmp_path / "bin",
-        "ydotool",
-        "echo \"failed to connect socket '/run/user/1000/.ydotool_socket': No such file\"\n"
-        "echo 'Please check if ydotoold is running.'\nexit 2",
-    )
-    typist = open_typist(TypingMethod.YDOTOOL, {"PATH": str(tmp_path / "bin")})
-    with pytest.raises(TypingError, match="failed to connect socket") as failure:
-        typist.type("x")
-    assert "ydotoold running" in str(failure.value)
-
-
 @pytest.mark.parametrize(
     ("method", "before_text"),
     [
         (TypingMethod.WTYPE, ["--"]),
-        (TypingMethod.YDOTOOL, ["type", "--"]),
         (TypingMethod.XDOTOOL, ["type", "--clearmodifiers", "--delay", "12", "--"]),
     ],
 )

@@ -119,6 +119,7 @@ def test_round_trip_with_a_proxy_backend(qapp: QApplication, keyring_file: Path)
     dialog.dictation.mode_combo.setCurrentIndex(1)
     dialog.dictation.leading_space.setChecked(True)
     dialog.dictation.focus_guard.setChecked(False)
+    dialog.dictation.paste_fallback.setChecked(True)
     typing = list(TYPING_LABELS).index(TypingMethod.CLIPBOARD)
     dialog.dictation.typing_combo.setCurrentIndex(typing)
     dialog.microphone.device_combo.setCurrentIndex(1)  # USB Headset
@@ -139,6 +140,7 @@ def test_round_trip_with_a_proxy_backend(qapp: QApplication, keyring_file: Path)
                 typing=TypingMethod.CLIPBOARD,
                 leading_space=True,
                 focus_guard=False,
+                paste_fallback=True,
             ),
             OverlaySettings(show=False, latency=True, opacity=0.6, geometry=(10, 20, 300, 80)),
             StartupSettings(at_login=True),

@@ -1,12 +1,12 @@
-"""Typing by running a command-line tool once per chunk of text: xdotool, wtype, ydotool.
+"""Typing by running a command-line tool once per chunk of text: xdotool, wtype.
 
 The text goes to the tool as one argument after ``--`` (no shell), so leading spaces, dashes
 and any Unicode reach it unchanged. The tool runs with a UTF-8 locale: xdotool and wtype decode
 their argument with the locale and fail on non-ASCII text under ``C``.
 
-Limits: ydotool types US-layout key codes through uinput, so only ASCII comes out right, and it
-needs ``ydotoold`` running; wtype works only on compositors with the virtual-keyboard protocol
-(Sway, Hyprland and other wlroots compositors; not GNOME).
+Limits: wtype works only on compositors with the virtual-keyboard protocol (Sway, Hyprland
+and other wlroots compositors; not GNOME). The uinput tools (ydotool, dotool) are in
+``uinput_tools``.
 """
 
 from __future__ import annotations
@@ -69,15 +69,6 @@ WTYPE = TypingCommand(
     lambda text: ["--", text],
     _wtype_keys,
 )
-YDOTOOL = TypingCommand(
-    Tool(
-        "ydotool",
-        "ydotool",
-        "ydotool needs ydotoold running: `systemctl --user enable --now ydotool` or start "
-        "`ydotoold`, and YDOTOOL_SOCKET set if its socket is not the default",
-    ),
-    lambda text: ["type", "--", text],
-)
 
 
 def tool_env(env: Mapping[str, str] | None) -> dict[str, str]:
@@ -108,12 +99,15 @@ def run_tool(
     *,
     stdin: str | None = None,
     timeout: float = 10.0,
+    error_mark: str | None = None,
 ) -> str:
     """Run ``tool`` with ``args`` and return its standard output.
 
     Output goes through temporary files, not pipes: xclip and wl-copy leave a process behind
     that keeps them open. A non-zero exit raises :class:`CommandFailed` with the tool's first
     line of error; a tool that cannot start or does not finish raises :class:`TypingError`.
+    ``error_mark``: for tools that exit 0 after an error, a line of standard error starting
+    with it is a failure too.
     """
     argv = [require(tool, env), *args]
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
@@ -133,8 +127,9 @@ def run_tool(
         except OSError as error:
             raise TypingError(f"{tool.program} could not run: {error.strerror}") from None
         stdout, stderr = _read(out), _read(err)
-    if done.returncode != 0:
-        raise CommandFailed(_failure(tool, done.returncode, stderr, stdout))
+    marked = [line for line in stderr.splitlines() if error_mark and line.startswith(error_mark)]
+    if done.returncode != 0 or marked:
+        raise CommandFailed(_failure(tool, done.returncode, "\n".join(marked) or stderr, stdout))
     return stdout
 
 

@@ -44,7 +44,9 @@ TYPING_LABELS: dict[TypingMethod, str] = {
     TypingMethod.XTEST: "X11 key events (XTEST, any character)",
     TypingMethod.XDOTOOL: "xdotool (X11)",
     TypingMethod.WTYPE: "wtype (Wayland, wlroots desktops)",
-    TypingMethod.YDOTOOL: "ydotool (Wayland or console, needs ydotoold)",
+    TypingMethod.YDOTOOL: "ydotool (Wayland or console, needs ydotoold; ASCII only)",
+    TypingMethod.DOTOOL: "dotool (Wayland or console, needs uinput; ASCII only)",
+    TypingMethod.PORTAL: "Desktop portal keyboard (GNOME, KDE; any character)",
     TypingMethod.PYNPUT: "pynput (Windows, macOS)",
     TypingMethod.CLIPBOARD: "Paste through the clipboard (restored afterwards)",
 }

@@ -76,6 +76,7 @@ class DictationSection(QWidget):
         self.silence_spin.setSuffix(" s of silence")
         self.hands_free_note = QLabel(HANDS_FREE_NOTE)
         self.hands_free_note.setWordWrap(True)
+        self.paste_fallback = QCheckBox("Paste through the clipboard when nothing else can type")
         form = QFormLayout(self)
         form.addRow("Hotkey", self.hotkey_edit)
         form.addRow("", self.hotkey_error)
@@ -85,6 +86,7 @@ class DictationSection(QWidget):
         form.addRow("Typing", self.typing_combo)
         form.addRow("", self.leading_space)
         form.addRow("", self.focus_guard)
+        form.addRow("", self.paste_fallback)
         self.hotkey_edit.textChanged.connect(self._hotkey_changed)
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
 
@@ -95,6 +97,7 @@ class DictationSection(QWidget):
         self.leading_space.setChecked(dictation.leading_space)
         self.focus_guard.setChecked(dictation.focus_guard)
         self.silence_spin.setValue(dictation.hands_free_silence)
+        self.paste_fallback.setChecked(dictation.paste_fallback)
         self._hotkey_changed()
         self._mode_changed()
 
@@ -107,6 +110,7 @@ class DictationSection(QWidget):
             leading_space=self.leading_space.isChecked(),
             focus_guard=self.focus_guard.isChecked(),
             hands_free_silence=round(self.silence_spin.value(), 2),
+            paste_fallback=self.paste_fallback.isChecked(),
         )
 
     def mode(self) -> HotkeyMode:

@@ -10,7 +10,7 @@ from app.core.desktop_session import session_kind
 from app.core.errors import AppError
 from app.core.settings import TypingMethod
 from app.desktop.typists.base import TypingError
-from app.desktop.typists.choose import resolve_method
+from app.desktop.typists.choose import Probes, resolve_method
 
 X11 = {"DISPLAY": ":0", "XDG_SESSION_TYPE": "x11"}
 WAYLAND = {"WAYLAND_DISPLAY": "wayland-0", "DISPLAY": ":0", "XDG_SESSION_TYPE": "wayland"}
@@ -20,8 +20,18 @@ def installed(*programs: str) -> Callable[[str], str | None]:
     return lambda program: f"/usr/bin/{program}" if program in programs else None
 
 
-def auto(platform: str, env: dict[str, str], which: Callable[[str], str | None]) -> TypingMethod:
-    return resolve_method(TypingMethod.AUTO, platform, env, which)
+# ydotoold running, no portal, no writable uinput
+DAEMON = Probes(portal_keyboard=lambda env: False, uinput=lambda: False, ydotoold=lambda env: True)
+PORTAL = Probes(portal_keyboard=lambda env: True, uinput=lambda: False, ydotoold=lambda env: True)
+
+
+def auto(
+    platform: str,
+    env: dict[str, str],
+    which: Callable[[str], str | None],
+    probes: Probes = DAEMON,
+) -> TypingMethod:
+    return resolve_method(TypingMethod.AUTO, platform, env, which, probes)
 
 
 @pytest.mark.parametrize("platform", ["win32", "darwin"])
@@ -100,13 +110,33 @@ def test_typing_error_is_an_app_error() -> None:
 
 
 @pytest.mark.parametrize("desktop", ["GNOME", "ubuntu:GNOME", "KDE"])
-def test_gnome_and_kde_prefer_ydotool_which_works_there(desktop: str) -> None:
+def test_gnome_and_kde_prefer_the_portal_then_ydotool_never_wtype(desktop: str) -> None:
     env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": desktop}
     both = {"wtype": "/usr/bin/wtype", "ydotool": "/usr/bin/ydotool"}.get
-    assert resolve_method(TypingMethod.AUTO, "linux", env, both) is TypingMethod.YDOTOOL
+    assert auto("linux", env, both, PORTAL) is TypingMethod.PORTAL
+    assert auto("linux", env, both, DAEMON) is TypingMethod.YDOTOOL
+    nothing = Probes(lambda env: False, lambda: False, lambda env: False)
+    with pytest.raises(TypingError, match=r"portal offers no keyboard.*ydotoold is not running"):
+        auto("linux", env, both, nothing)
 
 
 def test_wlroots_desktops_prefer_wtype() -> None:
     env = {"WAYLAND_DISPLAY": "wayland-0", "XDG_CURRENT_DESKTOP": "sway"}
     both = {"wtype": "/usr/bin/wtype", "ydotool": "/usr/bin/ydotool"}.get
-    assert resolve_method(TypingMethod.AUTO, "linux", env, both) is TypingMethod.WTYPE
+    assert auto("linux", env, both, PORTAL) is TypingMethod.WTYPE
+
+
+def test_the_portal_is_asked_only_on_desktops_where_it_is_a_route() -> None:
+    asked: list[str] = []
+
+    def portal(env: object) -> bool:
+        asked.append("portal")
+        return True
+
+    probes = Probes(portal_keyboard=portal, uinput=lambda: False, ydotoold=lambda env: True)
+    sway = {"WAYLAND_DISPLAY": "wayland-1", "XDG_CURRENT_DESKTOP": "sway"}
+    assert auto("linux", sway, installed("wtype"), probes) is TypingMethod.WTYPE
+    assert asked == []
+    kde = {"WAYLAND_DISPLAY": "wayland-1", "XDG_CURRENT_DESKTOP": "KDE"}
+    assert auto("linux", kde, installed("wtype"), probes) is TypingMethod.PORTAL
+    assert asked == ["portal"]
