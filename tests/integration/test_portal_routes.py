@@ -16,12 +16,21 @@ from typing import Any
 import pytest
 
 from app.core.hotkey import Intent, Mode, parse_chord
+from app.core.voice_edits import Key
 from app.desktop.portal.bus import PortalBus, PortalError
 from app.desktop.portal.global_shortcuts import PortalHotkeyListener, preferred_trigger
 from app.desktop.portal.restore_token import RestoreTokenStore
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.keysyms import SPECIAL, UNICODE_KEYSYM_OFFSET
-from app.desktop.typists.portal_keyboard import REMOTE_DESKTOP, PortalTypist, offers_keyboard
+from app.desktop.typists.portal_keyboard import (
+    BACKSPACE,
+    REMOTE_DESKTOP,
+    RETURN,
+    SHIFT_L,
+    TAB,
+    PortalTypist,
+    offers_keyboard,
+)
 from tests.support.desktop import until
 from tests.support.private_bus import private_session_bus
 
@@ -97,6 +106,24 @@ def test_the_portal_typist_types_exact_unicode_as_keysyms(
     assert options["types"] == ["u", 1]
     assert options["persist_mode"] == ["u", 2]
     assert record["dialogs"] == ["RemoteDesktop.Start"]  # once for the whole session
+
+
+def test_the_portal_typist_scratches_and_presses_keys(
+    portal: dict[str, str], tmp_path: Path
+) -> None:
+    """ "scratch that" is one BackSpace per character typed; Shift+Return holds Shift."""
+    typist = PortalTypist(portal, RestoreTokenStore(tmp_path / "token"))
+    typist.type("café")
+    typist.delete(2)
+    typist.press(Key.SHIFT_RETURN)
+    typist.press(Key.TAB)
+    typist.close()
+    keysyms = [tuple(pair) for pair in log(portal)["keysyms"]]
+    assert keysyms[8:] == [
+        (BACKSPACE, 1), (BACKSPACE, 0), (BACKSPACE, 1), (BACKSPACE, 0),
+        (SHIFT_L, 1), (RETURN, 1), (RETURN, 0), (SHIFT_L, 0),
+        (TAB, 1), (TAB, 0),
+    ]  # fmt: skip
 
 
 def test_consent_is_asked_once_and_remembered_by_the_restore_token(

@@ -16,6 +16,7 @@ import pytest
 
 from app.core.settings import TypingMethod
 from app.core.status import Status
+from app.core.voice_edits import Key
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.choose import open_typist
@@ -127,6 +128,23 @@ def test_dotool_types_lines_and_tabs_as_keys_exactly(env: dict[str, str]) -> Non
     assert first["argv"] == []
     assert first["typed"] == ASCII
     assert second["typed"] == "\n\n"
+
+
+def test_dotool_scratches_and_presses_keys(env: dict[str, str]) -> None:
+    typist = open_typist(TypingMethod.DOTOOL, env)
+    typist.type("oops")
+    typist.delete(4)  # type: ignore[attr-defined]
+    typist.press(Key.SHIFT_RETURN)  # type: ignore[attr-defined]
+    typist.press(Key.TAB)  # type: ignore[attr-defined]
+    assert [run["typed"] for run in runs(env, "dotool")] == ["oops", "\b\b\b\b", "\n", "\t"]
+
+
+def test_ydotool_presses_no_keys_here(env: dict[str, str]) -> None:
+    """The typing queue types a new line as text for it and does not scratch with it."""
+    typist = open_typist(TypingMethod.YDOTOOL, {**env, "YDOTOOL_STAND_IN": "1.0.4"})
+    assert not typist.can_press  # type: ignore[attr-defined]
+    with pytest.raises(TypingError, match="does not press keys"):
+        typist.delete(1)  # type: ignore[attr-defined]
 
 
 def test_dotool_without_uinput_says_so(env: dict[str, str]) -> None:

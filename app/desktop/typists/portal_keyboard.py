@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app.core.voice_edits import Key
 from app.desktop.portal.bus import CALL_TIMEOUT, PortalBus, PortalError, new_token
 from app.desktop.portal.restore_token import RestoreTokenStore
 from app.desktop.typists.base import TypingError
@@ -23,6 +24,8 @@ REMOTE_DESKTOP = "org.freedesktop.portal.RemoteDesktop"
 KEYBOARD = 1  # AvailableDeviceTypes / types bit
 PERSIST_UNTIL_REVOKED = 2
 CONSENT_TIMEOUT = 300.0  # seconds the user has to answer the portal's dialog
+# X keysyms (xkbcommon-keysyms.h) of the keys voice commands press
+BACKSPACE, RETURN, TAB, SHIFT_L = 0xFF08, 0xFF0D, 0xFF09, 0xFFE1
 
 
 def offers_keyboard(env: Mapping[str, str]) -> bool:
@@ -60,19 +63,30 @@ class PortalTypist:
 
     def type(self, text: str) -> None:
         """Send each character's keysym, pressed and released."""
-        if not text:
+        self._send([(keysym_for(char), state) for char in text for state in (1, 0)])
+
+    def delete(self, count: int) -> None:
+        """Delete the ``count`` characters before the cursor: one BackSpace each."""
+        if count < 0:
+            raise ValueError(f"cannot delete a negative count of characters: {count}")
+        self._send([(BACKSPACE, state) for _ in range(count) for state in (1, 0)])
+
+    def press(self, key: Key) -> None:
+        """Press Return, Tab or Shift+Return."""
+        keysym = TAB if key is Key.TAB else RETURN
+        taps = [(keysym, 1), (keysym, 0)]
+        self._send([(SHIFT_L, 1), *taps, (SHIFT_L, 0)] if key is Key.SHIFT_RETURN else taps)
+
+    def _send(self, events: list[tuple[int, int]]) -> None:
+        """Each (keysym, state) in order: 1 pressed, 0 released."""
+        if not events:
             return
         try:
             bus, session = self._started()
-            for char in text:
-                keysym = keysym_for(char)
-                for state in (1, 0):
-                    bus.call(
-                        REMOTE_DESKTOP,
-                        "NotifyKeyboardKeysym",
-                        "oa{sv}iu",
-                        (session, {}, keysym, state),
-                    )
+            for keysym, state in events:
+                bus.call(
+                    REMOTE_DESKTOP, "NotifyKeyboardKeysym", "oa{sv}iu", (session, {}, keysym, state)
+                )
         except PortalError as error:
             self.close()
             raise TypingError(f"the RemoteDesktop portal: {error}") from None

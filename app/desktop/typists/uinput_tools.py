@@ -32,6 +32,7 @@ from pathlib import Path
 from app.core.keyboard_layout import gnome_layout, kde_layout, pick_layout
 from app.core.settings import TypingMethod
 from app.core.typing_reach import cannot_type, tool_layout
+from app.core.voice_edits import Key
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.command import Tool, require, run_tool, tool_env
 
@@ -42,6 +43,8 @@ YDOTOOL = Tool(
     "`ydotoold`, and YDOTOOL_SOCKET set if its socket is not the default",
 )
 DOTOOL = Tool("dotool", "dotool", "dotool needs write access to /dev/uinput (the input group)")
+# dotool's key names are Linux's KEY_* names in lower case (dotool.go); chords join with "+"
+DOTOOL_KEYS = {Key.RETURN: "enter", Key.TAB: "tab", Key.SHIFT_RETURN: "shift+enter"}
 
 YDOTOOL_0_1 = "0.1"  # Debian 12's 0.1.8
 YDOTOOL_1 = "1"
@@ -158,6 +161,29 @@ class UinputTypist:
                 timeout=timeout,
                 error_mark="ydotool: type: error",
             )
+
+    @property
+    def can_press(self) -> bool:
+        """dotool presses keys (delete, press); this app does not press keys with ydotool,
+        whose key command differs between its versions (a new line is typed as text)."""
+        return self._tool is DOTOOL
+
+    def delete(self, count: int) -> None:
+        """Delete the ``count`` characters before the cursor, one BackSpace each (dotool)."""
+        if count < 0:
+            raise ValueError(f"cannot delete a negative count of characters: {count}")
+        self._dotool_keys(["backspace"] * count)
+
+    def press(self, key: Key) -> None:
+        """Press Return, Tab or Shift+Return (dotool)."""
+        self._dotool_keys([DOTOOL_KEYS[key]])
+
+    def _dotool_keys(self, chords: list[str]) -> None:
+        if self._tool is not DOTOOL:
+            raise TypingError(f"{self.name} does not press keys here")
+        if chords:
+            script = "".join(f"key {chord}\n" for chord in chords)
+            run_tool(DOTOOL, [], self._env, stdin=script, timeout=10, error_mark="dotool")
 
     def close(self) -> None:
         """Nothing to release: each text is a separate run."""
