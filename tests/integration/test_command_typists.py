@@ -144,7 +144,7 @@ def test_ydotool_without_its_daemon_says_to_start_it(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("method", "before_text"),
     [
-        (TypingMethod.WTYPE, ["--"]),
+        (TypingMethod.WTYPE, ["-s", "30", "--"]),
         (TypingMethod.YDOTOOL, ["type", "--"]),
         (TypingMethod.XDOTOOL, ["type", "--clearmodifiers", "--delay", "12", "--"]),
     ],
@@ -171,4 +171,4 @@ def test_a_utf8_locale_is_left_as_it_is(tmp_path: Path) -> None:
     stand_in(tmp_path / "bin", "wtype", RECORD_ARGV)
     env = {"PATH": str(tmp_path / "bin"), "RECORD": str(record), "LANG": "de_DE.UTF-8"}
     open_typist(TypingMethod.WTYPE, env).type("ä")
-    assert record.read_bytes().decode().split("\0")[:-1] == ["", "--", "ä"]
+    assert record.read_bytes().decode().split("\0")[:-1] == ["", "-s", "30", "--", "ä"]

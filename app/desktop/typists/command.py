@@ -45,9 +45,13 @@ XDOTOOL = TypingCommand(
     # --clearmodifiers: keys the user still holds (a hotkey chord) are lifted while typing.
     lambda text: ["type", "--clearmodifiers", "--delay", "12", "--", text],
 )
+# wtype uploads a keymap for the text's characters, then presses keys. Without a pause
+# between the two, sway 1.7 drops the first character of nearly every run (the focused client
+# gets the key before the new keymap); 30 ms typed every run exactly (tests/wayland).
+WTYPE_LEADING_PAUSE_MS = 30
 WTYPE = TypingCommand(
     Tool("wtype", "wtype", "wtype needs a compositor with the virtual-keyboard protocol"),
-    lambda text: ["--", text],
+    lambda text: ["-s", str(WTYPE_LEADING_PAUSE_MS), "--", text],
 )
 YDOTOOL = TypingCommand(
     Tool(
