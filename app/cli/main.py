@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command, words_command
+from app.cli import deploy_command, shortcut, words_command
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -301,6 +301,12 @@ COMMANDS: tuple[Command, ...] = (
         "your own words: list, add, remove, import or export the replacement rules",
         words_command.add_arguments,
         words_command.run,
+    ),
+    Command(
+        "shortcut",
+        "print, or with --install write, the desktop's key binding for push-to-talk (Wayland)",
+        shortcut.add_arguments,
+        shortcut.run,
     ),
     Command(
         "serve",

@@ -35,11 +35,10 @@ APP_ID = "kyutai-dictate"
 SWAY_CONFIG = """\
 xwayland disable
 output HEADLESS-1 resolution 1280x720 position 0 0
-bar {{
+bar {
     position top
     tray_output *
-}}
-include {config_dir}/config.d/*
+}
 """
 
 # The session bus's own config plus a policy that lets sway's user and this one connect
@@ -198,7 +197,7 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> No
 def _sway(sway_dir: Path, bus: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
     config_dir = sway_dir / "config" / "sway"
     (config_dir / "config.d").mkdir(parents=True)
-    (config_dir / "config").write_text(SWAY_CONFIG.format(config_dir=config_dir))
+    (config_dir / "config").write_text(SWAY_CONFIG)
     for path in (sway_dir, sway_dir / "config", config_dir, config_dir / "config.d"):
         _run_as_sway_user(path)
     env = {
