@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import fnmatch
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -124,10 +125,17 @@ def includes(config: str, target: Path, env: Mapping[str, str]) -> bool:
     for line in config.splitlines():
         words = line.replace("=", " ").split(maxsplit=1)
         if len(words) == 2 and words[0] in ("include", "source"):
-            pattern = os.path.expandvars(os.path.expanduser(words[1].strip().strip("'\"")))
+            pattern = _expand(words[1].strip().strip("'\""), env)
             if fnmatch.fnmatch(str(target), pattern) or pattern == str(target):
                 return True
     return False
+
+
+def _expand(path: str, env: Mapping[str, str]) -> str:
+    """``~``, ``$VAR`` and ``${VAR}`` of a config's path, with ``env``'s values."""
+    home = env.get("HOME", "~")
+    path = home + path[1:] if path == "~" or path.startswith("~/") else path
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: env.get(m[1] or m[2], m[0]), path)
 
 
 def _config_file(
