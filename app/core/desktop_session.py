@@ -56,3 +56,20 @@ def wayland_desktop(env: Mapping[str, str]) -> Desktop | None:
         if desktop.value in names:
             return desktop
     return None
+
+
+def focus_guard_unavailable(env: Mapping[str, str], platform: str) -> str | None:
+    """Why the focus guard cannot work here (the settings show it), or None where it can."""
+    if platform == "win32":
+        return None
+    if platform == "darwin":
+        return "the focus guard is off on macOS: this app cannot read the focused window there yet"
+    kind = session_kind(env)
+    if kind == "x11" or wayland_desktop(env) in (Desktop.SWAY, Desktop.HYPRLAND):
+        return None
+    if kind == "wayland":
+        return (
+            "the focus guard is off on this Wayland desktop: it does not tell apps the focused "
+            "window (sway and Hyprland do), so typing goes wherever the focus is"
+        )
+    return "the focus guard needs a desktop session (X11, sway or Hyprland)"

@@ -10,8 +10,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from tests.conftest import DoubleFactory, ProxyFactory
 from tests.support.desktop import Process, app_command, spawn, target_window, text_in, until
 from tests.support.scripted_stream import scripted_stream
+from tests.support.speech import SENTENCES, speech, write_wav
 from tests.support.sway import WaylandDesktop
 
 WORDS = [" Größe", " “quoted”", " café…", " 日本語", " €5"]
@@ -82,6 +84,30 @@ async def test_push_to_talk_through_sway_bindings_types_exact_unicode(
                 ("start", 0),
                 ("stop", 0),
             ]
+
+
+async def test_speech_from_the_microphone_is_typed_while_the_key_is_held(
+    sway: WaylandDesktop,
+    moshi_double: DoubleFactory,
+    proxy: ProxyFactory,
+    speech_dir: Path,
+    tmp_path: Path,
+) -> None:
+    wav = write_wav(tmp_path / "speech.wav", speech(SENTENCES[:1], speech_dir, gap_seconds=0.3))
+    typed = tmp_path / "typed.txt"
+    install_shortcut(sway)
+    async with (
+        moshi_double(step_seconds=0.08, warmup_seconds=0.5) as double,
+        proxy(double.url) as server,
+    ):
+        sway.use_backend(server.url)
+        async with target_window(sway.env, typed), wayland_app(sway) as app:
+            held = asyncio.create_task(asyncio.to_thread(push_to_talk, sway, 7000))
+            await app.wait_for_line("capturing from")
+            await asyncio.to_thread(sway.mic.play, wav)
+            await held
+            text = await text_in(typed, SENTENCES[0])
+            assert text == SENTENCES[0], f"{app.output}\n{relayed(sway)}"
 
 
 async def test_tray_icon_registers_with_swaybar(sway: WaylandDesktop) -> None:
