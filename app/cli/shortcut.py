@@ -19,7 +19,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from app.core.desktop_session import wayland_desktop
@@ -40,6 +40,8 @@ from app.core.shortcuts import (
     sway_binding,
 )
 from app.desktop import settings_store
+
+Which = Callable[[str], str | None]  # shutil.which on a given PATH
 
 _HERE = Path(__file__).resolve()
 # A checkout has resources/ at the top; an installed wheel carries it inside the package.
@@ -81,10 +83,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         if desktop is Desktop.SWAY:
             binding = sway_binding(chord, command, hold, _rules("sway.conf"))
-            return _config_file(binding, *_sway_paths(env), args.install, env)
+            return _config_file(binding, *config_paths(desktop, env), args.install, env)
         if desktop is Desktop.HYPRLAND:
             binding = hyprland_binding(chord, command, hold, _rules("hyprland.conf"))
-            return _config_file(binding, *_hyprland_paths(env), args.install, env)
+            return _config_file(binding, *config_paths(desktop, env), args.install, env)
         if desktop is Desktop.GNOME:
             return _gnome(settings.hotkey, command, args.install)
         return _kde(settings.hotkey, command, args.install, env)
@@ -108,16 +110,24 @@ def _config_home(env: Mapping[str, str]) -> Path:
     return Path(env.get("XDG_CONFIG_HOME") or Path(env.get("HOME", "~")).expanduser() / ".config")
 
 
-def _sway_paths(env: Mapping[str, str]) -> tuple[Path, Path, str, list[str]]:
-    home = _config_home(env) / "sway"
-    target = home / "config.d" / "kyutai-dictate.conf"
-    return target, home / "config", f"include {target}", ["swaymsg", "reload"]
-
-
-def _hyprland_paths(env: Mapping[str, str]) -> tuple[Path, Path, str, list[str]]:
+def config_paths(desktop: Desktop, env: Mapping[str, str]) -> tuple[Path, Path, str, list[str]]:
+    """sway's or Hyprland's: the file we write, the main config that must include it, the
+    line that includes it, and the command that reloads the config."""
+    if desktop is Desktop.SWAY:
+        home = _config_home(env) / "sway"
+        target = home / "config.d" / "kyutai-dictate.conf"
+        return target, home / "config", f"include {target}", ["swaymsg", "reload"]
     home = _config_home(env) / "hypr"
     target = home / "kyutai-dictate.conf"
     return target, home / "hyprland.conf", f"source = {target}", ["hyprctl", "reload"]
+
+
+def installed(desktop: Desktop, env: Mapping[str, str]) -> bool:
+    """Whether sway's or Hyprland's config has our bindings (written and included)."""
+    target, main = config_paths(desktop, env)[:2]
+    if not (target.is_file() and main.is_file()):
+        return False
+    return includes(main.read_text(encoding="utf-8", errors="replace"), target, env)
 
 
 def includes(config: str, target: Path, env: Mapping[str, str]) -> bool:
