@@ -121,10 +121,9 @@ def _hotkey(env: Mapping[str, str], hotkey: str) -> Finding:
 
 
 def _tray(env: Mapping[str, str]) -> Finding:
-    from PySide6.QtWidgets import QApplication, QSystemTrayIcon
+    from app.ui.self_test import tray_host_running
 
-    QApplication.instance() or QApplication(sys.argv[:1])
-    if not QSystemTrayIcon.isSystemTrayAvailable():
+    if not tray_host_running():
         return Finding("tray", "none", NO_TRAY)
     if session_kind(env) == "wayland":
         return Finding("tray", "a StatusNotifierItem host is running")

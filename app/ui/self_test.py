@@ -8,7 +8,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from PySide6.QtWidgets import QApplication, QPlainTextEdit
+from PySide6.QtWidgets import QApplication, QPlainTextEdit, QSystemTrayIcon
 
 from app.desktop.typists.base import Typist
 
@@ -26,9 +26,16 @@ class SelfTest:
         return self.error is None and self.typed == SAMPLE
 
 
+def tray_host_running() -> bool:
+    """Whether a tray would show the app's icon (a StatusNotifierItem host on Wayland)."""
+    QApplication.instance() or QApplication(sys.argv[:1])
+    return bool(QSystemTrayIcon.isSystemTrayAvailable())
+
+
 def run_self_test(typist: Typist, timeout: float = 15.0) -> SelfTest:
     """Show the window, wait for its focus, type :data:`SAMPLE`, and wait for it to arrive."""
     app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
     editor = QPlainTextEdit()
     editor.setWindowTitle(TITLE)
     editor.resize(520, 160)
@@ -53,7 +60,7 @@ def run_self_test(typist: Typist, timeout: float = 15.0) -> SelfTest:
         worker = threading.Thread(target=type_sample, daemon=True)
         worker.start()
         while time.monotonic() < deadline and editor.toPlainText() != SAMPLE:
-            if failure or (not worker.is_alive() and _settled(app, editor)):
+            if failure or (not worker.is_alive() and _settled(editor)):
                 break
             app.processEvents()
             time.sleep(0.01)
@@ -64,7 +71,7 @@ def run_self_test(typist: Typist, timeout: float = 15.0) -> SelfTest:
         app.processEvents()
 
 
-def _settled(app: QApplication | object, editor: QPlainTextEdit, wait: float = 0.5) -> bool:
+def _settled(editor: QPlainTextEdit, wait: float = 0.5) -> bool:
     """After the typist returned: keys still on their way get ``wait`` seconds to arrive."""
     end = time.monotonic() + wait
     while time.monotonic() < end and editor.toPlainText() != SAMPLE:
