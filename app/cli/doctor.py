@@ -16,7 +16,7 @@ from app.cli import shortcut
 from app.core.desktop_session import focus_guard_unavailable, session_kind, wayland_desktop
 from app.core.settings import TypingMethod
 from app.core.shortcuts import Desktop
-from app.desktop import settings_store
+from app.desktop import compositor_config, settings_store
 from app.desktop.typists.base import TypingError
 from app.desktop.typists.choose import resolve_method
 
@@ -102,9 +102,9 @@ def _hotkey(env: Mapping[str, str], hotkey: str) -> Finding:
     install = "run `kyutai-dictate shortcut --install`"
     if desktop in (Desktop.SWAY, Desktop.HYPRLAND):
         assert desktop is not None
-        target = shortcut.config_paths(desktop, env)[0]
+        target = compositor_config.config_paths(desktop, env)[0]
         name = "sway key bindings" if desktop is Desktop.SWAY else "Hyprland binds"
-        if shortcut.installed(desktop, env):
+        if compositor_config.installed(desktop, env):
             return Finding("hotkey", f"{name}, installed ({target})")
         return Finding("hotkey", f"{name}, not installed", f"{install} (it includes {target})")
     if desktop in (Desktop.GNOME, Desktop.KDE):

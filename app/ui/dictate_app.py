@@ -26,12 +26,15 @@ from app.backend.stream import Stream
 from app.core.about import about_text
 from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
+from app.core.desktop_session import session_kind, wayland_desktop
 from app.core.endpoint import Endpoint, endpoint_for
 from app.core.errors import AppError
 from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase
 from app.core.settings import Settings
+from app.core.shortcuts import Desktop
 from app.core.status import Status
+from app.desktop import compositor_config
 from app.desktop.dictation import Dictation
 from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
@@ -47,6 +50,12 @@ from server.protocol.stream import ServerMessage, Token
 log = logging.getLogger(__name__)
 
 HIDE_OVERLAY_AFTER_MS = 2500  # the caption stays a moment after the last word
+NO_TRAY_NOTICE_S = 15.0  # how long the overlay says how to reach an app without a tray
+NO_TRAY = (
+    "no system tray on this desktop: reach kyutai-dictate with 'kyutai-dictate show' "
+    "(settings), 'kyutai-dictate toggle' (or start/stop) and 'kyutai-dictate quit'; "
+    "the icon appears if a tray does"
+)
 CONNECT_TIMEOUT = 30.0  # per attempt; the session retries within its own time limit
 
 
@@ -82,15 +91,15 @@ class DictateApp:
         self._audio_started = 0.0
         self._dictation_endpoint = Endpoint("")  # set at key-down, used by its connections
         self._hotkey: HotkeyListener | None = None
+        # sway and Hyprland tile the overlay and give it the focus without our window rules.
+        self._overlay_would_take_focus = False
         self.settings_dialog: SettingsDialog | None = None
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
-        if not tray_available():  # e.g. the app autostarted before the desktop's panel
-            log.warning(
-                "no system tray on this desktop: the hotkey, the captions and "
-                "'kyutai-dictate toggle' work; the icon appears if a tray does"
-            )
+        self._has_tray = tray_available()
+        if not self._has_tray:  # e.g. the app autostarted before the desktop's panel
+            log.warning("%s", NO_TRAY)
         self.tray = Tray()
         self.tray.toggle_dictation.connect(self.toggle)
         self.tray.show_captions.connect(self._set_captions_always)
@@ -125,6 +134,10 @@ class DictateApp:
         self._listen_to_hotkey()
         self._render()
         self.tray.show()
+        if not self._has_tray:  # say it on screen: the log is not where a user looks
+            self.overlay.set_state(self._status.look, NO_TRAY)
+            self._show_overlay(force=True)
+            asyncio.get_running_loop().call_later(NO_TRAY_NOTICE_S, self._hide_overlay_if_done)
         log.info("kyutai-dictate is running (%s)", self._status.describe())
         if not self.settings.backend.configured:
             self.open_settings(first_run=True)
@@ -144,12 +157,13 @@ class DictateApp:
         self._quit.set()
 
     def show(self) -> None:
-        """A second launch asked us to show ourselves: the captions and, if unset, settings."""
+        """A second launch asked us to show ourselves: the captions and, if unset or if
+        there is no tray to reach them from, the settings."""
         log.info("shown on request")
-        self.overlay.show()
+        self._show_overlay(force=True)
         self.overlay.raise_()
-        if not self.settings.backend.configured:
-            self.open_settings(first_run=True)
+        if not self.settings.backend.configured or not self._has_tray:
+            self.open_settings(first_run=not self.settings.backend.configured)
 
     # -- dictation -----------------------------------------------------------------------
 
@@ -312,6 +326,8 @@ class DictateApp:
             self._hotkey.stop()
             self._hotkey = None
         dictation = self.settings.dictation
+        if self._compositor_binds_hotkey():
+            return
         try:
             chord = parse_chord(dictation.hotkey)
             listener = HotkeyListener(
@@ -325,6 +341,29 @@ class DictateApp:
         self._hotkey = listener
         self._status = replace(self._status, hotkey=str(chord), hotkey_problem=None)
         log.info("listening for the hotkey %s (%s)", chord, dictation.mode.value)
+
+    def _compositor_binds_hotkey(self) -> bool:
+        """On sway and Hyprland the compositor's key binding runs ``kyutai-dictate
+        start``/``stop`` (no Wayland app sees global keys): say whether it is installed."""
+        desktop = wayland_desktop(self.env) if session_kind(self.env) == "wayland" else None
+        if desktop not in (Desktop.SWAY, Desktop.HYPRLAND):
+            return False
+        assert desktop is not None
+        hotkey = self.settings.dictation.hotkey
+        self._overlay_would_take_focus = not compositor_config.installed(desktop, self.env)
+        if not self._overlay_would_take_focus:
+            route = f"{hotkey} ({desktop.value} key binding)"
+            self._status = replace(self._status, hotkey=route, hotkey_problem=None)
+            log.info("hotkey: the %s key binding runs kyutai-dictate start/stop", desktop.value)
+        else:
+            problem = (
+                f"Wayland shows no app the keys: run 'kyutai-dictate shortcut --install' to "
+                f"bind {hotkey} in {desktop.value} (and to show the captions, whose window "
+                f"rules it installs)"
+            )
+            self._status = replace(self._status, hotkey=None, hotkey_problem=problem)
+            log.warning("hotkey: %s", problem)
+        return True
 
     def _hotkey_lost(self, reason: str) -> None:
         self._hotkey = None
@@ -349,6 +388,8 @@ class DictateApp:
         self._render()
 
     def _show_overlay(self, force: bool = False) -> None:
+        if self._overlay_would_take_focus:
+            return  # typing would go into it: the words reach the window, unseen
         if force or self.settings.overlay.show or self._captions_always:
             self.overlay.show()
 

@@ -35,6 +35,8 @@ APP_ID = "kyutai-dictate"
 SWAY_CONFIG = """\
 xwayland disable
 output HEADLESS-1 resolution 1280x720 position 0 0
+"""
+BAR = """\
 bar {
     position top
     tray_output *
@@ -194,10 +196,10 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = 15.0) -> No
 
 
 @contextmanager
-def _sway(sway_dir: Path, bus: str, log: Path) -> Iterator[subprocess.Popen[bytes]]:
+def _sway(sway_dir: Path, bus: str, log: Path, tray: bool) -> Iterator[subprocess.Popen[bytes]]:
     config_dir = sway_dir / "config" / "sway"
     (config_dir / "config.d").mkdir(parents=True)
-    (config_dir / "config").write_text(SWAY_CONFIG)
+    (config_dir / "config").write_text(SWAY_CONFIG + (BAR if tray else ""))
     for path in (sway_dir, sway_dir / "config", config_dir, config_dir / "config.d"):
         _run_as_sway_user(path)
     env = {
@@ -238,8 +240,9 @@ def _sway(sway_dir: Path, bus: str, log: Path) -> Iterator[subprocess.Popen[byte
 
 
 @contextmanager
-def sway_desktop(home: Path) -> Iterator[WaylandDesktop]:
-    """Headless sway with a tray host, D-Bus, a virtual microphone and the relay."""
+def sway_desktop(home: Path, tray: bool = True) -> Iterator[WaylandDesktop]:
+    """Headless sway with a tray host (swaybar, unless ``tray`` is False), D-Bus, a virtual
+    microphone and the relay."""
     missing = [tool for tool in TOOLS if shutil.which(tool) is None]
     if missing:
         raise RuntimeError(f"{', '.join(missing)} missing: run the README's test command")
@@ -261,7 +264,9 @@ def sway_desktop(home: Path) -> Iterator[WaylandDesktop]:
             env = {
                 **mic.env,
                 "HOME": str(home),
-                "XDG_CONFIG_HOME": str(home / "config"),
+                # sway's own: `kyutai-dictate shortcut --install` writes its bindings there
+                # (the app's settings file is given with --config, see Desktop.config).
+                "XDG_CONFIG_HOME": str(sway_dir / "config"),
                 "XDG_STATE_HOME": str(home / "state"),
                 "XDG_CACHE_HOME": str(home / "cache"),
                 "PYTHON_KEYRING_BACKEND": "tests.support.file_keyring.FileKeyring",
@@ -272,7 +277,7 @@ def sway_desktop(home: Path) -> Iterator[WaylandDesktop]:
             for variable in ("DISPLAY", "WAYLAND_DISPLAY", "SWAYSOCK", "XDG_CURRENT_DESKTOP"):
                 env.pop(variable, None)
             (Path(env["XDG_RUNTIME_DIR"])).chmod(0o700)
-            with _session_bus(shared, env) as bus, _sway(sway_dir, bus, home / "sway.log"):
+            with _session_bus(shared, env) as bus, _sway(sway_dir, bus, home / "sway.log", tray):
                 sockets = list(sway_dir.glob("sway-ipc.*.sock"))
                 env.update(
                     DBUS_SESSION_BUS_ADDRESS=bus,
@@ -286,7 +291,8 @@ def sway_desktop(home: Path) -> Iterator[WaylandDesktop]:
                 )
                 relay = Relay(fifo, env)
                 session = WaylandDesktop(env, home, mic, sway_dir=sway_dir, relay=relay)
-                _wait(lambda: _has_owner(env, "org.kde.StatusNotifierWatcher"), "swaybar's tray")
+                if tray:
+                    _wait(lambda: _has_owner(env, "org.kde.StatusNotifierWatcher"), "the tray")
                 relay.start()
                 try:
                     yield session

@@ -22,8 +22,7 @@ def doctor(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
 
 def test_on_sway_doctor_reports_the_routes_and_types_exactly(sway: WaylandDesktop) -> None:
     install_shortcut(sway)
-    env = {**sway.env, "XDG_CONFIG_HOME": str(sway.sway_config_home)}
-    done = doctor(env)
+    done = doctor(sway.env)
     report = done.stdout
     assert "session: wayland (sway)" in report, report + done.stderr
     assert "typing: wtype (auto)" in report

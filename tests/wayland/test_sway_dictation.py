@@ -30,7 +30,7 @@ def cli(d: WaylandDesktop, *args: str, **env: str) -> subprocess.CompletedProces
 def install_shortcut(d: WaylandDesktop) -> str:
     """``kyutai-dictate shortcut --install`` for sway's configuration (the shim's path is the
     program on PATH, so the bindings reach the app through the relay)."""
-    done = cli(d, "shortcut", "--install", XDG_CONFIG_HOME=str(d.sway_config_home))
+    done = cli(d, "shortcut", "--install")
     assert done.returncode == 0, done.stderr
     return done.stdout
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from app.cli.shortcut import _rules, includes
+from app.cli.shortcut import _rules
 from app.core.desktop_session import wayland_desktop
 from app.core.hotkey import parse_chord
 from app.core.shortcuts import (
@@ -28,6 +28,7 @@ from app.core.shortcuts import (
     parse_gvariant_strings,
     sway_binding,
 )
+from app.desktop.compositor_config import includes
 from tests.support.hyprland_config import HyprlandConfigError, check_bind, check_config
 
 ROOT = Path(__file__).resolve().parents[3]
