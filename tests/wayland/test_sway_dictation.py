@@ -86,7 +86,7 @@ async def test_push_to_talk_through_sway_bindings_types_exact_unicode(
             ]
 
 
-async def test_speech_from_the_microphone_is_typed_while_the_key_is_held(
+async def test_speech_from_the_virtual_microphone_is_dictated_push_to_talk(
     sway: WaylandDesktop,
     moshi_double: DoubleFactory,
     proxy: ProxyFactory,
