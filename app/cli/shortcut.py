@@ -168,7 +168,8 @@ def _gnome(chord_text: str, command: str, install: bool) -> int:
 
 def _kde(chord_text: str, command: str, install: bool, env: Mapping[str, str]) -> int:
     chord = parse_chord(chord_text)
-    entry = Path(env.get("XDG_DATA_HOME") or Path.home() / ".local/share") / "applications"
+    data = env.get("XDG_DATA_HOME") or Path(env.get("HOME", "~")).expanduser() / ".local/share"
+    entry = Path(data) / "applications"
     entry /= KDE_ENTRY
     tool = next(
         (t for t in ("kwriteconfig6", "kwriteconfig5") if shutil.which(t, path=env.get("PATH"))),

@@ -6,6 +6,7 @@ of gsettings and kwriteconfig that keep what they are told."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -180,3 +181,45 @@ def test_no_known_desktop_is_a_clear_error(tmp_path: Path) -> None:
     done = shortcut(tmp_path, **env)
     assert done.returncode == 2
     assert "choose one with --desktop" in done.stderr
+
+
+STAND_INS = ROOT / "tests" / "support" / "desktop_stand_ins"
+
+
+def test_gnome_install_adds_a_custom_shortcut_beside_the_users_own(tmp_path: Path) -> None:
+    store = tmp_path / "gsettings.json"
+    other = "/org/gnome/settings-daemon/plugins/media-keys/custom-keybindings/custom0/"
+    key = "org.gnome.settings-daemon.plugins.media-keys:custom-keybindings"
+    store.write_text(f'{{"{key}": ["{other}"]}}')
+    env = {"PATH": f"{STAND_INS}{os.pathsep}{os.environ['PATH']}", "GSETTINGS_STORE": str(store)}
+    for _ in range(2):  # a second install changes nothing
+        done = shortcut(tmp_path, "--desktop", "gnome", "--install", **env)
+        assert done.returncode == 0, done.stderr
+    values = json.loads(store.read_text())
+    assert values[key] == [other, GNOME_PATH]
+    assert values[f"{GNOME_PATH}:binding"] == "F9"
+    assert values[f"{GNOME_PATH}:command"].endswith(" toggle")
+    assert values[f"{GNOME_PATH}:name"] == "kyutai-dictate"
+
+
+def test_a_refusing_gsettings_is_reported(tmp_path: Path) -> None:
+    env = {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    (tmp_path / "bin").mkdir()
+    (tmp_path / "bin" / "gsettings").write_text("#!/bin/sh\necho 'No such schema' >&2\nexit 1\n")
+    (tmp_path / "bin" / "gsettings").chmod(0o755)
+    done = shortcut(tmp_path, "--desktop", "gnome", "--install", **env)
+    assert done.returncode == 2
+    assert "No such schema" in done.stderr
+
+
+def test_kde_install_writes_the_entry_and_its_key(tmp_path: Path) -> None:
+    env = {
+        "PATH": f"{STAND_INS}{os.pathsep}{os.environ['PATH']}",
+        "XDG_DATA_HOME": str(tmp_path / "data"),
+    }
+    done = shortcut(tmp_path, "--desktop", "kde", "--install", **env)
+    assert done.returncode == 0, done.stderr
+    entry = tmp_path / "data" / "applications" / "net.local.kyutai-dictate-toggle.desktop"
+    assert "X-KDE-GlobalAccel-CommandShortcut=true" in entry.read_text()
+    shortcuts = (tmp_path / "config" / "kglobalshortcutsrc").read_text()
+    assert "[services][net.local.kyutai-dictate-toggle.desktop]\n_launch=F9" in shortcuts
