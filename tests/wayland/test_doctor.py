@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.support.desktop import ROOT, app_command
+from tests.support.desktop import ROOT, app_command, desktop
 from tests.support.sway import WaylandDesktop
 from tests.wayland.test_sway_dictation import install_shortcut
 
@@ -65,3 +65,16 @@ def test_without_a_desktop_doctor_still_reports(tmp_path: Path) -> None:
     assert done.returncode == 1
     assert "session: none" in done.stdout
     assert "DISPLAY nor WAYLAND_DISPLAY" in done.stdout
+
+
+def test_on_x11_doctor_reports_the_apps_own_hotkey_and_types_exactly(tmp_path: Path) -> None:
+    with desktop(tmp_path / "home", 76) as d:
+        done = doctor(d.env)
+    report = done.stdout
+    assert "session: x11" in report, report + done.stderr
+    assert "typing: xtest (auto)" in report
+    assert "hotkey: the app's own, <f9> (pynput)" in report
+    assert "tray: available" in report
+    assert "focus guard: on (X11)" in report
+    assert "self-test: typed exactly" in report
+    assert done.returncode == 0, report + done.stderr
