@@ -1,4 +1,5 @@
-"""A real Wayland desktop for tests: headless sway as an unprivileged user, swaybar as the
+"""A real Wayland desktop for tests: headless sway as an unprivileged user (``nobody`` when
+the tests run as root, as CI does; otherwise the tests' own user), swaybar as the
 tray host (StatusNotifierItem), a private session D-Bus both users reach, and a relay for the
 commands sway's key bindings run.
 
@@ -28,7 +29,8 @@ from pathlib import Path
 from tests.support.desktop import ROOT, Desktop
 from tests.support.pulse import virtual_microphone
 
-SWAY_UID = 65534  # nobody
+SWAY_UID = 65534  # nobody; a test run by another user runs sway as itself
+AS_ROOT = os.geteuid() == 0
 TOOLS = ("sway", "swaymsg", "swaybar", "wtype", "grim", "dbus-daemon", "setpriv")
 APP_ID = "kyutai-dictate"
 
@@ -161,7 +163,8 @@ class WaylandDesktop(Desktop):
 
 
 def _run_as_sway_user(path: Path) -> None:
-    os.chown(path, SWAY_UID, SWAY_UID)
+    if AS_ROOT:
+        os.chown(path, SWAY_UID, SWAY_UID)
 
 
 @contextmanager
@@ -214,6 +217,7 @@ def _sway(sway_dir: Path, bus: str, log: Path, tray: bool) -> Iterator[subproces
         "LANG": "C.UTF-8",
     }
     setpriv = ["setpriv", f"--reuid={SWAY_UID}", f"--regid={SWAY_UID}", "--clear-groups"]
+    setpriv = setpriv if AS_ROOT else []
     with open(log, "wb") as out:
         sway = subprocess.Popen(
             [*setpriv, "sway", "-c", str(config_dir / "config")],
