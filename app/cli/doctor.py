@@ -8,11 +8,10 @@ import argparse
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.cli import shortcut
 from app.core.desktop_session import focus_guard_unavailable, session_kind, wayland_desktop
 from app.core.settings import TypingMethod
 from app.core.shortcuts import Desktop
@@ -71,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     return 1 if any(f.fix for f in findings) else 0
 
 
-def _which(env: Mapping[str, str]) -> shortcut.Which:
+def _which(env: Mapping[str, str]) -> Callable[[str], str | None]:
     return lambda program: shutil.which(program, path=env.get("PATH"))
 
 

@@ -17,7 +17,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from app.core.desktop_session import wayland_desktop
@@ -39,8 +39,6 @@ from app.core.shortcuts import (
 )
 from app.desktop import settings_store
 from app.desktop.compositor_config import config_paths, includes
-
-Which = Callable[[str], str | None]  # shutil.which on a given PATH
 
 _HERE = Path(__file__).resolve()
 # A checkout has resources/ at the top; an installed wheel carries it inside the package.
