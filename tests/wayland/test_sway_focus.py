@@ -34,19 +34,22 @@ def test_the_sway_probe_tells_the_focused_window(sway: WaylandDesktop, tmp_path:
 async def test_words_are_held_when_the_focus_moves_during_a_dictation(
     sway: WaylandDesktop, tmp_path: Path
 ) -> None:
-    words = [f" word{i}" for i in range(12)]
+    """The guard asks before each word: the focus moves between two words here (right after
+    one arrived; the next is 0.64 s away), not while wtype is typing one."""
+    words = [f" word{i}" for i in range(8)]
     full = "".join(words).lstrip()
     first, second = tmp_path / "first.txt", tmp_path / "second.txt"
     install_shortcut(sway)
-    async with scripted_stream(words, frames_per_word=3) as script:
+    async with scripted_stream(words, frames_per_word=8) as script:
         sway.use_backend(script.url)
         async with (
             target_window(sway.env, second, "second window"),
             target_window(sway.env, first, "first window"),
             wayland_app(sway) as app,
         ):
-            held = asyncio.create_task(asyncio.to_thread(push_to_talk, sway, 4000))
-            await until(lambda: len(read_text(first).split()) >= 2, message=app.output)
+            held = asyncio.create_task(asyncio.to_thread(push_to_talk, sway, 3000))
+            two = "".join(words[:2]).lstrip()
+            await until(lambda: read_text(first) == two, message=app.output)  # whole words
             sway.swaymsg('[title="^second window$"]', "focus")
             await app.wait_for_line("focus moved to another window")
             await held
