@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command, words_command
+from app.cli import deploy_command, doctor, shortcut, words_command
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -305,6 +305,18 @@ COMMANDS: tuple[Command, ...] = (
         "your own words: list, add, remove, import or export the replacement rules",
         words_command.add_arguments,
         words_command.run,
+    ),
+    Command(
+        "doctor",
+        "check this desktop: typing and hotkey routes, tray, focus guard; a typing self-test",
+        doctor.add_arguments,
+        doctor.run,
+    ),
+    Command(
+        "shortcut",
+        "print, or with --install write, the desktop's key binding for push-to-talk (Wayland)",
+        shortcut.add_arguments,
+        shortcut.run,
     ),
     Command(
         "serve",

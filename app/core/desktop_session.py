@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Literal
 
+from app.core.shortcuts import Desktop
+
 
 def session_kind(env: Mapping[str, str]) -> Literal["x11", "wayland"] | None:
     """The kind of desktop session ``env`` belongs to; None without a display.
@@ -38,3 +40,36 @@ def missing_display(env: Mapping[str, str], platform: str) -> str | None:
         "no graphical session (neither DISPLAY nor WAYLAND_DISPLAY is set): start the app "
         "from your desktop; without a screen, 'kyutai-dictate transcribe' prints what you say"
     )
+
+
+def wayland_desktop(env: Mapping[str, str]) -> Desktop | None:
+    """The desktop whose key bindings and window rules apply in ``env``, if one is known.
+
+    sway and Hyprland say so by their IPC variables (set for every client they start);
+    otherwise ``XDG_CURRENT_DESKTOP`` (a colon-separated list, e.g. ``ubuntu:GNOME``)."""
+    if env.get("SWAYSOCK"):
+        return Desktop.SWAY
+    if env.get("HYPRLAND_INSTANCE_SIGNATURE"):
+        return Desktop.HYPRLAND
+    names = {name.lower() for name in env.get("XDG_CURRENT_DESKTOP", "").split(":")}
+    for desktop in (Desktop.SWAY, Desktop.HYPRLAND, Desktop.GNOME, Desktop.KDE):
+        if desktop.value in names:
+            return desktop
+    return None
+
+
+def focus_guard_unavailable(env: Mapping[str, str], platform: str) -> str | None:
+    """Why the focus guard cannot work here (the settings show it), or None where it can."""
+    if platform == "win32":
+        return None
+    if platform == "darwin":
+        return "the focus guard is off on macOS: this app cannot read the focused window there yet"
+    kind = session_kind(env)
+    if kind == "x11" or wayland_desktop(env) in (Desktop.SWAY, Desktop.HYPRLAND):
+        return None
+    if kind == "wayland":
+        return (
+            "the focus guard is off on this Wayland desktop: it does not tell apps the focused "
+            "window (sway and Hyprland do), so typing goes wherever the focus is"
+        )
+    return "the focus guard needs a desktop session (X11, sway or Hyprland)"

@@ -1,19 +1,28 @@
 """Which window has the keyboard focus, so typing can pause when it moves (the focus guard).
 
 :class:`FocusGuard` is the pure rule. :func:`open_focus_probe` gives the platform's probe:
-X11 (python-xlib) and Windows (``GetForegroundWindow``); elsewhere (Wayland, macOS) there is
-none and the guard stays off. A probe is used from one thread only.
+X11 (python-xlib), sway (its IPC socket), Hyprland (``hyprctl activewindow -j``) and Windows
+(``GetForegroundWindow``); elsewhere (GNOME and KDE on Wayland, macOS) there is none and the
+guard stays off (:func:`~app.core.desktop_session.focus_guard_unavailable` says why). A probe
+is used from one thread only.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import shutil
+import socket
+import struct
+import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from app.core.desktop_session import session_kind
+from app.core.desktop_session import session_kind, wayland_desktop
+from app.core.shortcuts import Desktop
+from app.core.window_tree import focused_window
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +117,70 @@ class X11Focus:
         self._display.close()
 
 
+class SwayFocus:
+    """sway's focused window, asked over its IPC socket (sway-ipc(7): ``"i3-ipc"``, then the
+    payload's length and the message type as native 32-bit integers; GET_TREE is 4)."""
+
+    GET_TREE = 4
+    _HEADER = struct.Struct("=6sII")
+
+    def __init__(self, path: str) -> None:
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.settimeout(2.0)
+        self._socket.connect(path)
+
+    def focused_window(self) -> int | None:
+        try:
+            self._socket.sendall(self._HEADER.pack(b"i3-ipc", 0, self.GET_TREE))
+            magic, length, kind = self._HEADER.unpack(self._read(self._HEADER.size))
+            if magic != b"i3-ipc" or kind != self.GET_TREE:
+                return None
+            return focused_window(json.loads(self._read(length)))
+        except (OSError, ValueError) as exc:
+            log.warning("cannot ask sway for the focused window: %s", exc)
+            return None
+
+    def _read(self, size: int) -> bytes:
+        data = b""
+        while len(data) < size:
+            chunk = self._socket.recv(size - len(data))
+            if not chunk:
+                raise OSError("sway closed its IPC socket")
+            data += chunk
+        return data
+
+    def close(self) -> None:
+        self._socket.close()
+
+
+class HyprlandFocus:
+    """Hyprland's focused window: the ``address`` of ``hyprctl activewindow -j`` (Hyprland's
+    src/debug/HyprCtl.cpp prints ``{}`` when no window has the focus)."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = dict(env)
+        self._hyprctl = shutil.which("hyprctl", path=env.get("PATH")) or "hyprctl"
+
+    def focused_window(self) -> int | None:
+        try:
+            done = subprocess.run(
+                [self._hyprctl, "activewindow", "-j"],
+                env=self._env,
+                capture_output=True,
+                text=True,
+                timeout=2,
+                check=True,
+            )
+            address = json.loads(done.stdout).get("address")
+            return int(address, 16) if isinstance(address, str) else None
+        except (OSError, subprocess.SubprocessError, ValueError, AttributeError) as exc:
+            log.warning("cannot ask Hyprland for the focused window: %s", exc)
+            return None
+
+    def close(self) -> None:
+        pass
+
+
 class WindowsFocus:
     def __init__(self) -> None:
         import ctypes
@@ -128,6 +201,12 @@ def open_focus_probe(env: Mapping[str, str], platform: str = sys.platform) -> Fo
             return WindowsFocus()
         if platform.startswith("linux") and session_kind(env) == "x11":
             return X11Focus(env["DISPLAY"])
+        if platform.startswith("linux") and session_kind(env) == "wayland":
+            desktop = wayland_desktop(env)
+            if desktop is Desktop.SWAY and env.get("SWAYSOCK"):
+                return SwayFocus(env["SWAYSOCK"])
+            if desktop is Desktop.HYPRLAND:
+                return HyprlandFocus(env)
     except Exception as exc:  # no X connection: type without the guard rather than not at all
         log.warning("cannot read the focused window (%s): the focus guard is off", exc)
     return None

@@ -26,17 +26,18 @@ from app.backend.stream import Stream
 from app.core.about import about_text
 from app.core.commands import RemoteCommand
 from app.core.credentials import SecretLookup
-from app.core.desktop_session import session_kind
+from app.core.desktop_session import session_kind, wayland_desktop
 from app.core.endpoint import Endpoint, endpoint_for
 from app.core.errors import AppError
 from app.core.hands_free import AutoStop
 from app.core.hotkey import Intent, Mode, parse_chord
 from app.core.session import DictationSession, Phase
 from app.core.settings import HotkeyMode, NewlineKey, Settings
+from app.core.shortcuts import Desktop
 from app.core.status import Status
 from app.core.voice_edits import Key, Rule, StopEdit, VoiceEditConfig
 from app.core.word_rules import RulesError
-from app.desktop import words_store
+from app.desktop import compositor_config, words_store
 from app.desktop.dictation import Dictation, WindowEdit
 from app.desktop.focus import open_focus_probe
 from app.desktop.hotkey_listener import HotkeyListener
@@ -55,6 +56,12 @@ from server.protocol.stream import ServerMessage, Token, VadEnd
 log = logging.getLogger(__name__)
 
 HIDE_OVERLAY_AFTER_MS = 2500  # the caption stays a moment after the last word
+NO_TRAY_NOTICE_S = 15.0  # how long the overlay says how to reach an app without a tray
+NO_TRAY = (
+    "no system tray on this desktop: reach kyutai-dictate with 'kyutai-dictate show' "
+    "(settings), 'kyutai-dictate toggle' (or start/stop) and 'kyutai-dictate quit'; "
+    "the icon appears if a tray does"
+)
 CONNECT_TIMEOUT = 30.0  # per attempt; the session retries within its own time limit
 
 
@@ -92,6 +99,8 @@ class DictateApp:
         self._hotkey: HotkeyListener | PortalHotkeyListener | None = None
         self._hotkey_round = 0  # which _listen_to_hotkey a portal binding belongs to
         self._hotkey_task: asyncio.Task[None] | None = None
+        # sway and Hyprland tile the overlay and give it the focus without our window rules.
+        self._overlay_would_take_focus = False
         self.settings_dialog: SettingsDialog | None = None
         self._rules, self._rules_problem = self._load_rules()
         self._auto_stop: AutoStop | None = None  # hands-free: when the dictation ends
@@ -99,11 +108,9 @@ class DictateApp:
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
-        if not tray_available():  # e.g. the app autostarted before the desktop's panel
-            log.warning(
-                "no system tray on this desktop: the hotkey, the captions and "
-                "'kyutai-dictate toggle' work; the icon appears if a tray does"
-            )
+        self._has_tray = tray_available()
+        if not self._has_tray:  # e.g. the app autostarted before the desktop's panel
+            log.warning("%s", NO_TRAY)
         self.tray = Tray()
         self.tray.toggle_dictation.connect(self.toggle)
         self.tray.show_captions.connect(self._set_captions_always)
@@ -147,6 +154,10 @@ class DictateApp:
         self._listen_to_hotkey()
         self._render()
         self.tray.show()
+        if not self._has_tray:  # say it on screen: the log is not where a user looks
+            self.overlay.set_state(self._status.look, NO_TRAY)
+            self._show_overlay(force=True)
+            asyncio.get_running_loop().call_later(NO_TRAY_NOTICE_S, self._hide_overlay_if_done)
         log.info("kyutai-dictate is running (%s)", self._status.describe())
         if self._status.hotkey_problem:  # e.g. macOS has not granted the permissions yet
             self.tray.notify(f"hotkey: {self._status.hotkey_problem}", True)
@@ -170,12 +181,13 @@ class DictateApp:
         self._quit.set()
 
     def show(self) -> None:
-        """A second launch asked us to show ourselves: the captions and, if unset, settings."""
+        """A second launch asked us to show ourselves: the captions and, if unset or if
+        there is no tray to reach them from, the settings."""
         log.info("shown on request")
-        self.overlay.show()
+        self._show_overlay(force=True)
         self.overlay.raise_()
-        if not self.settings.backend.configured:
-            self.open_settings(first_run=True)
+        if not self.settings.backend.configured or not self._has_tray:
+            self.open_settings(first_run=not self.settings.backend.configured)
 
     # -- dictation -----------------------------------------------------------------------
 
@@ -392,6 +404,8 @@ class DictateApp:
             self._hotkey.stop()
             self._hotkey = None
         self._hotkey_round += 1
+        if self._compositor_binds_hotkey():
+            return
         if session_kind(self.env) == "wayland":
             self._hotkey_task = asyncio.get_running_loop().create_task(
                 self._listen_through_portal(self._hotkey_round)
@@ -399,12 +413,15 @@ class DictateApp:
             return
         self._listen_with_pynput()
 
+    def _key_mode(self) -> Mode:
+        """What the key does: held, or pressed to start and stop (toggle and hands-free)."""
+        return Mode.HOLD if self.settings.dictation.mode is HotkeyMode.HOLD else Mode.TOGGLE
+
     def _listen_with_pynput(self) -> None:
         dictation = self.settings.dictation
         try:
             chord = parse_chord(dictation.hotkey)
-            mode = Mode.HOLD if dictation.mode is HotkeyMode.HOLD else Mode.TOGGLE
-            listener = HotkeyListener(chord, mode, self._on_intent, self._hotkey_lost)
+            listener = HotkeyListener(chord, self._key_mode(), self._on_intent, self._hotkey_lost)
             listener.start()
         except (AppError, ValueError) as exc:
             self._status = replace(self._status, hotkey=None, hotkey_problem=str(exc))
@@ -420,9 +437,8 @@ class DictateApp:
         dictation = self.settings.dictation
         try:
             chord = parse_chord(dictation.hotkey)
-            mode = Mode(dictation.mode.value)
             listener = await portal_hotkey(
-                chord, mode, self._on_intent, self._hotkey_lost, self.env
+                chord, self._key_mode(), self._on_intent, self._hotkey_lost, self.env
             )
         except (PortalError, ValueError) as exc:
             if round_ == self._hotkey_round:
@@ -447,6 +463,29 @@ class DictateApp:
             )
         self._render()
 
+    def _compositor_binds_hotkey(self) -> bool:
+        """On sway and Hyprland the compositor's key binding runs ``kyutai-dictate
+        start``/``stop`` (no Wayland app sees global keys): say whether it is installed."""
+        desktop = wayland_desktop(self.env) if session_kind(self.env) == "wayland" else None
+        if desktop not in (Desktop.SWAY, Desktop.HYPRLAND):
+            return False
+        assert desktop is not None
+        hotkey = self.settings.dictation.hotkey
+        self._overlay_would_take_focus = not compositor_config.installed(desktop, self.env)
+        if not self._overlay_would_take_focus:
+            route = f"{hotkey} ({desktop.value} key binding)"
+            self._status = replace(self._status, hotkey=route, hotkey_problem=None)
+            log.info("hotkey: the %s key binding runs kyutai-dictate start/stop", desktop.value)
+        else:
+            problem = (
+                f"Wayland shows no app the keys: run 'kyutai-dictate shortcut --install' to "
+                f"bind {hotkey} in {desktop.value} (and to show the captions, whose window "
+                f"rules it installs)"
+            )
+            self._status = replace(self._status, hotkey=None, hotkey_problem=problem)
+            log.warning("hotkey: %s", problem)
+        return True
+
     def _hotkey_lost(self, reason: str) -> None:
         self._hotkey = None
         self._status = replace(self._status, hotkey_problem=reason)
@@ -470,6 +509,8 @@ class DictateApp:
         self._render()
 
     def _show_overlay(self, force: bool = False) -> None:
+        if self._overlay_would_take_focus:
+            return  # typing would go into it: the words reach the window, unseen
         if force or self.settings.overlay.show or self._captions_always:
             self.overlay.show()
 

@@ -23,6 +23,7 @@ from app.core.credentials import secret_lookup
 from app.core.desktop_session import missing_display
 from app.core.errors import UsageError
 from app.core.settings import BackendKind, BackendSettings, HotkeyMode, Settings
+from app.core.shortcuts import APP_ID
 from app.desktop import secret_store, settings_store
 from server.protocol import moshi
 
@@ -88,6 +89,8 @@ def run_app(
     qt_app = QApplication.instance() or QApplication(sys.argv[:1])
     assert isinstance(qt_app, QApplication)
     qt_app.setApplicationName("kyutai-dictate")
+    # The Wayland app_id (and X11 class hint): window rules and the tray name the app by it.
+    qt_app.setDesktopFileName(APP_ID)
     qt_app.setQuitOnLastWindowClosed(False)  # closing the settings dialog must not quit
 
     app: DictateApp | None = None

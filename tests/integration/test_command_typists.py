@@ -110,8 +110,8 @@ def test_wtype_presses_keys_as_its_manual_says(tmp_path: Path) -> None:
         act()
         calls.append(record.read_text().split("\0")[1:-1])
     assert calls == [
-        ["-k", "BackSpace", "-k", "BackSpace"],
-        ["-M", "shift", "-k", "Return", "-m", "shift"],
+        ["-s", "30", "-k", "BackSpace", "-k", "BackSpace"],
+        ["-s", "30", "-M", "shift", "-k", "Return", "-m", "shift"],
     ]
 
 
@@ -167,7 +167,7 @@ def test_real_xdotool_without_a_display_says_so() -> None:
 @pytest.mark.parametrize(
     ("method", "before_text"),
     [
-        (TypingMethod.WTYPE, ["--"]),
+        (TypingMethod.WTYPE, ["-s", "30", "--"]),
         (TypingMethod.XDOTOOL, ["type", "--clearmodifiers", "--delay", "12", "--"]),
     ],
 )
@@ -193,4 +193,4 @@ def test_a_utf8_locale_is_left_as_it_is(tmp_path: Path) -> None:
     stand_in(tmp_path / "bin", "wtype", RECORD_ARGV)
     env = {"PATH": str(tmp_path / "bin"), "RECORD": str(record), "LANG": "de_DE.UTF-8"}
     open_typist(TypingMethod.WTYPE, env).type("ä")
-    assert record.read_bytes().decode().split("\0")[:-1] == ["", "--", "ä"]
+    assert record.read_bytes().decode().split("\0")[:-1] == ["", "-s", "30", "--", "ä"]

@@ -70,3 +70,10 @@ def test_the_installed_app_finds_its_icons_in_the_package(installed: Path) -> No
     assert Path(resources) == Path(package) / "resources"
     assert icons_render == "True"
     assert desktop_file == "True"
+
+
+def test_the_installed_shortcut_command_finds_the_window_rules(installed: Path) -> None:
+    command = [str(installed / "venv" / "bin" / "kyutai-dictate"), "shortcut", "--desktop", "sway"]
+    out = run(command, installed, XDG_CONFIG_HOME=str(installed / "config"))
+    assert "bindsym --release F9 exec" in out
+    assert 'no_focus [app_id="^kyutai-dictate$"' in out

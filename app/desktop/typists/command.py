@@ -52,9 +52,11 @@ def _xdotool_keys(name: str, times: int, shift: bool) -> list[str]:
 
 
 def _wtype_keys(name: str, times: int, shift: bool) -> list[str]:
-    # wtype(1): -k presses and releases a named key; -M/-m hold and release a modifier.
+    # wtype(1): -k presses and releases a named key; -M/-m hold and release a modifier;
+    # the leading pause is the text's (below): the keymap upload comes first here too.
     taps = ["-k", name] * times
-    return ["-M", "shift", *taps, "-m", "shift"] if shift else taps
+    keys = ["-M", "shift", *taps, "-m", "shift"] if shift else taps
+    return ["-s", str(WTYPE_LEADING_PAUSE_MS), *keys]
 
 
 XDOTOOL = TypingCommand(
@@ -64,9 +66,13 @@ XDOTOOL = TypingCommand(
     lambda text: ["type", "--clearmodifiers", "--delay", "12", "--", text],
     _xdotool_keys,
 )
+# wtype uploads a keymap for the text's characters, then presses keys. Without a pause
+# between the two, sway 1.7 drops the first character of nearly every run (the focused client
+# gets the key before the new keymap); 30 ms typed every run exactly (tests/wayland).
+WTYPE_LEADING_PAUSE_MS = 30
 WTYPE = TypingCommand(
     Tool("wtype", "wtype", "wtype needs a compositor with the virtual-keyboard protocol"),
-    lambda text: ["--", text],
+    lambda text: ["-s", str(WTYPE_LEADING_PAUSE_MS), "--", text],
     _wtype_keys,
 )
 

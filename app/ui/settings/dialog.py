@@ -74,6 +74,7 @@ class SettingsDialog(QDialog):
         meter: LevelSource,
         autostart_supported: bool,
         rules: Sequence[Rule] = (),
+        focus_guard_note: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``find_secret`` says where each secret comes from (environment or keyring);
@@ -81,7 +82,8 @@ class SettingsDialog(QDialog):
         ``check`` runs "Test connection" (None hides the button); ``config_path`` is the
         settings file a deploy updates; ``deploy_command`` replaces the deploy command line
         (tests); ``meter`` shows the microphone's level; ``autostart_supported``: whether start
-        at login works here; ``rules`` are the replacement rules the voice page edits."""
+        at login works here; ``rules`` are the replacement rules the voice page edits;
+        ``focus_guard_note``: why the focus guard is off here, if it is."""
         super().__init__(parent)
         self.setWindowTitle("Set up Kyutai Dictate" if first_run else "Kyutai Dictate settings")
         self._settings = settings
@@ -94,7 +96,7 @@ class SettingsDialog(QDialog):
 
         self.deploy = DeployPanel(config_path, deploy_command)
         self.backend = BackendSection(self.deploy, can_test=check is not None)
-        self.dictation = DictationSection()
+        self.dictation = DictationSection(focus_guard_note)
         self.microphone = MicrophoneSection(devices, settings.dictation.microphone, meter)
         self.overlay = OverlaySection(autostart_supported)
         self.voice = VoiceSection()

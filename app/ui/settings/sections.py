@@ -57,7 +57,8 @@ class DictationSection(QWidget):
 
     changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, focus_note: str | None = None, parent: QWidget | None = None) -> None:
+        """``focus_note``: why the focus guard cannot work on this desktop (None: it can)."""
         super().__init__(parent)
         self._modes = list(MODE_LABELS)
         self._methods = list(TYPING_LABELS)
@@ -87,6 +88,11 @@ class DictationSection(QWidget):
         form.addRow("", self.leading_space)
         form.addRow("", self.focus_guard)
         form.addRow("", self.paste_fallback)
+        self.focus_note = QLabel(focus_note or "")
+        self.focus_note.setWordWrap(True)
+        self.focus_note.setVisible(bool(focus_note))
+        self.focus_guard.setEnabled(not focus_note)
+        form.addRow("", self.focus_note)
         self.hotkey_edit.textChanged.connect(self._hotkey_changed)
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
 

@@ -7,6 +7,7 @@ connection check and whether start at login works on this system.
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from functools import partial
@@ -20,6 +21,7 @@ from app.audio.microphone import MicrophoneError, list_input_devices, rescan_dev
 from app.backend.connect import stream_connector
 from app.backend.connection_check import check_backend
 from app.core.credentials import Secret, SecretLookup, secret_lookup
+from app.core.desktop_session import focus_guard_unavailable
 from app.core.settings import BackendSettings, Settings
 from app.core.voice_edits import Rule
 from app.desktop import autostart, secret_store
@@ -95,6 +97,7 @@ def show_settings(
         meter=meter(),
         autostart_supported=autostart_supported(),
         rules=host.rules,
+        focus_guard_note=focus_guard_unavailable(host.env, sys.platform),
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     dialog.saved.connect(partial(_saved, host))
