@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command, words_command
+from app.cli import deploy_command, history_command, words_command
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -301,6 +301,12 @@ COMMANDS: tuple[Command, ...] = (
         "your own words: list, add, remove, import or export the replacement rules",
         words_command.add_arguments,
         words_command.run,
+    ),
+    Command(
+        "history",
+        "print the dictation history (--json); 'history retry N' transcribes entry N again",
+        history_command.add_arguments,
+        history_command.run,
     ),
     Command(
         "serve",

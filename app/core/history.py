@@ -11,8 +11,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
-from app.core.settings import HistorySettings
+from app.core.settings import BackendSettings, HistorySettings
 
 DAY = 86_400.0
 
@@ -120,3 +121,11 @@ def pending_offer(count: int) -> str:
 
 AUDIO_KEPT = "its audio is kept: transcribe it again from History"
 NO_AUDIO = "audio is not kept (History settings): it cannot be transcribed again"
+
+
+def describe_backend(backend: BackendSettings) -> str:
+    """The backend as the history names it: its kind and host (never a secret)."""
+    if backend.kind is None:
+        return "none"
+    host = urlsplit(backend.stream_url()).hostname or ""
+    return f"{backend.kind.value} {host}".strip()

@@ -24,6 +24,7 @@ from app.backend.stream_client import (
     StreamError,
     Unauthorized,
 )
+from app.core.history import Outcome
 from app.core.reconnect import Verdict, classify_close, classify_error, classify_http_status
 from app.core.session import (
     Action,
@@ -36,8 +37,10 @@ from app.core.session import (
     RetryIn,
     SendAudio,
     SendEnd,
+    State,
     TypeText,
 )
+from app.desktop.history_recorder import HistoryRecorder
 from server.protocol.stream import ServerMessage
 
 log = logging.getLogger(__name__)
@@ -46,6 +49,9 @@ log = logging.getLogger(__name__)
 # () -> a new stream to the backend (a Dictation opens one per connection attempt)
 StreamFactory = Callable[[], AbstractAsyncContextManager[Stream]]
 _END = object()  # in the outbox: send end
+# For the history: a press that begins a new dictation, and the states whose audio is its.
+_NEW_DICTATION = {(State.IDLE, State.CONNECTING), (State.DRAINING, State.DRAINING_NEXT)}
+_CAPTURING = {State.CONNECTING, State.STREAMING, State.DRAINING_NEXT}
 
 
 def classify(exc: StreamClientError) -> tuple[Verdict, str]:
@@ -76,7 +82,10 @@ class Dictation:
         on_notice: Callable[[str, bool], None] = lambda message, error: None,
         on_message: Callable[[ServerMessage], None] = lambda message: None,
         session: DictationSession | None = None,
+        recorder: HistoryRecorder | None = None,
     ) -> None:
+        """``recorder`` hears each dictation's audio, words and outcome (the history)."""
+        self._recorder = recorder
         self._open_stream = open_stream
         self._type_text = type_text
         self._on_phase = on_phase
@@ -93,7 +102,11 @@ class Dictation:
 
     def start(self) -> None:
         """Key down: the connection opens; audio from now on is kept."""
-        self._do(self.session.start())
+        before = self.session.state
+        actions = self.session.start()
+        if self._recorder is not None and (before, self.session.state) in _NEW_DICTATION:
+            self._recorder.begin()
+        self._do(actions)
 
     def stop(self) -> None:
         """Key up: no more audio; the words of what was said still arrive and are typed."""
@@ -101,10 +114,14 @@ class Dictation:
 
     def audio(self, pcm: bytes) -> None:
         """A captured chunk of float32 samples (call in capture order)."""
+        if self._recorder is not None and self.session.state in _CAPTURING:
+            self._recorder.audio(pcm)
         self._do(self.session.audio(pcm))
 
     def cancel(self) -> None:
         """Give up a released dictation whose backend is not ready yet."""
+        if self._recorder is not None:
+            self._recorder.ended_as(Outcome.CANCELLED)
         self._do(self.session.cancel())
 
     async def close(self) -> None:
@@ -123,6 +140,8 @@ class Dictation:
             if isinstance(action, SendAudio):
                 self._outbox.put_nowait(action.pcm)
             elif isinstance(action, TypeText):
+                if self._recorder is not None:
+                    self._recorder.text(action.text)
                 self._type_text(action.text)
             elif isinstance(action, SendEnd):
                 self._outbox.put_nowait(_END)
@@ -134,8 +153,12 @@ class Dictation:
                 loop = asyncio.get_running_loop()
                 self._retry = loop.call_later(action.seconds, self._retry_due)
             elif isinstance(action, PhaseChanged):
+                if self._recorder is not None and action.phase is Phase.IDLE:
+                    self._recorder.finished()
                 self._on_phase(action.phase)
             elif isinstance(action, Notify):
+                if self._recorder is not None and action.error:
+                    self._recorder.ended_as(Outcome.FAILED)
                 self._on_notice(action.message, action.error)
 
     def _connect(self) -> None:

@@ -69,7 +69,7 @@ def default_path() -> Path:
 
 def to_pcm16(float32: bytes) -> bytes:
     samples = np.frombuffer(float32, dtype="<f4")
-    return (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    return bytes((np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
 
 
 def from_pcm16(pcm16: bytes) -> npt.NDArray[np.float32]:
@@ -237,7 +237,7 @@ def _entry(row: tuple[object, ...]) -> HistoryEntry:
         time=float(when),  # type: ignore[arg-type]
         backend=str(backend),
         window=str(window),
-        outcome=Outcome(outcome),
+        outcome=Outcome(str(outcome)),
         text=str(text),
         retry_text=None if retry_text is None else str(retry_text),
         audio_bytes=int(audio_bytes),  # type: ignore[call-overload]

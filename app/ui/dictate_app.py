@@ -38,6 +38,7 @@ from app.desktop.hotkey_listener import HotkeyListener
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.choose import open_typist
 from app.desktop.version import LICENCE, version
+from app.ui.history import History
 from app.ui.overlay import Overlay
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.settings.window import show_settings
@@ -99,6 +100,9 @@ class DictateApp:
         self.tray.open_log.connect(self._open_log)
         self.tray.show_about.connect(self._show_about)
         self.tray.quit.connect(self._quit.set)
+        self.history = History(self)
+        self.tray.open_history.connect(self.history.show)
+        self.tray.transcribe_pending.connect(self.history.retry_pending)
 
         self.dictation = Dictation(
             self._open_stream,
@@ -107,6 +111,7 @@ class DictateApp:
             on_notice=self.notify,
             on_message=self._on_message,
             session=DictationSession(leading_space=settings.dictation.leading_space, clock=clock),
+            recorder=self.history.recorder,
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
         self.typing = TypingQueue(
@@ -137,6 +142,7 @@ class DictateApp:
         self.capture.close()
         await self.dictation.close()
         await asyncio.to_thread(self.typing.close)
+        self.history.close()
         self.tray.hide()
         self.overlay.hide()
 
@@ -178,6 +184,7 @@ class DictateApp:
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
         self.dictation.start()
+        self.history.began()
         self._show_overlay()
 
     def stop(self) -> None:
@@ -213,6 +220,8 @@ class DictateApp:
                 self._type_held()
             case RemoteCommand.COPY_HELD:
                 self._copy_held()
+            case RemoteCommand.SHOW_HISTORY:
+                self.history.show()
             case _:
                 assert_never(command)
         return "ok"
@@ -281,6 +290,7 @@ class DictateApp:
 
     def overlay_held(self, text: str, why: str, failed: bool) -> None:
         log.warning("%s: %d characters held", why, len(text))
+        self.history.held()
         self.overlay.set_held(text, why)
         self._show_overlay(force=True)
         if failed and self._status.error != why:
@@ -360,6 +370,11 @@ class DictateApp:
     def capturing(self) -> bool:
         """Whether the microphone is open (a key is held, or a toggle is on)."""
         return self.capture.running
+
+    @property
+    def idle(self) -> bool:
+        """No dictation is capturing or waiting for words."""
+        return not self.capture.running and self.dictation.phase is Phase.IDLE
 
     def open_settings(self, first_run: bool = False) -> None:
         show_settings(self, first_run)
