@@ -21,6 +21,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
 from app.audio.capture import Capture
+from app.audio.cues import Cue, CuePlayer
 from app.backend.connect import stream_connector
 from app.backend.stream import Stream
 from app.core.about import about_text
@@ -114,6 +115,7 @@ class DictateApp:
             recorder=self.history.recorder,
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
+        self.cues = CuePlayer()
         self.typing = TypingQueue(
             lambda: open_typist(self.settings.dictation.typing, self.env),
             lambda: open_focus_probe(self.env),
@@ -143,6 +145,7 @@ class DictateApp:
         await self.dictation.close()
         await asyncio.to_thread(self.typing.close)
         self.history.close()
+        self.cues.close()
         self.tray.hide()
         self.overlay.hide()
 
@@ -185,6 +188,7 @@ class DictateApp:
             self.overlay.clear_words()
         self.dictation.start()
         self.history.began()
+        self._cue(Cue.START)  # after the capture started: a cue never delays it
         self._show_overlay()
 
     def stop(self) -> None:
@@ -192,6 +196,7 @@ class DictateApp:
         if not self.capture.running:
             return
         self.capture.close()
+        self._cue(Cue.STOP)
         # Queued behind every frame the capture callback has handed over: nothing is lost.
         asyncio.get_running_loop().call_soon(self.dictation.stop)
 
@@ -282,6 +287,11 @@ class DictateApp:
             self._show_overlay(force=error)
         if error:
             self.tray.notify(message, error)
+            self._cue(Cue.ERROR)
+
+    def _cue(self, cue: Cue) -> None:
+        if self.settings.sounds.cues:
+            self.cues.play(cue, self.settings.sounds.volume)
 
     def _on_capture_failure(self, reason: str) -> None:
         """The microphone died mid-dictation: what was said so far is still transcribed."""
