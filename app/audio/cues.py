@@ -21,10 +21,8 @@ log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve()
 # A checkout has resources/ at the top; an installed wheel carries it inside the package.
-SOUNDS = next(
-    (p for p in (_HERE.parents[2] / "resources", _HERE.parents[1] / "resources") if p.is_dir()),
-    _HERE.parents[2] / "resources",
-) / "sounds"
+_RESOURCES = (_HERE.parents[2] / "resources", _HERE.parents[1] / "resources")
+SOUNDS = next((p for p in _RESOURCES if p.is_dir()), _RESOURCES[0]) / "sounds"
 
 
 class Cue(StrEnum):
