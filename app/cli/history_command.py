@@ -37,8 +37,6 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     from app.desktop.history_store import HistoryStore  # sqlite and numpy: for this command only
 
     out = out or sys.stdout
-    if args.action is None and args.number is not None:
-        raise UsageError("a number goes with 'retry': kyutai-dictate history retry N")
     if args.action == "retry" and args.number is None:
         raise UsageError("which entry? kyutai-dictate history retry N (N from the list)")
     store = HistoryStore(args.file)
