@@ -41,6 +41,7 @@ from app.ui.settings.form import (
     secrets_to_delete,
     secrets_to_store,
 )
+from app.ui.settings.history_page import HistorySection
 from app.ui.settings.sections import DictationSection, MicrophoneSection, OverlaySection
 from app.ui.settings.widgets import error_label, show_error
 
@@ -93,11 +94,13 @@ class SettingsDialog(QDialog):
         self.dictation = DictationSection()
         self.microphone = MicrophoneSection(devices, settings.dictation.microphone, meter)
         self.overlay = OverlaySection(autostart_supported)
+        self.history = HistorySection()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.backend, "Backend")
         self.tabs.addTab(self.dictation, "Dictation")
         self.tabs.addTab(self.microphone, "Microphone")
         self.tabs.addTab(self.overlay, "Overlay and startup")
+        self.tabs.addTab(self.history, "History and sounds")
 
         self.header = QLabel(FIRST_RUN_TEXT)
         self.header.setWordWrap(True)
@@ -120,6 +123,7 @@ class SettingsDialog(QDialog):
         self.backend.set_secrets(self._loaded)
         self.dictation.set_values(settings.dictation)
         self.overlay.set_values(settings.overlay, settings.startup)
+        self.history.set_values(settings.history, settings.sounds)
         self.tabs.setCurrentWidget(self.backend)
 
         self.backend.changed.connect(self._validate)
@@ -143,12 +147,15 @@ class SettingsDialog(QDialog):
             self.dictation.values(current.dictation), microphone=self.microphone.device_name()
         )
         overlay, startup = self.overlay.values(current.overlay, current.startup)
+        history, sounds = self.history.values(current.history, current.sounds)
         return replace(
             current,
             backend=backend_from_form(self.backend.form(), current.backend),
             dictation=dictation,
             overlay=overlay,
             startup=startup,
+            history=history,
+            sounds=sounds,
         )
 
     def secrets_from_form(self) -> dict[Secret, str]:
