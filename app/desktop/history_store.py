@@ -100,25 +100,31 @@ class HistoryStore:
                 )
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=FULL")
-            self._migrate(db, version)
+            self._migrate(db)
         except BaseException:
             db.close()
             raise
         return db
 
     @staticmethod
-    def _migrate(db: sqlite3.Connection, version: int) -> None:
-        for step in range(version, SCHEMA_VERSION):
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Bring the schema up to date, one step a transaction. The version is read again
+        inside each, as another process (the app, the CLI) may have migrated meanwhile."""
+        while True:
             db.execute("BEGIN IMMEDIATE")
             try:
-                for statement in MIGRATIONS[step].split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-                db.execute(f"PRAGMA user_version={step + 1}")
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version={version + 1}")
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
+            if version + 1 >= SCHEMA_VERSION:
+                return
 
     def close(self) -> None:
         with self._lock:
