@@ -26,7 +26,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--config", type=Path, help="settings file whose backend 'retry' uses (default: the user's)"
     )
-    parser.add_argument("--file", type=Path, help=argparse.SUPPRESS)  # another history file
     parser.add_argument(
         "action", nargs="?", choices=("retry",), help="retry N: transcribe entry N again"
     )
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     if args.action == "retry" and args.number is None:
         raise UsageError("which entry? kyutai-dictate history retry N (N from the list)")
-    store = HistoryStore(args.file)
+    store = HistoryStore()
     try:
         if args.action == "retry":
             entry = asyncio.run(_retry(store, args.number, args.config))

@@ -154,8 +154,11 @@ class History:
         log.info("history: dictation %d stored (%s)", entry_id, new.outcome.value)
         self._refresh()
         if new.outcome in NOT_TRANSCRIBED:
-            kept = store.get(entry_id).has_audio
-            self._app.notify(f"dictation not transcribed; {AUDIO_KEPT if kept else NO_AUDIO}", True)
+            kept = AUDIO_KEPT if store.get(entry_id).has_audio else NO_AUDIO
+            if new.outcome is Outcome.CANCELLED:  # the user's choice: no error
+                self._app.notify(f"dictation cancelled; {kept}", False)
+            else:
+                self._app.notify(f"dictation not fully transcribed; {kept}", True)
         elif new.outcome is Outcome.TYPED:
             self.offer_pending()
 
