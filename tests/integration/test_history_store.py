@@ -139,3 +139,40 @@ def test_a_writer_killed_mid_write_leaves_the_file_usable_with_every_commit(
     new = store.add(dictation(NOW))
     assert new > max(stored)
     store.close()
+
+
+OPENER = """
+import sys, pathlib
+from app.desktop.history_store import HistoryStore
+sys.stdin.readline()  # all start together
+HistoryStore(pathlib.Path(sys.argv[1])).close()
+print("ok", flush=True)
+"""
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """The app and the CLI may create the file together: one migrates, the others see it."""
+    for attempt in range(2):
+        path = tmp_path / f"h{attempt}.sqlite3"
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            for _ in range(6)
+        ]
+        for opener in openers:
+            assert opener.stdin is not None
+            opener.stdin.write("go\n")
+            opener.stdin.flush()
+        for opener in openers:
+            out, err = opener.communicate(timeout=30)
+            assert out.strip() == "ok", err
+        store = HistoryStore(path)
+        assert store.check() == "ok"
+        store.close()
