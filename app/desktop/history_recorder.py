@@ -65,17 +65,23 @@ class HistoryRecorder:
 
     def finished(self) -> None:
         """The oldest open dictation is over: hand it on."""
-        if not self._open:
-            return
-        record = self._open.pop(0)
+        if self._open:
+            self._on_finished(self._made(self._open.pop(0)))
+
+    def abandon(self, outcome: Outcome) -> list[NewDictation]:
+        """Every open dictation, as ended with ``outcome`` (the app is quitting)."""
+        for record in self._open:
+            record.outcome = outcome
+        done, self._open = [self._made(record) for record in self._open], []
+        return done
+
+    def _made(self, record: Record) -> NewDictation:
         audio = b"".join(record.audio) if self._keep_audio() else None
-        self._on_finished(
-            NewDictation(
-                record.started,
-                record.backend,
-                record.window,
-                record.outcome,
-                "".join(record.words),
-                audio or None,
-            )
+        return NewDictation(
+            record.started,
+            record.backend,
+            record.window,
+            record.outcome,
+            "".join(record.words),
+            audio or None,
         )

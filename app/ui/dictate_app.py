@@ -144,7 +144,7 @@ class DictateApp:
         self.capture.close()
         await self.dictation.close()
         await asyncio.to_thread(self.typing.close)
-        self.history.close()
+        await self.history.close()
         self.cues.close()
         self.tray.hide()
         self.overlay.hide()

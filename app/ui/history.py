@@ -78,6 +78,7 @@ class History:
         self._broken = False  # the file could not be opened: said once
         self._last_saved: int | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._retries: set[asyncio.Task[None]] = set()
         self.window: HistoryWindow | None = None
         self.recorder = HistoryRecorder(
             self._finished,
@@ -94,21 +95,28 @@ class History:
                 self._app.notify(f"history: {exc}", True)
         return self._store
 
-    def close(self) -> None:
-        for task in self._tasks:
+    async def close(self) -> None:
+        """Quitting: a dictation still open is stored as cancelled (its audio kept), and
+        every save in progress finishes; a transcription in progress is dropped."""
+        for new in self.recorder.abandon(Outcome.CANCELLED):
+            self._spawn(self._save(new, quitting=True))
+        for task in list(self._retries):
             task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._store is not None:
             self._store.close()
         if self.window is not None:
             self.window.close()
 
-    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.ensure_future(work)
         self._tasks.add(task)
         task.add_done_callback(self._done)
+        return task
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
+        self._retries.discard(task)
         if not task.cancelled() and (exc := task.exception()) is not None:
             log.error("history: %s", exc, exc_info=exc)
 
@@ -139,7 +147,7 @@ class History:
     def _finished(self, new: NewDictation) -> None:
         self._spawn(self._save(new))
 
-    async def _save(self, new: NewDictation) -> None:
+    async def _save(self, new: NewDictation, quitting: bool = False) -> None:
         store = self.store()
         if store is None:
             return
@@ -153,6 +161,8 @@ class History:
         self._last_saved = entry_id
         log.info("history: dictation %d stored (%s)", entry_id, new.outcome.value)
         self._refresh()
+        if quitting:
+            return
         if new.outcome in NOT_TRANSCRIBED:
             kept = AUDIO_KEPT if store.get(entry_id).has_audio else NO_AUDIO
             if new.outcome is Outcome.CANCELLED:  # the user's choice: no error
@@ -230,7 +240,7 @@ class History:
 
     def retry(self, ids: Sequence[int]) -> None:
         """Transcribe these entries again, one after the other (types nothing)."""
-        self._spawn(self._retry(list(ids)))
+        self._retries.add(self._spawn(self._retry(list(ids))))
 
     def retry_pending(self) -> None:
         store = self.store()

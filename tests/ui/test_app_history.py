@@ -16,6 +16,7 @@ import pytest
 from tests.conftest import FAST_STEP, ProxyFactory
 from tests.support.desktop import (
     Desktop,
+    Process,
     app_command,
     desktop,
     hotkey_held,
@@ -47,6 +48,16 @@ async def cli(d: Desktop, *args: str) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
+
+
+async def quit_mid_dictation(session: Desktop, app: Process) -> None:
+    """Quit while a dictation waits for a backend that is gone: it must be kept."""
+    mark = app.mark()
+    session.xdotool("keydown", "F9")
+    await app.wait_for_line("dictation: connecting", after=mark)  # its audio is being kept
+    await cli(session, "quit")
+    await asyncio.wait_for(app.process.wait(), 30)
+    session.xdotool("keyup", "F9")
 
 
 async def test_a_dictation_whose_backend_dies_is_kept_and_transcribed_again_exactly(
@@ -100,6 +111,11 @@ async def test_a_dictation_whose_backend_dies_is_kept_and_transcribed_again_exac
                 listed = json.loads(await cli(session, "history", "--json"))
                 assert listed[1]["retry_text"] == SENTENCES[0]
                 assert listed[0]["outcome"] == "typed"
+
+                await quit_mid_dictation(session, app)
+            listed = json.loads(await cli(session, "history", "--json"))
+            newest = listed[0]
+            assert (newest["id"], newest["outcome"], newest["has_audio"]) == (3, "cancelled", True)
 
         log = session.home / "state" / "kyutai-dictate" / "log" / "app.log"
         text = log.read_text()
