@@ -120,7 +120,7 @@ class Dictation:
 
     def cancel(self) -> None:
         """Give up a released dictation whose backend is not ready yet."""
-        if self._recorder is not None:
+        if self._recorder is not None and self.session.waiting_after_release:
             self._recorder.ended_as(Outcome.CANCELLED)
         self._do(self.session.cancel())
 
