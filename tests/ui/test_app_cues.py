@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from app.audio.cues import Cue, cue_samples
 from app.core.settings import BackendKind, BackendSettings, Settings, SoundSettings
 from app.desktop import settings_store
 from tests.conftest import DoubleFactory, ProxyFactory
@@ -31,15 +30,6 @@ from tests.support.speech import SENTENCES, speech, write_wav
 def session(tmp_path: Path) -> AsyncIterator[Desktop]:
     with desktop(tmp_path / "home", 77) as d:
         yield d  # type: ignore[misc]
-
-
-def test_the_cues_are_short_distinct_tones() -> None:
-    tones = {cue: cue_samples(cue) for cue in Cue}
-    for samples, rate in tones.values():
-        assert rate == 24_000
-        assert 0.05 < len(samples) / rate < 0.5
-        assert 0.2 < float(np.abs(samples).max()) <= 1.0
-    assert not np.array_equal(tones[Cue.START][0], tones[Cue.STOP][0])
 
 
 async def test_the_start_and_stop_cues_play_on_the_speakers_and_the_first_word_is_typed(
