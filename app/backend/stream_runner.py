@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, Callable
 
-from app.backend.stream_client import StreamClient, StreamClientError, StreamClosed
+from app.backend.stream import Stream
+from app.backend.stream_client import StreamClientError, StreamClosed
 from server.protocol.audio import Samples
 from server.protocol.stream import ServerMessage
 
@@ -15,7 +16,7 @@ class DrainTimeout(StreamClientError):
 
 
 async def run_stream(
-    stream: StreamClient,
+    stream: Stream,
     frames: AsyncIterable[Samples],
     on_message: Callable[[ServerMessage], None],
     *,
@@ -47,7 +48,7 @@ async def run_stream(
         await asyncio.gather(sender, receiver, return_exceptions=True)
 
 
-async def _send(stream: StreamClient, frames: AsyncIterable[Samples]) -> None:
+async def _send(stream: Stream, frames: AsyncIterable[Samples]) -> None:
     try:
         async for frame in frames:
             await stream.send_audio(frame)
@@ -56,6 +57,6 @@ async def _send(stream: StreamClient, frames: AsyncIterable[Samples]) -> None:
         pass  # the receiving side reports why the connection ended
 
 
-async def _receive(stream: StreamClient, on_message: Callable[[ServerMessage], None]) -> None:
+async def _receive(stream: Stream, on_message: Callable[[ServerMessage], None]) -> None:
     async for message in stream.messages():
         on_message(message)

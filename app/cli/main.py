@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command, doctor, shortcut, words_command
+from app.cli import deploy_command, doctor, history_command, shortcut, words_command
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -317,6 +317,12 @@ COMMANDS: tuple[Command, ...] = (
         "print, or with --install write, the desktop's key binding for push-to-talk (Wayland)",
         shortcut.add_arguments,
         shortcut.run,
+    ),
+    Command(
+        "history",
+        "print the dictation history (--json); 'history retry N' transcribes entry N again",
+        history_command.add_arguments,
+        history_command.run,
     ),
     Command(
         "serve",

@@ -34,4 +34,5 @@ class RemoteCommand(StrEnum):
     SHOW = "show", "show the running app (a second launch does the same)"
     TYPE_HELD = "type-held", "type the words the focus guard held back, into the focused window"
     COPY_HELD = "copy-held", "copy the words the focus guard held back to the clipboard"
+    SHOW_HISTORY = "show-history", "open the History window of the running app"
     QUIT = "quit", "quit the running app"

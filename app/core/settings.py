@@ -5,8 +5,8 @@ Pure: no file or keyring access here (see :mod:`app.desktop.settings_store` and
 Secrets are never part of the model; it only says which backend they belong to.
 
 The file has one table per section (``[backend]``, ``[dictation]``, ``[overlay]``,
-``[startup]``, ``[voice]``); a key that is missing takes its default, an unknown key is
-ignored, a value of the wrong type is an error that names the key.
+``[startup]``, ``[voice]``, ``[history]``, ``[sounds]``); a key that is missing takes its
+default, an unknown key is ignored, a value of the wrong type is an error that names the key.
 """
 
 from __future__ import annotations
@@ -146,12 +146,31 @@ class StartupSettings:
 
 
 @dataclass(frozen=True)
+class HistorySettings:
+    """What the dictation history keeps (see app/core/history.py)."""
+
+    keep_audio: bool = True  # off: no audio is stored, so nothing can be transcribed again
+    audio_count: int = 50  # audio of the newest dictations only...
+    audio_days: float = 7.0  # ... no older than this ...
+    audio_megabytes: float = 500.0  # ... and no more than this in all
+    text_days: float = 90.0
+
+
+@dataclass(frozen=True)
+class SoundSettings:
+    cues: bool = True  # short start, stop and error sounds
+    volume: float = 0.5  # 0 to 1
+
+
+@dataclass(frozen=True)
 class Settings:
     backend: BackendSettings = field(default_factory=BackendSettings)
     dictation: DictationSettings = field(default_factory=DictationSettings)
     overlay: OverlaySettings = field(default_factory=OverlaySettings)
     startup: StartupSettings = field(default_factory=StartupSettings)
     voice: VoiceSettings = field(default_factory=VoiceSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
+    sounds: SoundSettings = field(default_factory=SoundSettings)
 
 
 def to_toml_dict(settings: Settings) -> dict[str, Any]:

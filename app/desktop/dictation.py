@@ -26,6 +26,7 @@ from app.backend.stream_client import (
     StreamError,
     Unauthorized,
 )
+from app.core.history import Outcome
 from app.core.reconnect import Verdict, classify_close, classify_error, classify_http_status
 from app.core.session import (
     Action,
@@ -40,9 +41,11 @@ from app.core.session import (
     RetryIn,
     SendAudio,
     SendEnd,
+    State,
     StopEdit,
     TypeText,
 )
+from app.desktop.history_recorder import HistoryRecorder
 from server.protocol.stream import ServerMessage
 
 log = logging.getLogger(__name__)
@@ -53,6 +56,9 @@ StreamFactory = Callable[[], AbstractAsyncContextManager[Stream]]
 # A voice command's effect on the window or the keys (the session's other actions are its own)
 WindowEdit = DeleteEdit | PressEdit | StopEdit
 _END = object()  # in the outbox: send end
+# For the history: a press that begins a new dictation, and the states whose audio is its.
+_NEW_DICTATION = {(State.IDLE, State.CONNECTING), (State.DRAINING, State.DRAINING_NEXT)}
+_CAPTURING = {State.CONNECTING, State.STREAMING, State.DRAINING_NEXT}
 
 
 def classify(exc: StreamClientError) -> tuple[Verdict, str]:
@@ -84,9 +90,12 @@ class Dictation:
         on_message: Callable[[ServerMessage], None] = lambda message: None,
         session: DictationSession | None = None,
         on_edit: Callable[[WindowEdit], None] | None = None,
+        recorder: HistoryRecorder | None = None,
     ) -> None:
-        """``on_edit`` carries out voice commands; without it, the session must have them
-        off (its default)."""
+        """``on_edit`` carries out voice commands (without it, the session must have them
+        off, its default); ``recorder`` hears each dictation's audio, words and outcome (the
+        history)."""
+        self._recorder = recorder
         self._open_stream = open_stream
         self._type_text = type_text
         self._on_edit = on_edit
@@ -106,7 +115,11 @@ class Dictation:
 
     def start(self) -> None:
         """Key down: the connection opens; audio from now on is kept."""
-        self._do(self.session.start())
+        before = self.session.state
+        actions = self.session.start()
+        if self._recorder is not None and (before, self.session.state) in _NEW_DICTATION:
+            self._recorder.begin()
+        self._do(actions)
 
     def stop(self) -> None:
         """Key up: no more audio; the words of what was said still arrive and are typed."""
@@ -114,10 +127,14 @@ class Dictation:
 
     def audio(self, pcm: bytes) -> None:
         """A captured chunk of float32 samples (call in capture order)."""
+        if self._recorder is not None and self.session.state in _CAPTURING:
+            self._recorder.audio(pcm)
         self._do(self.session.audio(pcm))
 
     def cancel(self) -> None:
         """Give up a released dictation whose backend is not ready yet."""
+        if self._recorder is not None and self.session.waiting_after_release:
+            self._recorder.ended_as(Outcome.CANCELLED)
         self._do(self.session.cancel())
 
     async def close(self) -> None:
@@ -137,6 +154,8 @@ class Dictation:
             if isinstance(action, SendAudio):
                 self._outbox.put_nowait(action.pcm)
             elif isinstance(action, TypeText):
+                if self._recorder is not None:
+                    self._recorder.text(action.text)
                 self._type_text(action.text)
             elif isinstance(action, SendEnd):
                 self._outbox.put_nowait(_END)
@@ -148,10 +167,16 @@ class Dictation:
                 loop = asyncio.get_running_loop()
                 self._retry = loop.call_later(action.seconds, self._retry_due)
             elif isinstance(action, PhaseChanged):
+                if self._recorder is not None and action.phase is Phase.IDLE:
+                    self._recorder.finished()
                 self._on_phase(action.phase)
             elif isinstance(action, Notify):
+                if self._recorder is not None and action.error:
+                    self._recorder.ended_as(Outcome.FAILED)
                 self._on_notice(action.message, action.error)
             elif isinstance(action, DeleteEdit | PressEdit | StopEdit):
+                if self._recorder is not None:
+                    self._recorder.edit(action)
                 if self._on_edit is None:
                     raise RuntimeError(f"a voice command with no on_edit to carry it: {action}")
                 self._on_edit(action)

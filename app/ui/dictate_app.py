@@ -21,6 +21,7 @@ from PySide6.QtGui import QDesktopServices, QGuiApplication
 from PySide6.QtWidgets import QMessageBox
 
 from app.audio.capture import Capture
+from app.audio.cues import Cue, CuePlayer
 from app.backend.connect import stream_connector
 from app.backend.stream import Stream
 from app.core.about import about_text
@@ -46,6 +47,7 @@ from app.desktop.portal.global_shortcuts import PortalHotkeyListener, portal_hot
 from app.desktop.typing_queue import TypingQueue
 from app.desktop.typists.choose import open_typist
 from app.desktop.version import LICENCE, version
+from app.ui.history import History
 from app.ui.overlay import Overlay
 from app.ui.settings.dialog import SettingsDialog
 from app.ui.settings.window import show_settings
@@ -119,6 +121,9 @@ class DictateApp:
         self.tray.open_log.connect(self._open_log)
         self.tray.show_about.connect(self._show_about)
         self.tray.quit.connect(self._quit.set)
+        self.history = History(self)
+        self.tray.open_history.connect(self.history.show)
+        self.tray.transcribe_pending.connect(self.history.retry_pending)
 
         self.dictation = Dictation(
             self._open_stream,
@@ -132,8 +137,10 @@ class DictateApp:
                 clock=clock,
             ),
             on_edit=self._on_edit,
+            recorder=self.history.recorder,
         )
         self.capture = Capture(self.dictation.audio, self._on_capture_failure)
+        self.cues = CuePlayer()
         self.typing = TypingQueue(
             lambda: open_typist(
                 self.settings.dictation.typing,
@@ -174,6 +181,8 @@ class DictateApp:
         self.capture.close()
         await self.dictation.close()
         await asyncio.to_thread(self.typing.close)
+        await self.history.close()
+        self.cues.close()
         self.tray.hide()
         self.overlay.hide()
 
@@ -224,6 +233,8 @@ class DictateApp:
         if self.dictation.phase is Phase.IDLE:
             self.overlay.clear_words()
         self.dictation.start()
+        self.history.began()
+        self._cue(Cue.START)  # after the capture started: a cue never delays it
         self._show_overlay()
 
     def stop(self) -> None:
@@ -232,6 +243,7 @@ class DictateApp:
         if not self.capture.running:
             return
         self.capture.close()
+        self._cue(Cue.STOP)
         # Queued behind every frame the capture callback has handed over: nothing is lost.
         asyncio.get_running_loop().call_soon(self.dictation.stop)
 
@@ -260,6 +272,8 @@ class DictateApp:
                 self._type_held()
             case RemoteCommand.COPY_HELD:
                 self._copy_held()
+            case RemoteCommand.SHOW_HISTORY:
+                self.history.show()
             case _:
                 assert_never(command)
         return "ok"
@@ -365,6 +379,11 @@ class DictateApp:
             self._show_overlay(force=error)
         if error:
             self.tray.notify(message, error)
+            self._cue(Cue.ERROR)
+
+    def _cue(self, cue: Cue) -> None:
+        if self.settings.sounds.cues:
+            self.cues.play(cue, self.settings.sounds.volume)
 
     def _on_capture_failure(self, reason: str) -> None:
         """The microphone died mid-dictation: what was said so far is still transcribed."""
@@ -373,6 +392,7 @@ class DictateApp:
 
     def overlay_held(self, text: str, why: str, failed: bool) -> None:
         log.warning("%s: %d characters held", why, len(text))
+        self.history.held()
         self.overlay.set_held(text, why)
         self._show_overlay(force=True)
         if failed and self._status.error != why:
@@ -523,6 +543,11 @@ class DictateApp:
         """Whether the microphone is open (a key is held, or a toggle is on)."""
         return self.capture.running
 
+    @property
+    def idle(self) -> bool:
+        """No dictation is capturing or waiting for words."""
+        return not self.capture.running and self.dictation.phase is Phase.IDLE
+
     def open_settings(self, first_run: bool = False) -> None:
         show_settings(self, first_run)
 
@@ -564,6 +589,11 @@ class DictateApp:
     @property
     def rules(self) -> list[Rule]:
         return list(self._rules)
+
+    @property
+    def voice(self) -> VoiceEditConfig:
+        """The voice commands and replacements a dictation goes through now."""
+        return self._voice_config(self.settings)
 
     def _voice_config(self, settings: Settings) -> VoiceEditConfig:
         voice = settings.voice

@@ -24,6 +24,8 @@ class Tray(QObject):
     show_captions = Signal(bool)
     captions_only = Signal(bool)
     open_settings = Signal()
+    open_history = Signal()
+    transcribe_pending = Signal()  # the user took the offer to transcribe what failed
     open_log = Signal()
     show_about = Signal()
     quit = Signal()
@@ -40,6 +42,7 @@ class Tray(QObject):
             "Captions only (no typing)", self.captions_only.emit, checkable=True
         )
         self._menu.addSeparator()
+        self._add("History…", self.open_history.emit)
         self._add("Settings…", self.open_settings.emit)
         self._add("Open log", self.open_log.emit)
         self._add("About kyutai-dictate", self.show_about.emit)
@@ -47,6 +50,8 @@ class Tray(QObject):
         self._add("Quit", self.quit.emit)
         self._icon.setContextMenu(self._menu)
         self._icon.activated.connect(self._activated)
+        self._offering = False  # the last message is the offer to transcribe
+        self._icon.messageClicked.connect(self._message_clicked)
 
     def _add(self, text: str, slot: object, checkable: bool = False) -> QAction:
         action = QAction(text, self._menu)
@@ -76,7 +81,19 @@ class Tray(QObject):
             if error
             else QSystemTrayIcon.MessageIcon.Information
         )
+        self._offering = False
         self._icon.showMessage("kyutai-dictate", message, kind, 8000 if error else 4000)
+
+    def offer(self, message: str) -> None:
+        """A question; clicking the message says yes (``transcribe_pending``)."""
+        self._offering = True
+        kind = QSystemTrayIcon.MessageIcon.Information
+        self._icon.showMessage("kyutai-dictate", message, kind, 15000)
+
+    def _message_clicked(self) -> None:
+        if self._offering:
+            self._offering = False
+            self.transcribe_pending.emit()
 
     def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason == QSystemTrayIcon.ActivationReason.Trigger:  # left click

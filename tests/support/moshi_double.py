@@ -236,6 +236,14 @@ class MoshiDouble:
             self._server.close()
             await self._server.wait_closed()
 
+    async def kill(self) -> None:
+        """Die as a crashed process does: every connection dropped without a close frame,
+        the port closed."""
+        if self._server:
+            for connection in list(self._server.connections):
+                connection.transport.abort()
+        await self.close()
+
     def kill_model_loop(self) -> None:
         """The model loop fails (as a CUDA error would end it): it is logged, nothing else."""
         if self._loop_task:

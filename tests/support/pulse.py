@@ -3,6 +3,8 @@
 A null sink at 24 kHz mono; its monitor is the default source, so what ``play`` sends to the
 sink is what PortAudio (through ALSA's pulse plugin) captures, sample for sample. Silence
 flows like a real microphone's when nothing plays. ``norewinds=1`` keeps the first 0.8 s.
+A second null sink, ``speakers``, is the default output: what the app plays (sound cues)
+goes there, not into the microphone, and :meth:`VirtualMicrophone.record_speakers` hears it.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from pathlib import Path
 CONFIG = """\
 load-module module-native-protocol-unix
 load-module module-null-sink sink_name=vmic rate=24000 channels=1 norewinds=1
+load-module module-null-sink sink_name=speakers rate=24000 channels=1
 set-default-source vmic.monitor
-set-default-sink vmic
+set-default-sink speakers
 """
 
 
@@ -33,6 +36,13 @@ class VirtualMicrophone:
     def play(self, wav: Path) -> None:
         """Play ``wav`` into the microphone; returns when it has been played."""
         subprocess.run(["paplay", "--device=vmic", str(wav)], env=self.env, check=True)
+
+    def record_speakers(self, out: Path) -> subprocess.Popen[bytes]:
+        """Start recording what is played to the speakers (raw s16le, 24 kHz mono) into
+        ``out``; terminate the process to stop."""
+        command = ["parec", "--device=speakers.monitor", "--format=s16le", "--rate=24000"]
+        command += ["--channels=1", "--raw", str(out)]
+        return subprocess.Popen(command, env=self.env)
 
     def start(self) -> None:
         """Start the sound server; returns once it answers."""

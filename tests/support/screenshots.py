@@ -3,8 +3,9 @@
     uv run python -m tests.support.screenshots docs/screenshots
 
 Runs the app in a test desktop (tests/support/desktop.py) against a scripted backend,
-dictates into a window, opens the tray menu and the first-run settings dialog, and writes
-``overlay.png``, ``tray-menu.png`` and ``settings.png``.
+dictates into a window, opens the tray menu, the History window (with a few earlier
+dictations) and the first-run settings dialog, and writes ``overlay.png``, ``tray-menu.png``,
+``history.png`` and ``settings.png``.
 """
 
 from __future__ import annotations
@@ -13,12 +14,18 @@ import asyncio
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
+import numpy as np
+
+from app.core.history import Outcome
 from app.core.settings import BackendKind, BackendSettings, OverlaySettings, Settings
 from app.desktop import settings_store
+from app.desktop.history_store import FILE_NAME, HistoryStore, NewDictation
 from tests.support.desktop import (
     Desktop,
+    app_command,
     desktop,
     running_app,
     target_window,
@@ -27,6 +34,25 @@ from tests.support.desktop import (
 from tests.support.scripted_stream import scripted_stream
 
 TEXT = "Dictation that keeps up with you: every word, typed where you work."
+
+
+EARLIER = [  # minutes ago, window, outcome, text, seconds of audio
+    (95, "Inbox - Mail", Outcome.TYPED, "Thanks, the figures look right. Let's ship on Monday.", 4),
+    (52, "notes.md - Editor", Outcome.HELD, "Call the printer about the proofs before noon.", 3),
+    (18, "Budget review", Outcome.FAILED, "The second quarter", 9),
+    (7, "Terminal", Outcome.CANCELLED, "", 2),
+]
+
+
+def earlier_dictations(d: Desktop) -> None:
+    """A few dictations in the test desktop's history, as the app would have stored them."""
+    data = Path(d.env.get("XDG_DATA_HOME") or d.home / ".local" / "share")
+    store = HistoryStore(data / "kyutai-dictate" / FILE_NAME)
+    for minutes, window, outcome, text, seconds in EARLIER:
+        audio = np.zeros(24_000 * seconds, dtype="<f4").tobytes()
+        when = time.time() - 60 * minutes
+        store.add(NewDictation(when, "proxy gpu.lan", window, outcome, text, audio))
+    store.close()
 
 
 def crop(d: Desktop, out: Path, geometry: str) -> None:
@@ -62,6 +88,16 @@ async def take(out: Path, home: Path) -> None:
                 await asyncio.sleep(1.0)
                 crop(d, out / "tray-menu.png", "360x260+920+0")
                 d.xdotool("key", "Escape")
+
+                earlier_dictations(d)  # after the dictation: the tray offers no retry
+                command = app_command("show-history")
+                await asyncio.to_thread(subprocess.run, command, env=d.env, check=True)
+                found = d.xdotool("search", "--sync", "--name", "^Kyutai Dictate: History$")
+                window = found.split()[0]
+                d.xdotool("windowmove", window, "100", "80")
+                d.xdotool("mousemove", "300", "211", "click", "1")  # the dictation that failed
+                await asyncio.sleep(1.0)  # let it paint
+                d.screenshot(out / "history.png", window)
 
         settings_store.save(Settings(), d.config)  # nothing configured: first run
         async with running_app(d) as app:

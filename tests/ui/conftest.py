@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 from PySide6.QtWidgets import QApplication
@@ -23,3 +24,9 @@ def qapp() -> QApplication:
             del os.environ["QT_QPA_PLATFORM"]
         else:
             os.environ["QT_QPA_PLATFORM"] = previous
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app's data (the history) goes to this test's directory, never the user's."""
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg-data"))

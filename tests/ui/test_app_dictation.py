@@ -13,8 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from app.core.history import Outcome
 from app.core.settings import BackendKind, BackendSettings, Settings
 from app.desktop import settings_store
+from app.desktop.history_store import FILE_NAME, HistoryStore
 from tests.conftest import DoubleFactory, ProxyFactory
 from tests.support.desktop import (
     Desktop,
@@ -131,6 +133,11 @@ async def test_focus_guard_holds_words_when_focus_moves_and_types_them_on_reques
             assert full.startswith(before)
             assert len(before) < len(full)
             assert not second.exists() or second.read_text() == ""
+            history = HistoryStore(
+                Path(session.env["XDG_DATA_HOME"]) / "kyutai-dictate" / FILE_NAME
+            )
+            await until(lambda: [e.outcome for e in history.entries()] == [Outcome.HELD])
+            history.close()
 
             first_id = session.xdotool("search", "--name", "first window").split()[0]
             session.xdotool("windowfocus", "--sync", first_id)

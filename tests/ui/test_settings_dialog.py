@@ -7,6 +7,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import keyring
@@ -21,10 +22,12 @@ from app.core.settings import (
     BackendKind,
     BackendSettings,
     DictationSettings,
+    HistorySettings,
     HotkeyMode,
     OverlaySettings,
     ServerProtocol,
     Settings,
+    SoundSettings,
     StartupSettings,
     TypingMethod,
     to_toml_dict,
@@ -736,3 +739,28 @@ def test_the_window_gives_the_dialog_its_parts_and_starts_at_login_in_the_hosts_
     dialog.save_button.click()
     assert host.notices == ["your own words were not saved: [Errno 13] Permission denied"]
     wait_until(lambda: host.settings_dialog is None)
+
+
+def test_history_and_sound_settings_round_trip(qapp: QApplication, keyring_file: Path) -> None:
+    original = Settings(
+        BackendSettings(BackendKind.PROXY, url="ws://h:8000/v1/stream"),
+        history=HistorySettings(audio_days=2.25),
+        sounds=SoundSettings(volume=0.333),
+    )
+    dialog, emitted = make_dialog(original)
+    page = dialog.history
+    assert page.keep_audio.isChecked()
+    assert page.audio_count.value() == 50
+    page.audio_count.setValue(10)
+    page.audio_megabytes.setValue(100)
+    page.text_days.setValue(30)
+    page.cues.setChecked(False)
+    page.keep_audio.setChecked(False)
+    assert not page.audio_count.isEnabled()  # audio off: its limits do not apply
+
+    dialog.save_button.click()
+
+    history = HistorySettings(
+        keep_audio=False, audio_count=10, audio_days=2.25, audio_megabytes=100, text_days=30
+    )
+    assert emitted == [replace(original, history=history, sounds=SoundSettings(False, 0.333))]

@@ -42,6 +42,7 @@ from app.ui.settings.form import (
     secrets_to_delete,
     secrets_to_store,
 )
+from app.ui.settings.history_page import HistorySection
 from app.ui.settings.sections import DictationSection, MicrophoneSection, OverlaySection
 from app.ui.settings.voice_page import VoiceSection
 from app.ui.settings.widgets import error_label, show_error
@@ -101,12 +102,14 @@ class SettingsDialog(QDialog):
         self.overlay = OverlaySection(autostart_supported)
         self.voice = VoiceSection()
         self._rules = list(rules)
+        self.history = HistorySection()
         self.tabs = QTabWidget()
         self.tabs.addTab(self.backend, "Backend")
         self.tabs.addTab(self.dictation, "Dictation")
         self.tabs.addTab(self.microphone, "Microphone")
         self.tabs.addTab(self.voice, "Voice commands")
         self.tabs.addTab(self.overlay, "Overlay and startup")
+        self.tabs.addTab(self.history, "History and sounds")
 
         self.header = QLabel(FIRST_RUN_TEXT)
         self.header.setWordWrap(True)
@@ -130,6 +133,7 @@ class SettingsDialog(QDialog):
         self.dictation.set_values(settings.dictation)
         self.overlay.set_values(settings.overlay, settings.startup)
         self.voice.set_values(settings.voice, self._rules)
+        self.history.set_values(settings.history, settings.sounds)
         self.tabs.setCurrentWidget(self.backend)
 
         self._wire()
@@ -156,6 +160,7 @@ class SettingsDialog(QDialog):
             self.dictation.values(current.dictation), microphone=self.microphone.device_name()
         )
         overlay, startup = self.overlay.values(current.overlay, current.startup)
+        history, sounds = self.history.values(current.history, current.sounds)
         return replace(
             current,
             backend=backend_from_form(self.backend.form(), current.backend),
@@ -163,6 +168,8 @@ class SettingsDialog(QDialog):
             voice=self.voice.values(current.voice),
             overlay=overlay,
             startup=startup,
+            history=history,
+            sounds=sounds,
         )
 
     def secrets_from_form(self) -> dict[Secret, str]:

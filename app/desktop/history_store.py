@@ -1,0 +1,250 @@
+"""The dictation history on disk: one SQLite file in the user's data directory.
+
+The file is private (0600, as are SQLite's ``-wal`` and ``-shm`` files, which take its mode),
+written in WAL mode with full sync, so a crash (even SIGKILL mid-write) loses nothing committed
+and leaves the file usable. ``PRAGMA user_version`` holds the schema version; opening the store
+runs the migrations it lacks. Audio is kept as 16-bit PCM, 24 kHz mono. Nothing here logs text.
+
+One connection, shared by threads under a lock (the app writes from a worker thread).
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+import platformdirs
+
+from app.core.errors import AppError
+from app.core.history import HistoryEntry, Outcome, Retention, Stored, prune
+
+FILE_NAME = "history.sqlite3"
+
+# Each step brings the schema from version i to i + 1; never edit one that has shipped.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE dictations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        time REAL NOT NULL,
+        backend TEXT NOT NULL,
+        window TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        text TEXT NOT NULL,
+        retry_text TEXT,
+        audio BLOB,
+        audio_bytes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX dictations_time ON dictations (time);
+    """,
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+_COLUMNS = "id, time, backend, window, outcome, text, retry_text, audio_bytes"
+
+
+class HistoryError(AppError):
+    """The history file cannot be opened or used."""
+
+
+@dataclass(frozen=True)
+class NewDictation:
+    time: float
+    backend: str
+    window: str
+    outcome: Outcome
+    text: str
+    audio: bytes | None = None  # float32 samples at 24 kHz, as captured
+
+
+def default_path() -> Path:
+    return Path(platformdirs.user_data_dir("kyutai-dictate", appauthor=False)) / FILE_NAME
+
+
+def to_pcm16(float32: bytes) -> bytes:
+    samples = np.frombuffer(float32, dtype="<f4")
+    return bytes((np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes())
+
+
+def from_pcm16(pcm16: bytes) -> npt.NDArray[np.float32]:
+    return (np.frombuffer(pcm16, dtype="<i2").astype(np.float32) / 32767.0).astype(np.float32)
+
+
+class HistoryStore:
+    def __init__(self, path: Path | None = None) -> None:
+        self.path = path or default_path()
+        self._lock = threading.Lock()
+        try:
+            self._db = self._open()
+        except sqlite3.Error as exc:
+            raise HistoryError(f"cannot open the history {self.path}: {exc}") from None
+
+    def _open(self) -> sqlite3.Connection:
+        self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        # Created private before SQLite opens it; its -wal and -shm files copy this mode.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        os.chmod(self.path, 0o600)
+        db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA busy_timeout=5000")
+            version = int(db.execute("PRAGMA user_version").fetchone()[0])
+            if version > SCHEMA_VERSION:  # checked before anything is written
+                raise sqlite3.DatabaseError(
+                    f"schema version {version} is newer than this program's {SCHEMA_VERSION}"
+                )
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=FULL")
+            self._migrate(db)
+        except BaseException:
+            db.close()
+            raise
+        return db
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> None:
+        """Bring the schema up to date, one step a transaction. The version is read again
+        inside each, as another process (the app, the CLI) may have migrated meanwhile."""
+        while True:
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                version = int(db.execute("PRAGMA user_version").fetchone()[0])
+                if version < SCHEMA_VERSION:
+                    for statement in MIGRATIONS[version].split(";"):
+                        if statement.strip():
+                            db.execute(statement)
+                    db.execute(f"PRAGMA user_version={version + 1}")
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            if version + 1 >= SCHEMA_VERSION:
+                return
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise HistoryError(f"the history {self.path}: {exc}") from None
+            except BaseException:
+                if self._db.in_transaction:
+                    self._db.execute("ROLLBACK")
+                raise
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def add(self, new: NewDictation) -> int:
+        """Store a dictation; its id."""
+        audio = to_pcm16(new.audio) if new.audio else None
+        with self._transaction() as db:
+            cursor = db.execute(
+                "INSERT INTO dictations (time, backend, window, outcome, text, audio, audio_bytes)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (new.time, new.backend, new.window, new.outcome.value, new.text, audio,
+                 len(audio or b"")),
+            )  # fmt: skip
+            assert cursor.lastrowid is not None
+            return cursor.lastrowid
+
+    def set_outcome(self, entry_id: int, outcome: Outcome) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE dictations SET outcome = ? WHERE id = ?", (outcome.value, entry_id))
+
+    def set_retry_text(self, entry_id: int, text: str) -> None:
+        with self._transaction() as db:
+            db.execute("UPDATE dictations SET retry_text = ? WHERE id = ?", (text, entry_id))
+
+    def delete(self, entry_id: int) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM dictations WHERE id = ?", (entry_id,))
+
+    def delete_all(self) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM dictations")
+        with self._lock:
+            self._db.execute("VACUUM")  # the deleted text leaves the file too
+
+    def prune(self, retention: Retention, now: float | None = None) -> int:
+        """Apply the retention limits; how many entries changed."""
+        now = time.time() if now is None else now
+        with self._transaction() as db:
+            rows = db.execute("SELECT id, time, audio_bytes FROM dictations").fetchall()
+            pruning = prune([Stored(*row) for row in rows], now, retention)
+            db.executemany("DELETE FROM dictations WHERE id = ?", [(i,) for i in pruning.delete])
+            db.executemany(
+                "UPDATE dictations SET audio = NULL, audio_bytes = 0 WHERE id = ?",
+                [(i,) for i in pruning.drop_audio],
+            )
+        return len(pruning.delete) + len(pruning.drop_audio)
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def entries(self, search: str = "") -> list[HistoryEntry]:
+        """Newest first; ``search`` matches the text, the window or the backend (any case)."""
+        where, args = "", ()
+        if search:
+            like = "%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+            where = (
+                " WHERE text LIKE ?1 ESCAPE '\\' OR retry_text LIKE ?1 ESCAPE '\\'"
+                " OR window LIKE ?1 ESCAPE '\\' OR backend LIKE ?1 ESCAPE '\\'"
+            )
+            args = (like,)  # type: ignore[assignment]
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM dictations{where} ORDER BY time DESC, id DESC", args
+            ).fetchall()
+        return [_entry(row) for row in rows]
+
+    def get(self, entry_id: int) -> HistoryEntry:
+        with self._lock:
+            row = self._db.execute(
+                f"SELECT {_COLUMNS} FROM dictations WHERE id = ?", (entry_id,)
+            ).fetchone()
+        if row is None:
+            raise HistoryError(f"no dictation {entry_id} in the history")
+        return _entry(row)
+
+    def audio(self, entry_id: int) -> npt.NDArray[np.float32] | None:
+        """The entry's audio as float32 samples, None when not kept."""
+        with self._lock:
+            row = self._db.execute(
+                "SELECT audio FROM dictations WHERE id = ?", (entry_id,)
+            ).fetchone()
+        return None if row is None or row[0] is None else from_pcm16(row[0])
+
+    def not_transcribed(self) -> list[HistoryEntry]:
+        return [entry for entry in self.entries() if entry.not_transcribed]
+
+    def check(self) -> str:
+        """SQLite's integrity check: ``ok`` for a sound file."""
+        with self._lock:
+            return str(self._db.execute("PRAGMA integrity_check").fetchone()[0])
+
+
+def _entry(row: tuple[object, ...]) -> HistoryEntry:
+    entry_id, when, backend, window, outcome, text, retry_text, audio_bytes = row
+    return HistoryEntry(
+        id=int(entry_id),  # type: ignore[call-overload]
+        time=float(when),  # type: ignore[arg-type]
+        backend=str(backend),
+        window=str(window),
+        outcome=Outcome(str(outcome)),
+        text=str(text),
+        retry_text=None if retry_text is None else str(retry_text),
+        audio_bytes=int(audio_bytes),  # type: ignore[call-overload]
+    )

@@ -1,0 +1,178 @@
+"""The history's SQLite file for real: private, WAL, migrated on open, retention enforced,
+and usable after the writer is killed mid-write."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.core.history import DAY, Outcome, Retention
+from app.desktop.history_store import (
+    SCHEMA_VERSION,
+    HistoryError,
+    HistoryStore,
+    NewDictation,
+)
+from tests.support.desktop import ROOT
+
+NOW = 1_000 * DAY
+SECOND = np.full(24_000, 0.25, dtype="<f4").tobytes()  # 1 s of audio: 48 kB stored
+
+
+def dictation(when: float, text: str = "hello", audio: bytes | None = SECOND) -> NewDictation:
+    return NewDictation(when, "proxy ws://127.0.0.1", "Notes", Outcome.FAILED, text, audio)
+
+
+def test_the_file_is_private_in_wal_mode_and_at_the_current_schema(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "history.sqlite3"
+    store = HistoryStore(path)
+    store.add(dictation(NOW))
+    for file in (path, path.with_name(path.name + "-wal")):
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    store.close()
+
+
+def test_an_empty_file_is_migrated_and_a_newer_one_refused_untouched(tmp_path: Path) -> None:
+    old = tmp_path / "old.sqlite3"
+    sqlite3.connect(old).close()  # version 0: no tables yet
+    store = HistoryStore(old)
+    entry_id = store.add(dictation(NOW))
+    assert store.get(entry_id).text == "hello"
+    store.close()
+
+    newer = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(newer) as db:
+        db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
+    before = newer.read_bytes()
+    with pytest.raises(HistoryError, match="newer than this program"):
+        HistoryStore(newer)
+    assert newer.read_bytes() == before
+
+
+def test_audio_round_trips_search_finds_and_delete_removes(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    first = store.add(dictation(NOW - 2, "the quick brown fox"))
+    second = store.add(dictation(NOW - 1, "100% sure_thing", audio=None))
+    assert [e.id for e in store.entries()] == [second, first]
+    assert [e.id for e in store.entries("QUICK")] == [first]
+    assert [e.id for e in store.entries("0%")] == [second]
+    assert [e.id for e in store.entries("e_t")] == [second]
+    assert [e.id for e in store.entries("x_t")] == []
+    audio = store.audio(first)
+    assert audio is not None
+    np.testing.assert_allclose(audio, 0.25, atol=1e-4)
+    assert store.audio(second) is None
+    store.set_retry_text(first, "the quick brown fox jumps")
+    assert store.get(first).shown_text == "the quick brown fox jumps"
+    store.delete(first)
+    assert [e.id for e in store.entries()] == [second]
+    store.delete_all()
+    assert store.entries() == []
+    with pytest.raises(HistoryError, match="no dictation"):
+        store.get(second)
+    store.close()
+    assert b"sure_thing" not in (tmp_path / "h.sqlite3").read_bytes()
+
+
+def test_retention_is_enforced_by_count_age_and_size(tmp_path: Path) -> None:
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    ids = [store.add(dictation(NOW - i)) for i in range(6)]  # ids[0] is the newest
+    store.prune(Retention(audio_count=4), NOW)
+    assert [store.get(i).has_audio for i in ids] == [True] * 4 + [False] * 2
+
+    store.prune(Retention(audio_bytes=3 * 48_000), NOW)
+    assert [store.get(i).has_audio for i in ids] == [True] * 3 + [False] * 3
+
+    store.prune(Retention(audio_seconds=1.5), NOW)
+    assert [store.get(i).has_audio for i in ids] == [True] * 2 + [False] * 4
+    assert store.audio(ids[2]) is None
+
+    store.prune(Retention(text_seconds=3.5), NOW)
+    assert [e.id for e in store.entries()] == ids[:4]
+    store.close()
+
+
+WRITER = """
+import sys, time
+from app.core.history import Outcome
+from app.desktop.history_store import HistoryStore, NewDictation
+store = HistoryStore(__import__("pathlib").Path(sys.argv[1]))
+audio = bytes(4 * 24_000 * 3)
+while True:
+    entry = store.add(NewDictation(time.time(), "proxy", "", Outcome.TYPED, "word " * 50, audio))
+    print(entry, flush=True)
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_the_file_usable_with_every_commit(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.sqlite3"
+    writer = subprocess.Popen(
+        [sys.executable, "-c", WRITER, str(path)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert writer.stdout is not None
+    committed = [int(writer.stdout.readline()) for _ in range(30)]
+    os.kill(writer.pid, signal.SIGKILL)  # in the middle of the next write
+    writer.wait(10)
+    committed += [int(line) for line in writer.stdout.read().split()]
+
+    store = HistoryStore(path)  # as the app does when it starts again
+    assert store.check() == "ok"
+    stored = {entry.id for entry in store.entries()}
+    assert set(committed) <= stored
+    new = store.add(dictation(NOW))
+    assert new > max(stored)
+    store.close()
+
+
+OPENER = """
+import sys, pathlib
+from app.desktop.history_store import HistoryStore
+sys.stdin.readline()  # all start together
+HistoryStore(pathlib.Path(sys.argv[1])).close()
+print("ok", flush=True)
+"""
+
+
+def test_processes_opening_a_new_file_at_once_all_succeed(tmp_path: Path) -> None:
+    """The app and the CLI may create the file together: one migrates, the others see it."""
+    for attempt in range(2):
+        path = tmp_path / f"h{attempt}.sqlite3"
+        openers = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(path)],
+                cwd=ROOT,
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, "PYTHONPATH": str(ROOT)},
+            )
+            for _ in range(6)
+        ]
+        for opener in openers:
+            assert opener.stdin is not None
+            opener.stdin.write("go\n")
+            opener.stdin.flush()
+        for opener in openers:
+            out, err = opener.communicate(timeout=30)
+            assert out.strip() == "ok", err
+        store = HistoryStore(path)
+        assert store.check() == "ok"
+        store.close()
