@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from app.audio import portaudio
 from app.audio.microphone import (
     NO_DEVICES_HINT,
     MicrophoneError,
@@ -109,8 +110,9 @@ class Capture:
         if stream is None:
             return
         try:
-            stream.stop()  # waits for the callback in progress
-            stream.close()
+            with portaudio.LOCK:
+                stream.stop()  # waits for the callback in progress
+                stream.close()
         except Exception as exc:  # a vanished device can fail to stop; it is closed anyway
             log.warning("closing the microphone: %s", exc)
 

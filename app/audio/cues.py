@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
+from app.audio import portaudio
+
 log = logging.getLogger(__name__)
 
 _HERE = Path(__file__).resolve()
@@ -40,12 +42,21 @@ def cue_samples(cue: Cue) -> tuple[npt.NDArray[np.float32], int]:
     return np.asarray(samples, dtype=np.float32), int(rate)
 
 
+CHUNK_SECONDS = 0.02  # a cue is written in pieces this long, so closing never waits long
+CLOSE_TIMEOUT = 5.0
+
+
 class CuePlayer:
-    """Plays cues one after the other on its own thread; :meth:`play` returns at once."""
+    """Plays cues one after the other on its own thread; :meth:`play` returns at once.
+
+    :meth:`close` stops a cue that is playing and waits until its stream is closed: PortAudio
+    must not be torn down (at exit) under a stream that is still playing, which corrupts the
+    heap (seen as ``malloc_consolidate(): unaligned fastbin chunk`` and SIGABRT at quit)."""
 
     def __init__(self) -> None:
         self._queue: queue.SimpleQueue[tuple[Cue, float] | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._closing = threading.Event()
         self._failed = False
 
     def play(self, cue: Cue, volume: float) -> None:
@@ -56,8 +67,11 @@ class CuePlayer:
 
     def close(self) -> None:
         if self._thread is not None:
+            self._closing.set()
             self._queue.put(None)
-            self._thread.join(timeout=2)
+            self._thread.join(timeout=CLOSE_TIMEOUT)
+            if self._thread.is_alive():
+                log.warning("a sound cue is still playing at quit")
             self._thread = None
 
     def _run(self) -> None:
@@ -70,11 +84,23 @@ class CuePlayer:
                     self._failed = True
                     log.warning("cannot play sound cues: %s", exc)
 
-    @staticmethod
-    def _play(cue: Cue, volume: float) -> None:
+    def _play(self, cue: Cue, volume: float) -> None:
         import sounddevice
 
         samples, rate = cue_samples(cue)
-        with sounddevice.OutputStream(samplerate=rate, channels=1, dtype="float32") as stream:
-            stream.write((samples * volume).reshape(-1, 1))
+        frames = (samples * volume).reshape(-1, 1)
+        chunk = max(1, int(rate * CHUNK_SECONDS))
+        with portaudio.output_open():
+            with portaudio.LOCK:
+                stream = sounddevice.OutputStream(samplerate=rate, channels=1, dtype="float32")
+                stream.start()
+            try:
+                for start in range(0, len(frames), chunk):
+                    if self._closing.is_set():
+                        break
+                    stream.write(frames[start : start + chunk])
+            finally:
+                with portaudio.LOCK:
+                    stream.stop(ignore_errors=True)
+                    stream.close(ignore_errors=True)
         log.debug("sound cue %s played", cue.value)

@@ -16,6 +16,7 @@ from typing import Any, Self
 
 import numpy as np
 
+from app.audio import portaudio
 from app.core.errors import AppError, UsageError
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE, Samples
 
@@ -76,8 +77,9 @@ def rescan_devices() -> None:
     stream: call it only while nothing captures."""
     sd = sounddevice_module()
     try:
-        sd._terminate()
-        sd._initialize()
+        with portaudio.quiet():
+            sd._terminate()
+            sd._initialize()
     except Exception as exc:  # keep the old list rather than fail
         log.debug("could not rescan audio devices: %s", exc)
 
@@ -134,19 +136,21 @@ def start_input_stream(
     sd = sd or sounddevice_module()
     stream = None
     try:
-        stream = sd.InputStream(
-            samplerate=SAMPLE_RATE,
-            channels=1,
-            dtype="float32",
-            blocksize=blocksize,
-            device=device,
-            callback=callback,
-            finished_callback=finished_callback,
-        )
-        stream.start()
+        with portaudio.LOCK:
+            stream = sd.InputStream(
+                samplerate=SAMPLE_RATE,
+                channels=1,
+                dtype="float32",
+                blocksize=blocksize,
+                device=device,
+                callback=callback,
+                finished_callback=finished_callback,
+            )
+            stream.start()
     except (sd.PortAudioError, ValueError) as exc:
         if stream is not None:
-            stream.close()
+            with portaudio.LOCK:
+                stream.close()
         raise MicrophoneError(str(exc)) from None
     return stream
 
@@ -212,7 +216,8 @@ class Microphone:
 
     def _close(self) -> None:
         if self._stream is not None:
-            self._stream.close()
+            with portaudio.LOCK:
+                self._stream.close()
             self._stream = None
 
     def _which(self) -> str:

@@ -182,7 +182,7 @@ class DictateApp:
         await self.dictation.close()
         await asyncio.to_thread(self.typing.close)
         await self.history.close()
-        self.cues.close()
+        await asyncio.to_thread(self.cues.close)  # waits for a cue's stream to be closed
         self.tray.hide()
         self.overlay.hide()
 

@@ -60,7 +60,7 @@ async def test_toggle_command_dictates_and_a_second_launch_shows_the_first(
         assert await text_in(typed, expected) == expected, app.output
 
         await control(session, "quit")
-        assert await asyncio.wait_for(app.process.wait(), 15) == 0
+        assert await asyncio.wait_for(app.process.wait(), 15) == 0, app.output
 
 
 async def test_control_commands_without_a_running_app_say_so(session: Desktop) -> None:
