@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command, words_command
+from app.cli import deploy_command, engine_command, words_command
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -104,6 +104,14 @@ def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
     app.add_argument("--url", help="backend WebSocket URL (a /v1/stream proxy or moshi-server)")
     app.add_argument("--hotkey", help="push-to-talk chord, e.g. <f9> or <ctrl>+<alt>+d")
     app.add_argument("--mode", choices=("hold", "toggle"), help="hold to talk, or press twice")
+    app.add_argument(
+        "--local",
+        action="store_true",
+        help="start the model on this computer (kyutai-dictate engine) and dictate with it",
+    )
+    app.add_argument(
+        "--checkpoint", type=Path, help="with --local: a local checkpoint directory to load"
+    )
 
 
 def _run_app(args: argparse.Namespace) -> int:
@@ -113,6 +121,15 @@ def _run_app(args: argparse.Namespace) -> int:
         from app.core.endpoint import check_ws_url
 
         check_ws_url(args.url, "--url")
+    if args.checkpoint and not args.local:
+        raise UsageError("--checkpoint goes with --local")
+    if args.local:
+        if args.url:
+            raise UsageError("--local and --url both choose the backend: give one")
+        from app.cli.local_engine import local_engine
+
+        with local_engine("kyutai/stt-1b-en_fr", args.checkpoint) as url:
+            return run_app(args.config, url, args.hotkey, args.mode)
     return run_app(args.config, args.url, args.hotkey, args.mode)
 
 
@@ -301,6 +318,13 @@ COMMANDS: tuple[Command, ...] = (
         "your own words: list, add, remove, import or export the replacement rules",
         words_command.add_arguments,
         words_command.run,
+    ),
+    Command(
+        "engine",
+        "run Kyutai's model on this computer behind moshi-server's protocol (needs torch)",
+        engine_command.add_arguments,
+        engine_command.run,
+        log_level="info",
     ),
     Command(
         "serve",
