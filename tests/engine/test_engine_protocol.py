@@ -14,6 +14,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from server.engine.batch import BatchModel
 from server.engine.offline import transcribe
+from server.engine.server import Limits
 from server.protocol import moshi
 from server.protocol.audio import FRAME_SAMPLES, silence
 from tests.engine.conftest import KEY, EngineFactory
@@ -146,3 +147,38 @@ def test_the_tiny_checkpoint_is_not_degenerate(
     b = transcribe(offline_model, delay, noise(4.0, seed=2) * 0.3)
     assert a != b, "different audio gives different words"
     assert all(isinstance(m, moshi.Word | moshi.EndWord) for m in a + b)
+
+
+async def test_sessions_end_on_garbage_and_when_idle(engine: EngineFactory) -> None:
+    """batched_asr.rs ``recv_loop``: text frames are ignored, an undecodable message or 20 s
+    without a frame (shortened here) drops the session without a close frame; so does the
+    first frame after 120 s (shortened) without a binary message."""
+    limits = Limits(ping_after=0.2, drop_without_frames=0.4, drop_without_binary=1.0)
+    async with engine(limits=limits) as server:
+        async with connect(server.url, additional_headers=HEADERS) as ws:
+            await ws.send("text frames are ignored")
+            assert await next_message(ws) == moshi.Ready()
+            await ws.send(b"\xc1 not msgpack")
+            with pytest.raises(ConnectionClosed):
+                await receive_until_closed(ws)
+        assert ws.close_code == 1006
+        async with connect(server.url, additional_headers=HEADERS, ping_interval=None) as ws:
+            assert await next_message(ws) == moshi.Ready()
+            with pytest.raises(ConnectionClosed) as dropped:
+                await receive_until_closed(ws)  # no frame from us: the short timeout fires
+            assert dropped.value.rcvd is None
+        async with connect(server.url, additional_headers=HEADERS) as ws:
+            assert await next_message(ws) == moshi.Ready()
+            for _ in range(15):  # binary messages for 1.5 s: the session stays
+                await ws.send(moshi.encode(moshi.Marker(0)))
+                await asyncio.sleep(0.1)
+            with pytest.raises(ConnectionClosed):
+                for _ in range(50):  # frames, but no binary message: dropped after 1 s
+                    await ws.send("no binary message")
+                    await asyncio.sleep(0.1)
+        assert await eventually(lambda: server.used_slots == 0)
+
+
+async def receive_until_closed(ws: ClientConnection) -> None:
+    while True:
+        await asyncio.wait_for(ws.recv(), 5)
