@@ -173,10 +173,14 @@ async def test_sessions_end_on_garbage_and_when_idle(engine: EngineFactory) -> N
                 await ws.send(moshi.encode(moshi.Marker(0)))
                 await asyncio.sleep(0.1)
             with pytest.raises(ConnectionClosed):
-                for _ in range(50):  # frames, but no binary message: dropped after 1 s
-                    await ws.send("no binary message")
-                    await asyncio.sleep(0.1)
+                await send_text_only(ws, seconds=5.0)  # no binary message: dropped after 1 s
         assert await eventually(lambda: server.used_slots == 0)
+
+
+async def send_text_only(ws: ClientConnection, seconds: float) -> None:
+    for _ in range(int(seconds / 0.1)):
+        await ws.send("frames, but no binary message")
+        await asyncio.sleep(0.1)
 
 
 async def receive_until_closed(ws: ClientConnection) -> None:
