@@ -13,8 +13,11 @@ from typing import Any
 import pytest
 
 os.environ.setdefault("NO_TORCH_COMPILE", "1")
-pytest.importorskip("torch", reason="the engine's tests need torch (tests/run installs it)")
+torch = pytest.importorskip("torch", reason="the engine's tests need torch (tests/run installs it)")
 pytest.importorskip("moshi", reason="the engine's tests need moshi (tests/run installs it)")
+# One thread: the tiny model gains nothing from more, and on a shared 2-core machine torch's
+# thread pool oversubscribes it (a 1 s test took 60 s).
+torch.set_num_threads(1)
 
 from server.engine.batch import BatchModel
 from server.engine.checkpoint import EngineFacts, load_info

@@ -20,7 +20,7 @@ READY = "engine listening on "
 async def test_the_engine_command_serves_a_checkpoint_with_the_key_from_the_environment(
     tiny_checkpoint: Path,
 ) -> None:
-    env = {**os.environ, "KYUTAI_DICTATE_ENGINE_API_KEY": "sesame", "NO_TORCH_COMPILE": "1"}
+    env = {**os.environ, "KYUTAI_DICTATE_ENGINE_API_KEY": "sesame", "OMP_NUM_THREADS": "1"}
     command = [sys.executable, "-m", "app", "engine", "--checkpoint", str(tiny_checkpoint)]
     process = await asyncio.create_subprocess_exec(
         *command, "--port", "0", "--device", "cpu", env=env, stdout=subprocess.PIPE
