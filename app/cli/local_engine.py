@@ -3,6 +3,7 @@ loopback port with a fresh API key, and give the app its URL (direct moshi-serve
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import socket
@@ -34,6 +35,8 @@ def local_engine(model: str, checkpoint: Path | None) -> Iterator[str]:
     environment, where the app's credentials look for a moshi-server key."""
     key = secrets.token_urlsafe(16)
     command = [sys.executable, "-m", "app", "engine", "--model", model, "--port", str(_free_port())]
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        command += ["--log-level", "debug"]
     if checkpoint is not None:
         command += ["--checkpoint", str(checkpoint)]
     env = {**os.environ, ENGINE_KEY_ENV: key}

@@ -315,7 +315,11 @@ class EngineServer:
             out: list[moshi.ServerMessage] = []
             if self.model.has_extra_heads:
                 out.append(moshi.Step(self._model_step, tuple(result.prs[slot]), len(channel.data)))
-            out += channel.text.step(result.tokens[slot])
+            words = channel.text.step(result.tokens[slot])
+            for word in words:
+                if isinstance(word, moshi.Word):
+                    log.debug("slot %d word %r", slot, word.text)
+            out += words
             self._send_soon(channel, out)
         due = sorted(m for m in self._markers if m[0] <= self._loop_step)
         self._markers = [m for m in self._markers if m[0] > self._loop_step]

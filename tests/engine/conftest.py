@@ -19,10 +19,10 @@ pytest.importorskip("moshi", reason="the engine's tests need moshi (tests/run in
 # thread pool oversubscribes it (a 1 s test took 60 s).
 torch.set_num_threads(1)
 
-from server.engine.batch import BatchModel
-from server.engine.checkpoint import EngineFacts, load_info
-from server.engine.server import EngineServer, Limits
-from tests.support.tiny_checkpoint import make_tiny_checkpoint
+from server.engine.batch import BatchModel  # noqa: E402
+from server.engine.checkpoint import EngineFacts, load_info  # noqa: E402
+from server.engine.server import EngineServer, Limits  # noqa: E402
+from tests.support.tiny_checkpoint import make_tiny_checkpoint  # noqa: E402
 
 KEY = "public_token"
 EngineFactory = Callable[..., AbstractAsyncContextManager[EngineServer]]
