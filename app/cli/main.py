@@ -123,14 +123,10 @@ def _run_app(args: argparse.Namespace) -> int:
         check_ws_url(args.url, "--url")
     if args.checkpoint and not args.local:
         raise UsageError("--checkpoint goes with --local")
-    if args.local:
-        if args.url:
-            raise UsageError("--local and --url both choose the backend: give one")
-        from app.cli.local_engine import local_engine
-
-        with local_engine("kyutai/stt-1b-en_fr", args.checkpoint) as url:
-            return run_app(args.config, url, args.hotkey, args.mode)
-    return run_app(args.config, args.url, args.hotkey, args.mode)
+    if args.local and args.url:
+        raise UsageError("--local and --url both choose the backend: give one")
+    local = args.checkpoint or args.local
+    return run_app(args.config, args.url, args.hotkey, args.mode, local)
 
 
 def _add_no_arguments(parser: argparse.ArgumentParser) -> None:

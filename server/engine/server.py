@@ -40,6 +40,7 @@ from websockets.http11 import Request, Response
 from server.engine.batch import BatchModel
 from server.engine.checkpoint import EngineFacts
 from server.engine.words import SlotText
+from server.models import STEP_SECONDS
 from server.protocol import ProtocolError, moshi
 from server.protocol.audio import FRAME_SAMPLES
 
@@ -127,6 +128,7 @@ class EngineServer:
         self._loop_step = 0  # steps with audio since the loop started (markers)
         self._model_step = 0  # moshi-core model_step_idx (Step messages), warm-up included
         self.ready = asyncio.Event()
+        self.step_seconds = float("nan")  # one full batch step, measured at warm-up
 
     @property
     def port(self) -> int:
@@ -198,6 +200,10 @@ class EngineServer:
             "audio_tokenizer": self.facts.mimi_file,
             "used_slots": str(self.used_slots),
             "total_slots": str(self.model.batch_size),
+            # this engine's own additions: where it runs and how fast (a full batch step
+            # over the 80 ms of audio it handles; above 1 it cannot keep up with real time)
+            "device": self.model.device,
+            "real_time_factor": f"{self.step_seconds / STEP_SECONDS:.3f}",
         }
         body = json.dumps([info]).encode()
         return Response(200, "OK", Headers([("Content-Type", "application/json")]), body)
@@ -261,7 +267,9 @@ class EngineServer:
         batch = self.model.batch_size
         warm = np.zeros((batch, FRAME_SAMPLES), np.float32)
         for _ in range(WARMUP_STEPS):
+            start = time.monotonic()
             await self._run(warm, [True] * batch, [])
+            self.step_seconds = time.monotonic() - start  # the last, warm one counts
             self._model_step += 1
         self.ready.set()
         log.info("model loop started: %d slots", batch)

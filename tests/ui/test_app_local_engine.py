@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.settings import Settings
+from app.core.settings import BackendKind, BackendSettings, Settings
 from app.desktop import settings_store
 from tests.support.desktop import (
     Desktop,
@@ -44,20 +44,26 @@ def tiny_checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return make_tiny_checkpoint(tmp_path_factory.mktemp("tiny-stt"))
 
 
-async def test_local_mode_dictates_the_engines_words_into_the_window(
-    session: Desktop, tiny_checkpoint: Path, speech_dir: Path, tmp_path: Path
+@pytest.mark.parametrize("chosen_by", ["--local", "settings"])
+async def test_the_local_engine_dictates_its_words_into_the_window(
+    session: Desktop, tiny_checkpoint: Path, speech_dir: Path, tmp_path: Path, chosen_by: str
 ) -> None:
+    """``--local --checkpoint DIR`` for one run, or "This computer" in the settings file."""
     wav = tmp_path / "speech.wav"
     write_wav(wav, speech(SENTENCES[:1], speech_dir, gap_seconds=0.3))
     typed = tmp_path / "typed.txt"
-    settings_store.save(Settings(), session.config)  # no backend: --local brings its own
+    command = app_command("--config", str(session.config))
+    if chosen_by == "--local":
+        settings_store.save(Settings(), session.config)  # no backend: --local brings its own
+        command += ["--local", "--checkpoint", str(tiny_checkpoint)]
+    else:
+        backend = BackendSettings(BackendKind.ENGINE, checkpoint=str(tiny_checkpoint))
+        settings_store.save(Settings(backend), session.config)
     env = {**session.env, "OMP_NUM_THREADS": "1", "NO_TORCH_COMPILE": "1"}
-    command = app_command("--config", str(session.config), "--local")
-    async with (
-        target_window(session.env, typed),
-        spawn([*command, "--checkpoint", str(tiny_checkpoint)], env) as app,
-    ):
+    async with target_window(session.env, typed), spawn(command, env) as app:
         await app.wait_for_line("listening for the hotkey")
+        # no GPU here, and the measured speed is reported
+        assert "local engine on the CPU (no GPU found): real-time factor" in app.output
         assert not os.environ.get("KYUTAI_DICTATE_MOSHI_API_KEY")  # the key stays in the app
         async with hotkey_held(session, app):
             await asyncio.to_thread(session.mic.play, wav)

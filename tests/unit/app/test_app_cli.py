@@ -350,9 +350,20 @@ def test_without_portaudio_the_package_to_install_is_named(tmp_path: Path) -> No
 
 
 def test_serve_offers_only_what_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    """The proxy fronts a moshi-server; the local engine is a command of its own."""
     assert main(["serve", "--help"]) == 0
-    assert main(["--help"]) == 0
     assert "engine" not in capsys.readouterr().out.lower()
+    assert main(["engine", "--help"]) == 0
+    assert "--checkpoint" in capsys.readouterr().out
+
+
+def test_local_and_url_both_choose_the_backend_so_one_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--local", "--url", "ws://127.0.0.1:9/v1/stream"]) == 2
+    assert "--local and --url both choose the backend" in capsys.readouterr().err
+    assert main(["--checkpoint", "/nowhere"]) == 2
+    assert "--checkpoint goes with --local" in capsys.readouterr().err
 
 
 def test_deploy_proxmox_passes_each_option_of_the_host_script_on() -> None:

@@ -1,8 +1,9 @@
-"""``kyutai-dictate --local``: start ``kyutai-dictate engine`` as a child process on a free
-loopback port with a fresh API key, and give the app its URL (direct moshi-server mode)."""
+"""The local engine as the app's child process: ``kyutai-dictate engine`` on a free loopback
+port with a fresh API key, for ``--local`` and the "This computer" backend."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import secrets
@@ -10,16 +11,40 @@ import socket
 import subprocess
 import sys
 import threading
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from app.core.credentials import Secret
 from app.core.errors import UsageError
 
+log = logging.getLogger(__name__)
+
 ENGINE_KEY_ENV = "KYUTAI_DICTATE_ENGINE_API_KEY"  # server.engine.run.API_KEY_ENV
 READY_PREFIX = "engine listening on "
 START_TIMEOUT = 900.0  # a first run downloads the weights
+
+
+@dataclass(frozen=True)
+class LocalEngine:
+    """The running engine: its URL, where it runs and how fast (step time / audio time)."""
+
+    url: str
+    device: str
+    real_time_factor: float
+
+    def describe(self) -> str:
+        where = "a GPU" if self.device.startswith("cuda") else "the CPU (no GPU found)"
+        text = f"local engine on {where}: real-time factor {self.real_time_factor:.2f}"
+        if self.too_slow:
+            text += " - too slow for real time: words will lag behind speech"
+        return text
+
+    @property
+    def too_slow(self) -> bool:
+        return not self.real_time_factor <= 1.0
 
 
 def _free_port() -> int:
@@ -30,9 +55,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_engine(model: str, checkpoint: Path | None) -> Iterator[str]:
-    """The engine's WebSocket URL while it runs; its API key is put in this process's
-    environment, where the app's credentials look for a moshi-server key."""
+def local_engine(model: str, checkpoint: Path | None) -> Iterator[LocalEngine]:
+    """The engine while it runs; its API key is put in this process's environment, where the
+    app's credentials look for a moshi-server key (never on a command line)."""
     key = secrets.token_urlsafe(16)
     command = [sys.executable, "-m", "app", "engine", "--model", model, "--port", str(_free_port())]
     if logging.getLogger().isEnabledFor(logging.DEBUG):
@@ -43,8 +68,10 @@ def local_engine(model: str, checkpoint: Path | None) -> Iterator[str]:
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     try:
         url = _wait_ready(process)
+        engine = _describe(url)
         os.environ[Secret.MOSHI_API_KEY.env_name] = key
-        yield url
+        (log.warning if engine.too_slow else log.info)("%s", engine.describe())
+        yield engine
     finally:
         process.terminate()
         try:
@@ -55,7 +82,6 @@ def local_engine(model: str, checkpoint: Path | None) -> Iterator[str]:
 
 
 def _wait_ready(process: subprocess.Popen[str]) -> str:
-    assert process.stdout is not None
     found: list[str] = []
 
     def read() -> None:
@@ -73,3 +99,11 @@ def _wait_ready(process: subprocess.Popen[str]) -> str:
         code = process.wait()
         raise UsageError(f"the local engine did not start (exit status {code}; see above)")
     return found[0]
+
+
+def _describe(url: str) -> LocalEngine:
+    """The engine's ``/api/modules_info``: its device and measured real-time factor."""
+    info_url = url.replace("ws://", "http://", 1).split("/api/")[0] + "/api/modules_info"
+    with urllib.request.urlopen(info_url, timeout=10) as response:  # loopback only
+        info = json.loads(response.read())[0]
+    return LocalEngine(url, info.get("device", "?"), float(info.get("real_time_factor", "nan")))
