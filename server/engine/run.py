@@ -54,7 +54,10 @@ def serve(options: EngineOptions) -> None:
 
     async def run() -> None:
         await server.start()
-        await server.ready.wait()
+        if not await server.wait_ready():
+            raise SystemExit(
+                "kyutai-dictate engine: error: the model failed to warm up (see above)"
+            )
         # one line that a parent process (``kyutai-dictate --local``) waits for
         print(f"engine listening on {server.url}", flush=True)
         await asyncio.Event().wait()

@@ -89,6 +89,7 @@ class _Channel:
     data: np.ndarray = field(default_factory=lambda: np.zeros(0, np.float32))
     closed: asyncio.Event = field(default_factory=asyncio.Event)
     last_output: float = field(default_factory=time.monotonic)
+    outbox: asyncio.Queue[moshi.ServerMessage] = field(default_factory=asyncio.Queue)
 
     def extend_data(self, pcm: np.ndarray) -> np.ndarray | None:
         """At most one frame out; the rest is kept (``Channel::extend_data``)."""
@@ -173,10 +174,13 @@ class EngineServer:
             await self._server.wait_closed()
         self._executor.shutdown(wait=True)
 
-    async def serve_forever(self) -> None:
-        await self.start()
+    async def wait_ready(self) -> bool:
+        """Whether the warm-up succeeded (False: the loop failed before it was ready)."""
         assert self._loop_task is not None
-        await self._loop_task
+        ready = asyncio.create_task(self.ready.wait())
+        await asyncio.wait({ready, self._loop_task}, return_when=asyncio.FIRST_COMPLETED)
+        ready.cancel()
+        return self.ready.is_set()
 
     def _check_request(self, connection: ServerConnection, request: Request) -> Response | None:
         url = urlsplit(request.path)
@@ -220,10 +224,12 @@ class EngineServer:
         channel = _Channel(ws, SlotText(self.facts.delay_frames, self.model.decode))
         self._channels[slot] = channel
         watchdog = asyncio.create_task(self._watchdog(channel))
+        writer = asyncio.create_task(self._write(channel))
         try:
             await self._read(channel)
         finally:
             watchdog.cancel()
+            writer.cancel()
             channel.closed.set()  # the model loop frees the slot at its next step
 
     async def _read(self, channel: _Channel) -> None:
@@ -239,6 +245,15 @@ class EngineServer:
         except ConnectionClosed:
             return
         channel.ws.transport.abort()
+
+    async def _write(self, channel: _Channel) -> None:
+        """``send_loop``: the slot's messages, in order."""
+        try:
+            while True:
+                message = await channel.outbox.get()
+                await channel.ws.send(moshi.encode(message))
+        except ConnectionClosed:
+            channel.closed.set()
 
     async def _watchdog(self, channel: _Channel) -> None:
         limits = self.limits
@@ -264,6 +279,16 @@ class EngineServer:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def _model_loop(self) -> None:
+        """The loop; if the model fails, it is logged and the slots stay taken, as in
+        moshi-server (the proxy's health check reports it as stalled)."""
+        try:
+            await self._steps()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("model loop failed")
+
+    async def _steps(self) -> None:
         batch = self.model.batch_size
         warm = np.zeros((batch, FRAME_SAMPLES), np.float32)
         for _ in range(WARMUP_STEPS):
@@ -335,17 +360,9 @@ class EngineServer:
             self._send_soon(channel, [moshi.Marker(marker_id)])
 
     def _send_soon(self, channel: _Channel, messages: list[moshi.ServerMessage]) -> None:
-        """Queue on the socket in order (``send_loop``); a closed one just ends its session."""
+        """Queue for the slot's writer (a closed session's messages are dropped)."""
         if not messages or channel.closed.is_set():
             return
         channel.last_output = time.monotonic()
         for message in messages:
-            task = asyncio.ensure_future(channel.ws.send(moshi.encode(message)))
-            task.add_done_callback(_ignore_closed)
-
-
-def _ignore_closed(task: asyncio.Future[None]) -> None:
-    if not task.cancelled():
-        exc = task.exception()
-        if exc is not None and not isinstance(exc, ConnectionClosed):
-            log.error("send failed: %r", exc)
+            channel.outbox.put_nowait(message)
