@@ -25,7 +25,7 @@ BACKEND_LABELS: dict[BackendKind, str] = {
     BackendKind.MODAL: "Modal (serverless GPU)",
     BackendKind.PROXY: "Proxmox or custom proxy",
     BackendKind.MOSHI: "Direct moshi-server",
-    BackendKind.ENGINE: "This computer (local engine, needs torch; starts with the app)",
+    BackendKind.ENGINE: "This computer (local engine, starts with the app)",
 }
 MODE_LABELS: dict[HotkeyMode, str] = {
     HotkeyMode.HOLD: "Hold to talk",
