@@ -101,6 +101,15 @@ def measure(batch: int, dtype: str, steps: int, device: str) -> dict[str, Any]:
         if device == "cuda":
             torch.cuda.synchronize()
         times.append(time.perf_counter() - start)
+    audio = torch.from_numpy(pcm)[:, None, :].to(device)
+    mimi_times = []
+    with torch.no_grad():
+        for _ in range(max(3, steps // 2)):  # Mimi's share of a step: its encoder alone
+            start = time.perf_counter()
+            model.mimi.encode(audio)
+            if device == "cuda":
+                torch.cuda.synchronize()
+            mimi_times.append(time.perf_counter() - start)
     step = float(np.median(times))
     rtf = step / STEP_SECONDS
     result = {
@@ -110,6 +119,7 @@ def measure(batch: int, dtype: str, steps: int, device: str) -> dict[str, Any]:
         "threads": torch.get_num_threads(),
         "step_ms_median": round(step * 1000, 1),
         "step_ms_p90": round(float(np.percentile(times, 90)) * 1000, 1),
+        "mimi_ms_median": round(float(np.median(mimi_times)) * 1000, 1),
         "real_time_factor": round(rtf, 2),
         "streams_in_real_time": batch if rtf <= 1 else 0,
         "peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
