@@ -59,7 +59,9 @@ def local_engine(model: str, checkpoint: Path | None) -> Iterator[LocalEngine]:
     """The engine while it runs; its API key is put in this process's environment, where the
     app's credentials look for a moshi-server key (never on a command line)."""
     key = secrets.token_urlsafe(16)
-    command = [sys.executable, "-m", "app", "engine", "--model", model, "--port", str(_free_port())]
+    # a frozen bundle (PyInstaller) is the command itself; it has no torch, and says so
+    program = [sys.executable] if getattr(sys, "frozen", False) else [sys.executable, "-m", "app"]
+    command = [*program, "engine", "--model", model, "--port", str(_free_port())]
     if logging.getLogger().isEnabledFor(logging.DEBUG):
         command += ["--log-level", "debug"]
     if checkpoint is not None:
