@@ -30,7 +30,14 @@ class EngineOptions:
 
 def missing_packages() -> list[str]:
     """The engine's packages (the ``[engine]`` extra) that are not installed."""
-    return [name for name in ("torch", "moshi") if importlib.util.find_spec(name) is None]
+    return [name for name in ("torch", "moshi") if not _installed(name)]
+
+
+def _installed(name: str) -> bool:
+    try:
+        return importlib.util.find_spec(name) is not None
+    except ImportError:
+        return False
 
 
 def api_keys(environ: dict[str, str] | os._Environ[str]) -> frozenset[str]:

@@ -54,3 +54,17 @@ def test_a_bad_checkpoint_gets_a_clear_error(
     expected = "no config.json" if what == "no config" else "missing model.safetensors"
     assert expected in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_asking_for_a_gpu_that_torch_does_not_see_is_a_clear_error(tiny_checkpoint: Path) -> None:
+    command = [sys.executable, "-m", "app", "engine", "--checkpoint", str(tiny_checkpoint)]
+    result = subprocess.run(
+        [*command, "--device", "cuda", "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "--device cuda: torch sees no CUDA GPU" in result.stderr
+    assert "Traceback" not in result.stderr

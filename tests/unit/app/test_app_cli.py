@@ -349,6 +349,27 @@ def test_without_portaudio_the_package_to_install_is_named(tmp_path: Path) -> No
         ]
 
 
+NO_TORCH = """
+import sys
+class _Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "moshi"):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, _Hide())
+"""
+
+
+def test_the_engine_without_torch_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    done = run_cli("engine", "--port", "0", env=env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "kyutai-dictate engine: error: the engine needs torch and moshi: see the README's "
+        "'A local engine'"
+    ]
+
+
 def test_serve_offers_only_what_exists(capsys: pytest.CaptureFixture[str]) -> None:
     """The proxy fronts a moshi-server; the local engine is a command of its own."""
     assert main(["serve", "--help"]) == 0
