@@ -56,7 +56,7 @@ def speaks_original(protocol: ServerProtocol, connection: ClientConnection) -> b
 
 def stream_connector(backend: BackendSettings) -> ConnectStream:
     """``connect(endpoint, open_timeout)`` for ``backend``'s protocol."""
-    if backend.kind is BackendKind.MOSHI:
+    if backend.kind in (BackendKind.MOSHI, BackendKind.ENGINE):
         from app.backend.moshi_client import MoshiStreamClient
 
         model = model_profile(backend.model)

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from app.cli import deploy_command, doctor, history_command, shortcut, words_command
+from app.cli import (
+    deploy_command,
+    doctor,
+    engine_command,
+    history_command,
+    shortcut,
+    words_command,
+)
 from app.cli.options import (
     PROG,
     add_log_level,
@@ -108,6 +115,14 @@ def _add_app_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("hold", "toggle", "hands-free"),
         help="hold to talk; press twice; or press once and it stops when you stop speaking",
     )
+    app.add_argument(
+        "--local",
+        action="store_true",
+        help="start the model on this computer (kyutai-dictate engine) and dictate with it",
+    )
+    app.add_argument(
+        "--checkpoint", type=Path, help="with --local: a local checkpoint directory to load"
+    )
 
 
 def _run_app(args: argparse.Namespace) -> int:
@@ -117,7 +132,12 @@ def _run_app(args: argparse.Namespace) -> int:
         from app.core.endpoint import check_ws_url
 
         check_ws_url(args.url, "--url")
-    return run_app(args.config, args.url, args.hotkey, args.mode)
+    if args.checkpoint and not args.local:
+        raise UsageError("--checkpoint goes with --local")
+    if args.local and args.url:
+        raise UsageError("--local and --url both choose the backend: give one")
+    local = args.checkpoint or args.local
+    return run_app(args.config, args.url, args.hotkey, args.mode, local)
 
 
 def _add_no_arguments(parser: argparse.ArgumentParser) -> None:
@@ -323,6 +343,13 @@ COMMANDS: tuple[Command, ...] = (
         "print the dictation history (--json); 'history retry N' transcribes entry N again",
         history_command.add_arguments,
         history_command.run,
+    ),
+    Command(
+        "engine",
+        "run Kyutai's model on this computer behind moshi-server's protocol (needs torch)",
+        engine_command.add_arguments,
+        engine_command.run,
+        log_level="info",
     ),
     Command(
         "serve",

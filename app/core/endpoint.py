@@ -222,7 +222,9 @@ def endpoint_for(backend: BackendSettings, secret: SecretLookup) -> Endpoint:
             (("Modal-Key", key.value), ("Modal-Secret", token.value)),
             refused_advice=_refused("Modal", "proxy auth token", key),
         )
-    if backend.kind is BackendKind.MOSHI:
+    if backend.kind is BackendKind.ENGINE and not backend.url:
+        raise EndpointError("the local engine is not running: restart the app to start it")
+    if backend.kind in (BackendKind.MOSHI, BackendKind.ENGINE):
         url = check_ws_url(backend.url, "the moshi-server URL", default_path=moshi.PATH)
         api_key = _checked(secret(Secret.MOSHI_API_KEY))
         headers = ((moshi.API_KEY_HEADER, api_key.value),) if api_key.value else ()

@@ -26,6 +26,7 @@ class BackendKind(StrEnum):
     MODAL = "modal"  # this project's proxy on Modal; Modal proxy auth (key + secret)
     PROXY = "proxy"  # this project's proxy elsewhere (Proxmox, custom); bearer token
     MOSHI = "moshi"  # a moshi-server spoken to directly; kyutai-api-key
+    ENGINE = "engine"  # this computer: the app starts `kyutai-dictate engine` and talks to it
 
 
 class ServerProtocol(StrEnum):
@@ -80,11 +81,14 @@ class BackendSettings:
     # model; the original service does not say, and its flush at release needs the delay.
     model: str = "kyutai/stt-1b-en_fr"
     protocol: ServerProtocol = ServerProtocol.AUTO  # modal and proxy: which protocol
+    checkpoint: str = ""  # engine: a local checkpoint directory (empty: the model's hub repo)
 
     @property
     def configured(self) -> bool:
         if self.kind is BackendKind.MODAL:
             return bool(self.modal_workspace or self.url)
+        if self.kind is BackendKind.ENGINE:
+            return True  # its URL is the engine's, known once the app has started it
         return self.kind is not None and bool(self.url)
 
     def stream_url(self) -> str:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import platformdirs
 
@@ -26,6 +27,9 @@ from app.core.settings import BackendKind, BackendSettings, HotkeyMode, Settings
 from app.core.shortcuts import APP_ID
 from app.desktop import secret_store, settings_store
 from server.protocol import moshi
+
+if TYPE_CHECKING:
+    from app.desktop.local_engine import LocalEngine
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +67,39 @@ def log_file() -> Path:
 
 
 def run_app(
-    config: Path | None, url: str | None = None, hotkey: str | None = None, mode: str | None = None
+    config: Path | None,
+    url: str | None = None,
+    hotkey: str | None = None,
+    mode: str | None = None,
+    local: Path | bool = False,
 ) -> int:
-    """Run the app until the user quits; 0, or 1 when it could not start."""
+    """Run the app until the user quits; 0, or 1 when it could not start. ``local``: use the
+    local engine (``True``, or the checkpoint directory to load) for this run."""
+    settings = settings_store.load(config)
+    if local:
+        checkpoint = str(local) if isinstance(local, Path) else ""
+        engine_backend = BackendSettings(BackendKind.ENGINE, checkpoint=checkpoint)
+        settings = replace(settings, backend=engine_backend)
+    backend = settings.backend
+    if backend.kind is not BackendKind.ENGINE or url:
+        return _run_app(config, settings, url, hotkey, mode, None)
+    from app.desktop.local_engine import local_engine
+
+    checkpoint_dir = Path(backend.checkpoint) if backend.checkpoint else None
+    with local_engine(backend.model, checkpoint_dir) as engine:
+        settings = replace(settings, backend=replace(backend, url=engine.url))
+        # --local is for this run: the file keeps its backend, as with --url
+        return _run_app(config, settings, engine.url if local else None, hotkey, mode, engine)
+
+
+def _run_app(
+    config: Path | None,
+    file_settings: Settings,
+    url: str | None,
+    hotkey: str | None,
+    mode: str | None,
+    engine: LocalEngine | None,
+) -> int:
     from PySide6.QtWidgets import QApplication
     from qasync import QEventLoop
 
@@ -74,8 +108,8 @@ def run_app(
     from app.ui.control import ControlServer
     from app.ui.dictate_app import DictateApp
 
-    file_settings = settings_store.load(config)
-    settings = with_overrides(file_settings, url, hotkey, mode)
+    settings = with_overrides(file_settings, None if engine else url, hotkey, mode)
+    # url, from here on: the backend override of this run (--url or --local), kept out of the file
     try:
         parse_chord(settings.dictation.hotkey)
     except ChordError as exc:
@@ -102,6 +136,8 @@ def run_app(
     def save(new: Settings) -> None:
         # The file as it is now: a deploy from the dialog may have written a new backend.
         current = settings_store.load(config)
+        if new.backend.kind is BackendKind.ENGINE:  # its URL is this run's, not a setting
+            new = replace(new, backend=replace(new.backend, url=""))
         settings_store.save(keep_file_values(new, current, url, hotkey, mode), config)
 
     async def main() -> None:
@@ -109,6 +145,8 @@ def run_app(
         env = dict(os.environ)
         secrets = secret_lookup(env, secret_store.load)
         app = DictateApp(settings, save, path, secrets, env, time.monotonic, config)
+        if engine is not None:
+            app.notify(engine.describe(), error=engine.too_slow)
         if sys.platform != "win32":
             for sig in (signal.SIGINT, signal.SIGTERM):
                 asyncio.get_running_loop().add_signal_handler(sig, app.quit)

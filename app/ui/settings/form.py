@@ -33,6 +33,7 @@ BACKEND_LABELS: dict[BackendKind, str] = {
     BackendKind.MODAL: "Modal (serverless GPU)",
     BackendKind.PROXY: "Proxmox or custom proxy",
     BackendKind.MOSHI: "Direct moshi-server",
+    BackendKind.ENGINE: "This computer (local engine, starts with the app)",
 }
 MODE_LABELS: dict[HotkeyMode, str] = {
     HotkeyMode.HOLD: "Hold to talk",
@@ -82,6 +83,7 @@ ROWS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.MODAL: (URL, WORKSPACE, LABEL, PROTOCOL, Secret.MODAL_KEY, Secret.MODAL_SECRET),
     BackendKind.PROXY: (URL, PROTOCOL, Secret.PROXY_TOKEN),
     BackendKind.MOSHI: (URL, MODEL, Secret.MOSHI_API_KEY),
+    BackendKind.ENGINE: (MODEL,),
 }
 URL_PLACEHOLDERS: dict[BackendKind, str] = {
     BackendKind.MODAL: "or the app's full URL: https://workspace--label.modal.run",

@@ -349,10 +349,42 @@ def test_without_portaudio_the_package_to_install_is_named(tmp_path: Path) -> No
         ]
 
 
+NO_TORCH = """
+import sys
+class _Hide:
+    def find_spec(self, name, path=None, target=None):
+        if name.split(".")[0] in ("torch", "moshi"):
+            raise ModuleNotFoundError(name)
+sys.meta_path.insert(0, _Hide())
+"""
+
+
+def test_the_engine_without_torch_says_what_to_install(tmp_path: Path) -> None:
+    (tmp_path / "sitecustomize.py").write_text(NO_TORCH)
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "PYTHONPATH": f"{tmp_path}:{ROOT}"}
+    done = run_cli("engine", "--port", "0", env=env)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "kyutai-dictate engine: error: the engine needs torch and moshi: see the README's "
+        "'A local engine'"
+    ]
+
+
 def test_serve_offers_only_what_exists(capsys: pytest.CaptureFixture[str]) -> None:
+    """The proxy fronts a moshi-server; the local engine is a command of its own."""
     assert main(["serve", "--help"]) == 0
-    assert main(["--help"]) == 0
     assert "engine" not in capsys.readouterr().out.lower()
+    assert main(["engine", "--help"]) == 0
+    assert "--checkpoint" in capsys.readouterr().out
+
+
+def test_local_and_url_both_choose_the_backend_so_one_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--local", "--url", "ws://127.0.0.1:9/v1/stream"]) == 2
+    assert "--local and --url both choose the backend" in capsys.readouterr().err
+    assert main(["--checkpoint", "/nowhere"]) == 2
+    assert "--checkpoint goes with --local" in capsys.readouterr().err
 
 
 def test_deploy_proxmox_passes_each_option_of_the_host_script_on() -> None:

@@ -47,6 +47,16 @@ def test_moshi_server_gets_its_api_key_and_path() -> None:
     assert endpoint.headers == (("kyutai-api-key", "public_token"),)
 
 
+def test_this_computer_is_a_moshi_server_once_the_app_has_started_the_engine() -> None:
+    with pytest.raises(EndpointError, match="the local engine is not running"):
+        endpoint_for(BackendSettings(BackendKind.ENGINE), SECRETS)
+    backend = BackendSettings(BackendKind.ENGINE, url="ws://127.0.0.1:40001/api/asr-streaming")
+    assert backend.configured
+    endpoint = endpoint_for(backend, SECRETS)
+    assert endpoint.url == "ws://127.0.0.1:40001/api/asr-streaming"
+    assert endpoint.headers == (("kyutai-api-key", "public_token"),)
+
+
 def test_no_secret_means_no_header_for_self_hosted_backends() -> None:
     endpoint = endpoint_for(BackendSettings(BackendKind.PROXY, url="ws://127.0.0.1:8000"), NONE)
     assert endpoint.headers == ()
