@@ -83,6 +83,15 @@ class StreamRelay:
         self._shutting_down = True
         self._changed.set()
 
+    def abort(self) -> None:
+        """Drop the client at once (shutdown past its grace): pending sends end."""
+        self._drop_client()
+
+    def _drop_client(self) -> None:
+        self._client_gone = True
+        self._changed.set()
+        self._client.transport.abort()
+
     async def run(self) -> None:
         started = time.monotonic()
         log.info("stream open", extra={"stream": self._id})
@@ -200,16 +209,27 @@ class StreamRelay:
         if self._failure is not None:
             self._stats.errors[self._failure.code] += 1
             await self._send_client(stream.Error(self._failure.message, self._failure.code))
-            await self._client.close(self._failure.code.close_code, self._failure.code.value)
+            await self._close_client(self._failure.code.close_code, self._failure.code.value)
         elif outcome is Outcome.IDLE:
             code = ErrorCode.IDLE_TIMEOUT
             self._stats.errors[code] += 1
             text = f"no audio for {self._config.idle_timeout:g} s"
             await self._send_client(stream.Error(text, code))
-            await self._client.close(code.close_code, code.value)
+            await self._close_client(code.close_code, code.value)
         else:
             await self._send_client(stream.End())
-            await self._client.close(1001 if outcome is Outcome.SHUTDOWN else 1000)
+            await self._close_client(1001 if outcome is Outcome.SHUTDOWN else 1000)
+
+    async def _close_client(self, code: int, reason: str = "") -> None:
+        """Close the client's connection; one that does not answer within the send timeout is
+        dropped."""
+        if self._client_gone:
+            return
+        try:
+            async with asyncio.timeout(self._config.send_timeout):
+                await self._client.close(code, reason)
+        except TimeoutError:
+            self._drop_client()
 
     # -- readers -------------------------------------------------------------------------
 
@@ -350,10 +370,14 @@ class StreamRelay:
             return
         self._last_sent = time.monotonic()
         try:
-            await self._client.send(stream.encode_server(message))
+            async with asyncio.timeout(self._config.send_timeout):
+                await self._client.send(stream.encode_server(message))
         except ConnectionClosed:
             self._client_gone = True
             self._changed.set()
+        except TimeoutError:  # a client that does not read must not keep its stream
+            log.warning("client not reading; dropped", extra={"stream": self._id})
+            self._drop_client()
         else:
             if isinstance(message, stream.Token):
                 self._stats.tokens += 1

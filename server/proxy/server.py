@@ -14,15 +14,17 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from server.protocol import stream
+from server.protocol import ErrorCode, stream
 from server.proxy.auth import is_authorized
 from server.proxy.backend import wait_until_ready
 from server.proxy.config import ProxyConfig
+from server.proxy.connection import guarded_connection
 from server.proxy.health import Health, HealthJudge, Status, fetch_slots
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
 
 log = logging.getLogger("kyutai_dictate.proxy")
+_ABORT_GRACE = 2.0  # after the shutdown grace: seconds for aborted connections to unwind
 
 
 class ProxyServer:
@@ -74,6 +76,7 @@ class ProxyServer:
             ping_interval=20,
             ping_timeout=20,
             compression=None,
+            create_connection=guarded_connection(cfg.max_client_buffer, self._count_too_large),
         )
         log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
         self._watcher = asyncio.create_task(self._watch_backend())
@@ -96,7 +99,13 @@ class ProxyServer:
         except TimeoutError:
             log.warning("streams did not finish in time; closing them")
             self._server.close(close_connections=True)
-            await self._server.wait_closed()
+            for relay in list(self._relays):  # whatever their clients do
+                relay.abort()
+            try:
+                async with asyncio.timeout(_ABORT_GRACE):
+                    await self._server.wait_closed()
+            except TimeoutError:  # only connections still in their handshake are left
+                log.warning("connections left open at exit")
         self._server = None
         log.info("proxy stopped")
 
@@ -109,15 +118,21 @@ class ProxyServer:
             return connection.respond(HTTPStatus.OK, self.stats.render() + health.metrics())
         if path != stream.PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        if not is_authorized(request.headers.get("Authorization"), self.config.tokens):
-            log.warning("unauthorized request", extra={"peer": _peer(connection)})
-            body = (
-                b'{"type": "error", "code": "unauthorized", "message": "missing or invalid token"}'
+        authorization = request.headers.get_all("Authorization")
+        if len(authorization) > 1:
+            log.warning("request with several Authorization headers", extra=_who(connection))
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            text = "more than one Authorization header"
+            return _json_error(HTTPStatus.BAD_REQUEST, ErrorCode.BAD_MESSAGE, text)
+        if not is_authorized(next(iter(authorization), None), self.config.tokens):
+            log.warning("unauthorized request", extra=_who(connection))
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            return _json_error(
+                HTTPStatus.UNAUTHORIZED,
+                ErrorCode.UNAUTHORIZED,
+                "missing or invalid token",
+                (("WWW-Authenticate", "Bearer"),),
             )
-            headers = Headers(
-                [("WWW-Authenticate", "Bearer"), ("Content-Type", "application/json")]
-            )
-            return Response(401, "Unauthorized", headers, body)
         if self._server is not None and not self._server.is_serving():
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
         return None
@@ -125,9 +140,8 @@ class ProxyServer:
     async def _health(self, connection: ServerConnection) -> Response:
         health = await self.check_health()
         status = HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE
-        response = connection.respond(status, json.dumps(health.as_json()) + "\n")
-        response.headers["Content-Type"] = "application/json"
-        return response
+        body = (json.dumps(health.as_json()) + "\n").encode()
+        return Response(status, status.phrase, _json_headers(), body)
 
     async def check_health(self) -> Health:
         """Whether a new stream would work now (see :mod:`server.proxy.health`)."""
@@ -158,6 +172,9 @@ class ProxyServer:
             if health.status is Status.STALLED and self.config.exit_when_stalled:
                 self.stalled.set()
 
+    def _count_too_large(self) -> None:
+        self.stats.errors[ErrorCode.TOO_LARGE] += 1
+
     async def _handle(self, connection: ServerConnection) -> None:
         self._next_id += 1
         relay = StreamRelay(connection, self.config, self.stats, self._next_id)
@@ -179,6 +196,18 @@ def announce_protocol(connection: ServerConnection, request: Request, response: 
         response.headers[stream.PROTOCOL_HEADER] = stream.PROTOCOL_VERSION
 
 
-def _peer(connection: ServerConnection) -> str:
+def _who(connection: ServerConnection) -> dict[str, str]:
     address = connection.remote_address
-    return f"{address[0]}:{address[1]}" if address else "?"
+    return {"peer": f"{address[0]}:{address[1]}" if address else "?"}
+
+
+def _json_headers(*extra: tuple[str, str]) -> Headers:
+    return Headers([*extra, ("Content-Type", "application/json")])
+
+
+def _json_error(
+    status: HTTPStatus, code: ErrorCode, message: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Response:
+    """An HTTP refusal whose body is the ``error`` message a client would get on the stream."""
+    body = stream.encode_server(stream.Error(message, code)).encode()
+    return Response(status, status.phrase, _json_headers(*headers), body)
