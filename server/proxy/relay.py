@@ -83,6 +83,16 @@ class StreamRelay:
         self._shutting_down = True
         self._changed.set()
 
+    def backend_down(self, message: str) -> None:
+        """The health checks found the backend down or frozen: a stream still waiting for its
+        ``Ready`` is told so now (``backend_unavailable``), not at the backend timeout."""
+        if self._backend is None:
+            self._fail(ErrorCode.BACKEND_UNAVAILABLE, message)
+
+    @property
+    def backend_was_ready(self) -> bool:
+        return self._backend is not None
+
     def abort(self) -> None:
         """Drop the client at once (shutdown past its grace): pending sends end."""
         self._drop_client()

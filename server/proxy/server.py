@@ -40,6 +40,10 @@ class ProxyServer:
         self._judge = HealthJudge(config.stall_timeout)
         self._watcher: asyncio.Task[None] | None = None
         self.stalled = asyncio.Event()  # set when the backend stalled (with exit_when_stalled)
+        # Backend trouble is told to waiting streams only once the backend has been up: before,
+        # it may be starting (a cold start), and streams wait for it (backend_timeout).
+        self._backend_seen_up = config.wait_backend
+        self._trouble: str | None = None
 
     @property
     def port(self) -> int:
@@ -149,7 +153,19 @@ class ProxyServer:
             slots, error = await fetch_slots(self.config.backend_url), ""
         except (OSError, ValueError) as exc:
             slots, error = None, str(exc) or type(exc).__name__
-        return self._judge.judge(slots, len(self._relays), time.monotonic(), error)
+        health = self._judge.judge(slots, len(self._relays), time.monotonic(), error)
+        self._note_health(health)
+        return health
+
+    def _note_health(self, health: Health) -> None:
+        """Remember whether the backend is in trouble, and tell the streams waiting for it."""
+        if health.status in (Status.OK, Status.BUSY):
+            self._backend_seen_up, self._trouble = True, None
+        elif self._backend_seen_up:
+            retry = max(1, round(2 * self.config.health_interval))
+            self._trouble = f"the backend is down or not responding; retry in {retry} s"
+            for relay in list(self._relays):
+                relay.backend_down(self._trouble)
 
     async def _watch_backend(self) -> None:
         """Check the backend every ``health_interval``; log a stall, and with
@@ -180,12 +196,17 @@ class ProxyServer:
         relay = StreamRelay(connection, self.config, self.stats, self._next_id)
         if self._shutting_down:  # accepted just before the listener closed
             relay.shutdown()
+        elif self._trouble is not None:  # check again: it may have come back since
+            await self.check_health()
+            if self._trouble is not None:
+                relay.backend_down(self._trouble)
         self._relays.add(relay)
         self.stats.streams_total += 1
         self.stats.streams_active += 1
         try:
             await relay.run()
         finally:
+            self._backend_seen_up |= relay.backend_was_ready
             self._relays.discard(relay)
             self.stats.streams_active -= 1
 
