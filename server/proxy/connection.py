@@ -36,6 +36,13 @@ class GuardedConnection(ServerConnection):
         super().__init__(protocol, *args, **kwargs)
         self._library_fail = protocol.fail
         protocol.fail = self._fail  # type: ignore[method-assign]
+        self.on_lost: Callable[[], None] | None = None  # the server's release of its count
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        release, self.on_lost = self.on_lost, None
+        if release is not None:
+            release()
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)  # may write automatic pongs

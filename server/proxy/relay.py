@@ -29,6 +29,7 @@ from server.protocol.audio import SAMPLE_RATE, pcm_from_bytes
 from server.protocol.moshi_session import MoshiSession
 from server.proxy.backend import BackendFailure, open_session
 from server.proxy.config import ProxyConfig
+from server.proxy.limits import AudioBudget
 from server.proxy.stats import ProxyStats
 
 log = logging.getLogger("kyutai_dictate.proxy")
@@ -77,6 +78,10 @@ class StreamRelay:
         self._last_sent = time.monotonic()
         self._tokens_down = 0
         self._max_backlog = 0
+        self._budget = AudioBudget(
+            config.max_audio_speed, config.audio_burst_seconds, time.monotonic()
+        )
+        self._throttled = False
 
     def shutdown(self) -> None:
         """Ask the stream to flush and close (proxy shutting down)."""
@@ -259,12 +264,28 @@ class StreamRelay:
                     self._end_requested = True
                     self._changed.set()
                 elif self._accepting_audio and not self._end_requested and message.pcm:
+                    await self._throttle(len(message.pcm) / 4 / SAMPLE_RATE)
                     self._last_audio = time.monotonic()  # empty messages keep nothing alive
                     await self._take_audio(message.pcm)
         except ConnectionClosed:
             pass
         self._client_gone = True
         self._changed.set()
+
+    async def _throttle(self, seconds: float) -> None:
+        """Slow a client that sends audio far faster than real time: while this reader waits,
+        the client's messages queue up and TCP pushes back on it."""
+        wait = self._budget.take(seconds, time.monotonic())
+        if wait <= 0:
+            return
+        if not self._throttled:
+            self._throttled = True
+            self._stats.throttled_streams += 1
+            log.warning(
+                "client sends audio too fast; slowed",
+                extra={"stream": self._id, "max_speed": self._config.max_audio_speed},
+            )
+        await asyncio.sleep(wait)
 
     async def _take_audio(self, pcm: bytes) -> None:
         async with self._send_lock:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -15,11 +16,12 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from server.protocol import ErrorCode, stream
-from server.proxy.auth import is_authorized
+from server.proxy.auth import bearer_token, is_authorized
 from server.proxy.backend import wait_until_ready
 from server.proxy.config import ProxyConfig
-from server.proxy.connection import guarded_connection
+from server.proxy.connection import GuardedConnection, guarded_connection
 from server.proxy.health import Health, HealthJudge, Status, fetch_slots
+from server.proxy.limits import ConnectionCounter, FailedAuthLimiter
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
 
@@ -38,6 +40,8 @@ class ProxyServer:
         self._next_id = 0
         self._shutting_down = False
         self._judge = HealthJudge(config.stall_timeout)
+        self._failed_auth = FailedAuthLimiter(config.max_failed_auth, config.auth_window)
+        self._connections = ConnectionCounter(config.max_connections)
         self._watcher: asyncio.Task[None] | None = None
         self.stalled = asyncio.Event()  # set when the backend stalled (with exit_when_stalled)
         # Backend trouble is told to waiting streams only once the backend has been up: before,
@@ -122,15 +126,28 @@ class ProxyServer:
             return connection.respond(HTTPStatus.OK, self.stats.render() + health.metrics())
         if path != stream.PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        return self._admit(connection, request)
+
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Auth and the brakes on abuse (docs/SECURITY.md): None lets the stream in."""
+        address = _address(connection)
+        now = time.monotonic()
+        wait = self._failed_auth.retry_after(address, now)
+        if wait > 0:  # every request of a locked-out address, so that no guess shows as right
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            return _too_many(ErrorCode.UNAUTHORIZED, "too many failed attempts", wait)
         authorization = request.headers.get_all("Authorization")
         if len(authorization) > 1:
             log.warning("request with several Authorization headers", extra=_who(connection))
             self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            self._failed_auth.record(address, now)
             text = "more than one Authorization header"
             return _json_error(HTTPStatus.BAD_REQUEST, ErrorCode.BAD_MESSAGE, text)
-        if not is_authorized(next(iter(authorization), None), self.config.tokens):
+        header = next(iter(authorization), None)
+        if not is_authorized(header, self.config.tokens):
             log.warning("unauthorized request", extra=_who(connection))
             self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            self._failed_auth.record(address, now)
             return _json_error(
                 HTTPStatus.UNAUTHORIZED,
                 ErrorCode.UNAUTHORIZED,
@@ -139,6 +156,16 @@ class ProxyServer:
             )
         if self._server is not None and not self._server.is_serving():
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
+        # The key is the token itself (kept in memory only) where auth is on; on Modal every
+        # client arrives from the same ingress address, so the address alone would be unfair.
+        key = (bearer_token(header) or "") if self.config.tokens else address
+        if not self._connections.acquire(key):
+            log.warning("too many connections", extra=_who(connection))
+            self.stats.refused_connections += 1
+            text = f"more than {self.config.max_connections} connections for this client"
+            return _too_many(ErrorCode.BUSY, text, 1.0)
+        assert isinstance(connection, GuardedConnection)
+        connection.on_lost = lambda: self._connections.release(key)
         return None
 
     async def _health(self, connection: ServerConnection) -> Response:
@@ -215,6 +242,17 @@ def announce_protocol(connection: ServerConnection, request: Request, response: 
     """Name this proxy's protocol in the 101 response, so clients know ``end`` is understood."""
     if response.status_code == 101:
         response.headers[stream.PROTOCOL_HEADER] = stream.PROTOCOL_VERSION
+
+
+def _address(connection: ServerConnection) -> str:
+    address = connection.remote_address
+    return str(address[0]) if address else "?"
+
+
+def _too_many(code: ErrorCode, message: str, retry_after: float) -> Response:
+    seconds = max(1, math.ceil(retry_after))
+    text = f"{message}; retry in {seconds} s"
+    return _json_error(HTTPStatus.TOO_MANY_REQUESTS, code, text, (("Retry-After", str(seconds)),))
 
 
 def _who(connection: ServerConnection) -> dict[str, str]:
