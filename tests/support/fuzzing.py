@@ -1,0 +1,34 @@
+"""Hypothesis settings for the fuzz tests: a short default run, and the ``fuzz`` profile
+(``pytest --hypothesis-profile=fuzz``) for the long one; the profiles are registered in
+``tests/conftest.py``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+_DEFAULT_EXAMPLES = 100
+_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much]
+
+
+def given_fuzz(*strategies: st.SearchStrategy[Any]) -> Callable[[_F], _F]:
+    """``@given`` with the active profile's number of examples and no deadline."""
+
+    def decorate(test: _F) -> _F:
+        return settings(deadline=None, suppress_health_check=_SLOW_OK)(given(*strategies)(test))  # type: ignore[no-any-return]
+
+    return decorate
+
+
+def machine_settings() -> settings:
+    """Settings for a state machine test: the active profile's, with short runs by default."""
+    steps = {} if settings().max_examples > _DEFAULT_EXAMPLES else {"stateful_step_count": 25}
+    return settings(deadline=None, suppress_health_check=_SLOW_OK, **steps)
+
+
+def register_profiles() -> None:
+    settings.register_profile("fuzz", max_examples=20_000, stateful_step_count=100, deadline=None)
