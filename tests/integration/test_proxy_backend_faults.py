@@ -8,20 +8,23 @@ import asyncio
 import os
 import signal
 import socket
-import subprocess
 import sys
+from asyncio.subprocess import Process
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
 import numpy as np
+import pytest
 from websockets.asyncio.client import connect
 
-from tests.conftest import ProxyFactory, words_of
+from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
+from tests.conftest import DoubleFactory, ProxyFactory, words_of
 from tests.integration.test_proxy_health import health
 from tests.integration.test_proxy_server import ROOT, free_port
 from tests.support.clients import Transcript, eventually, receive_all, stream_audio
 from tests.support.speech import SENTENCES
+from tests.support.tcp_relay import tcp_relay
 
 # How long a stream may wait before it is told; far under the backend timeout (60 s), which is
 # what a stream waited before.
@@ -29,25 +32,25 @@ TOLD_WITHIN = 20.0
 
 
 @asynccontextmanager
-async def double_process(tmp_path: Path, port: int) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def double_process(tmp_path: Path, port: int) -> AsyncIterator[Process]:
     """The moshi-server double as its own process, so that it can be frozen and killed."""
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(SENTENCES) + "\n")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.support.moshi_double", "--port", str(port)]
-        + ["--sentences", str(sentences), "--step-ms", "20"],
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "tests.support.moshi_double", "--port", str(port)),
+        *("--sentences", str(sentences), "--step-ms", "20"),
         cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
     )
     try:
         assert await eventually(lambda: _listening(port), timeout=30)
         yield process
     finally:
-        if process.poll() is None:
+        if process.returncode is None:
             os.kill(process.pid, signal.SIGCONT)
             process.kill()
-            process.wait()
+            await process.wait()
 
 
 def _listening(port: int) -> bool:
@@ -105,18 +108,20 @@ async def test_a_stream_opened_while_the_backend_is_down_is_told_at_once(
     proxy: ProxyFactory, two_sentences: np.ndarray, tmp_path: Path
 ) -> None:
     port = free_port()
-    async with double_process(tmp_path, port) as backend:
-        async with proxy(backend_url(port), health_interval=0.5) as server:
-            first = await stream_audio(server.url, two_sentences, speed=8)
-            assert first.words == words_of(SENTENCES[:2])
-            backend.kill()
-            backend.wait()
+    async with (
+        double_process(tmp_path, port) as backend,
+        proxy(backend_url(port), health_interval=0.5) as server,
+    ):
+        first = await stream_audio(server.url, two_sentences, speed=8)
+        assert first.words == words_of(SENTENCES[:2])
+        backend.kill()
+        await backend.wait()
 
-            async def down() -> bool:
-                return (await health(server.port))[0] == 503
+        async def down() -> bool:
+            return (await health(server.port))[0] == 503
 
-            assert await _until(down, TOLD_WITHIN)
-            told = await open_stream(server.url, two_sentences[:24000])
+        assert await _until(down, TOLD_WITHIN)
+        told = await open_stream(server.url, two_sentences[:24000])
     assert "ready" not in told.types
     assert told.errors() == ["backend_unavailable"]
 
@@ -131,7 +136,6 @@ async def test_a_backend_still_starting_is_waited_for(
         async with connect(server.url) as ws:
             receiver = asyncio.create_task(receive_all(ws, transcript))
             await ws.send(two_sentences.tobytes())
-
 
             async def seen_down() -> bool:  # the port opens late (a model loading)
                 return (await health(server.port))[0] == 503
@@ -151,3 +155,54 @@ async def _until(condition: object, timeout: float) -> bool:
             return False
         await asyncio.sleep(0.1)
     return True
+
+
+async def test_a_backend_killed_mid_stream_is_reported_and_the_next_stream_works(
+    proxy: ProxyFactory, two_sentences: np.ndarray, tmp_path: Path
+) -> None:
+    port = free_port()
+    async with proxy(backend_url(port), health_interval=0.5) as server:
+        async with double_process(tmp_path, port) as backend:
+            transcript = Transcript()
+            async with connect(server.url) as ws:
+                receiver = asyncio.create_task(receive_all(ws, transcript))
+                await ws.send(two_sentences[:24000].tobytes())
+                assert await eventually(lambda: "ready" in transcript.types, timeout=10)
+                backend.kill()
+                await asyncio.wait_for(receiver, TOLD_WITHIN)
+        assert transcript.errors() == ["backend_unavailable"]
+        assert transcript.close_code == 1011
+        async with double_process(tmp_path, port):  # restarted by its service manager
+            again = await stream_audio(server.url, two_sentences, speed=8)
+    assert again.words == words_of(SENTENCES[:2])
+
+
+@pytest.mark.parametrize("where", ["client-proxy", "proxy-backend"])
+async def test_a_network_stall_loses_no_word(
+    moshi_double: DoubleFactory, proxy: ProxyFactory, two_sentences: np.ndarray, where: str
+) -> None:
+    """A link that stops forwarding for seconds, then recovers: every word still arrives once."""
+    async with moshi_double() as double, tcp_relay() as relay:
+        to_backend = where == "proxy-backend"
+        url = backend_url(relay.port) if to_backend else double.url
+        async with proxy(url, idle_timeout=30.0) as server:
+            relay.target_port = double.port if to_backend else server.port
+            stream_url = server.url if to_backend else f"ws://127.0.0.1:{relay.port}/v1/stream"
+            transcript = Transcript()
+            async with connect(stream_url) as ws:
+                receiver = asyncio.create_task(receive_all(ws, transcript))
+                half = len(two_sentences) // 2
+                await send_paced(ws, two_sentences[:half])
+                relay.stall()
+                await send_paced(ws, two_sentences[half:])  # piles up while stalled
+                relay.resume()
+                await ws.send('{"type": "end"}')
+                await asyncio.wait_for(receiver, 60)
+    assert transcript.words == words_of(SENTENCES[:2])
+    assert transcript.types[-1] == "end"
+
+
+async def send_paced(ws: object, audio: np.ndarray) -> None:
+    for start in range(0, len(audio), FRAME_SAMPLES):
+        await ws.send(audio[start : start + FRAME_SAMPLES].tobytes())  # type: ignore[attr-defined]
+        await asyncio.sleep(FRAME_SECONDS / 4)
