@@ -32,19 +32,19 @@ TOLD_WITHIN = 20.0
 
 
 @asynccontextmanager
-async def double_process(tmp_path: Path, port: int) -> AsyncIterator[Process]:
+async def double_process(tmp_path: Path, port: int, slots: int = 4) -> AsyncIterator[Process]:
     """The moshi-server double as its own process, so that it can be frozen and killed."""
     sentences = tmp_path / "sentences.txt"
     sentences.write_text("\n".join(SENTENCES) + "\n")
     process = await asyncio.create_subprocess_exec(
         *(sys.executable, "-m", "tests.support.moshi_double", "--port", str(port)),
-        *("--sentences", str(sentences), "--step-ms", "20"),
+        *("--sentences", str(sentences), "--step-ms", "20", "--slots", str(slots)),
         cwd=ROOT,
         stdout=asyncio.subprocess.DEVNULL,
         stderr=asyncio.subprocess.DEVNULL,
     )
     try:
-        assert await eventually(lambda: _listening(port), timeout=30)
+        assert await eventually(lambda: listening(port), timeout=30)
         yield process
     finally:
         if process.returncode is None:
@@ -53,7 +53,7 @@ async def double_process(tmp_path: Path, port: int) -> AsyncIterator[Process]:
             await process.wait()
 
 
-def _listening(port: int) -> bool:
+def listening(port: int) -> bool:
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 

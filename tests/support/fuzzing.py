@@ -32,3 +32,10 @@ def machine_settings() -> settings:
 
 def register_profiles() -> None:
     settings.register_profile("fuzz", max_examples=20_000, stateful_step_count=100, deadline=None)
+
+
+def scaled_examples(default: int, share: float) -> int:
+    """``default`` examples in the short run; ``share`` of the active profile's in a long one
+    (for tests whose examples are slow, such as a stream through the proxy)."""
+    configured = settings().max_examples
+    return max(default, int(configured * share)) if configured > _DEFAULT_EXAMPLES else default
