@@ -25,9 +25,12 @@ def given_fuzz(*strategies: st.SearchStrategy[Any]) -> Callable[[_F], _F]:
 
 
 def machine_settings() -> settings:
-    """Settings for a state machine test: the active profile's, with short runs by default."""
-    steps = {} if settings().max_examples > _DEFAULT_EXAMPLES else {"stateful_step_count": 25}
-    return settings(deadline=None, suppress_health_check=_SLOW_OK, **steps)
+    """Settings for a state machine test: short runs by default; in a long run a tenth of the
+    profile's examples (each is a run of up to ``stateful_step_count`` steps)."""
+    if settings().max_examples > _DEFAULT_EXAMPLES:
+        examples = scaled_examples(_DEFAULT_EXAMPLES, share=0.1)
+        return settings(deadline=None, suppress_health_check=_SLOW_OK, max_examples=examples)
+    return settings(deadline=None, suppress_health_check=_SLOW_OK, stateful_step_count=25)
 
 
 def register_profiles() -> None:
