@@ -48,6 +48,7 @@ class ProxyServer:
         # it may be starting (a cold start), and streams wait for it (backend_timeout).
         self._backend_seen_up = config.wait_backend
         self._trouble: str | None = None
+        self._recheck: asyncio.Task[Health] | None = None
 
     @property
     def port(self) -> int:
@@ -224,7 +225,10 @@ class ProxyServer:
         if self._shutting_down:  # accepted just before the listener closed
             relay.shutdown()
         elif self._trouble is not None:  # check again: it may have come back since
-            await self.check_health()
+            if self._recheck is None or self._recheck.done():  # one check for a crowd
+                self._recheck = asyncio.create_task(self.check_health())
+            with contextlib.suppress(Exception):  # a failed check leaves the trouble as known
+                await asyncio.shield(self._recheck)
             if self._trouble is not None:
                 relay.backend_down(self._trouble)
         self._relays.add(relay)
