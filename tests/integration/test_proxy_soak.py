@@ -30,7 +30,7 @@ CONCURRENCY = 8
 SAMPLES = 10  # memory and fd readings per soak, between two idle ones
 WARM_UP = 10  # sessions before the first reading (imports, caches, the first connections)
 RSS_GROWTH_LIMIT_MB = 16.0  # from the first reading after warm-up to the last
-SHORT_SOAK = 200
+SHORT_SOAK = 100
 LONG_SOAK = int(os.environ.get("KYUTAI_DICTATE_SOAK_SESSIONS", "10000"))
 
 
