@@ -40,6 +40,7 @@ class ProxyConfig:
     shutdown_grace: float = 15.0  # how long SIGTERM waits for streams to flush
     stall_timeout: float = 30.0  # backend slots held by no stream this long: its loop is stuck
     health_interval: float = 5.0  # how often the backend's slots are checked
+    backend_ping_timeout: float = 20.0  # a backend that answers no ping this long is frozen
     exit_when_stalled: bool = False  # exit (code 3) on a stuck backend, so it is restarted
     # Bounds on one client (docs/SECURITY.md): a client that does not read loses its stream.
     send_timeout: float = 10.0  # a send to a client that blocks this long drops the client
@@ -72,6 +73,7 @@ class ProxyConfig:
             raise ValueError(f"port {self.port} is out of range")
         timeouts = [self.idle_timeout, self.backend_timeout, self.startup_timeout]
         timeouts += [self.stall_timeout, self.health_interval, self.send_timeout, self.auth_window]
+        timeouts.append(self.backend_ping_timeout)
         if min(timeouts) <= 0 or self.shutdown_grace < 0:
             raise ValueError("timeouts must be positive")
         if self.idle_timeout >= MOSHI_AUDIO_TIMEOUT:

@@ -177,6 +177,32 @@ async def test_a_backend_killed_mid_stream_is_reported_and_the_next_stream_works
     assert again.words == words_of(SENTENCES[:2])
 
 
+async def test_a_backend_frozen_under_an_active_stream_is_reported(
+    proxy: ProxyFactory, two_sentences: np.ndarray, tmp_path: Path
+) -> None:
+    """The proxy's pings to the backend find it frozen (SIGSTOP) mid-stream; the client is told
+    (here after 1 s without a pong; 20 s by default), and the next stream works once it thaws."""
+    port = free_port()
+    async with (
+        double_process(tmp_path, port) as backend,
+        proxy(backend_url(port), backend_ping_timeout=1.0) as server,
+    ):
+        transcript = Transcript()
+        try:
+            async with connect(server.url) as ws:
+                receiver = asyncio.create_task(receive_all(ws, transcript))
+                await ws.send(two_sentences[:24000].tobytes())
+                assert await eventually(lambda: "ready" in transcript.types, timeout=10)
+                os.kill(backend.pid, signal.SIGSTOP)
+                await ws.send(two_sentences[24000:48000].tobytes())
+                await asyncio.wait_for(receiver, TOLD_WITHIN)
+        finally:
+            os.kill(backend.pid, signal.SIGCONT)
+        assert transcript.errors() == ["backend_unavailable"]
+        again = await stream_audio(server.url, two_sentences, speed=8)
+    assert again.words == words_of(SENTENCES[:2])
+
+
 @pytest.mark.parametrize("where", ["client-proxy", "proxy-backend"])
 async def test_a_network_stall_loses_no_word(
     moshi_double: DoubleFactory, proxy: ProxyFactory, two_sentences: np.ndarray, where: str
