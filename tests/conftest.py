@@ -13,10 +13,12 @@ import pytest
 
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer
+from tests.support.fuzzing import register_profiles
 from tests.support.moshi_double import DoubleConfig, MoshiDouble
 from tests.support.speech import SENTENCES, speech
 
 FAST_STEP = 0.02  # the double runs its model loop 4x faster than real time
+register_profiles()  # before pytest loads one (--hypothesis-profile=fuzz)
 
 
 @pytest.fixture(scope="session")

@@ -76,9 +76,10 @@ async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
                 close_timeout=1,
                 max_size=1 << 20,
                 # moshi-server drops a session after 20 s without any frame; pings keep a
-                # stream whose client is silent (and sends no audio) alive.
-                ping_interval=5,
-                ping_timeout=20,
+                # stream whose client is silent (and sends no audio) alive, and find a frozen
+                # backend under an active stream.
+                ping_interval=min(5.0, config.backend_ping_timeout),
+                ping_timeout=config.backend_ping_timeout,
                 compression=None,
             )
         except InvalidStatus as exc:

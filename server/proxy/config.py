@@ -40,7 +40,17 @@ class ProxyConfig:
     shutdown_grace: float = 15.0  # how long SIGTERM waits for streams to flush
     stall_timeout: float = 30.0  # backend slots held by no stream this long: its loop is stuck
     health_interval: float = 5.0  # how often the backend's slots are checked
+    backend_ping_timeout: float = 20.0  # a backend that answers no ping this long is frozen
     exit_when_stalled: bool = False  # exit (code 3) on a stuck backend, so it is restarted
+    # Bounds on one client (docs/SECURITY.md): a client that does not read loses its stream.
+    send_timeout: float = 10.0  # a send to a client that blocks this long drops the client
+    max_client_buffer: int = 1 << 20  # bytes queued for a client (pongs too) before it is dropped
+    # Brakes on abuse, keyed on the token where auth is on, else on the client's address.
+    max_connections: int = 512  # concurrent connections per key
+    max_failed_auth: int = 20  # failed auth attempts per address in auth_window...
+    auth_window: float = 60.0  # ...before the address gets 429 until the window has passed
+    max_audio_speed: float = 8.0  # audio faster than this x real time on average is slowed...
+    audio_burst_seconds: float = 120.0  # ...once a stream is this many seconds ahead
 
     @property
     def backend_for_logs(self) -> str:
@@ -61,14 +71,20 @@ class ProxyConfig:
         """Raise ValueError for a configuration that must not run."""
         if not (0 <= self.port < 65536):
             raise ValueError(f"port {self.port} is out of range")
-        timeouts = (self.idle_timeout, self.backend_timeout, self.startup_timeout)
-        if min(*timeouts, self.stall_timeout, self.health_interval) <= 0:
+        timeouts = [self.idle_timeout, self.backend_timeout, self.startup_timeout]
+        timeouts += [self.stall_timeout, self.health_interval, self.send_timeout, self.auth_window]
+        timeouts.append(self.backend_ping_timeout)
+        if min(timeouts) <= 0 or self.shutdown_grace < 0:
             raise ValueError("timeouts must be positive")
         if self.idle_timeout >= MOSHI_AUDIO_TIMEOUT:
             raise ValueError(
                 f"idle timeout must be under {MOSHI_AUDIO_TIMEOUT:g} s: moshi-server drops a "
                 "session that long without audio, and the words still in the model with it"
             )
+        if min(self.max_client_buffer, self.max_connections, self.max_failed_auth) < 1:
+            raise ValueError("client buffer, connection and auth limits must be at least 1")
+        if self.max_audio_speed < 1 or self.audio_burst_seconds < 0:
+            raise ValueError("the audio speed limit must be at least 1 (real time)")
         if self.max_message_bytes < 4:
             raise ValueError("max message size must be at least 4 bytes")
         if not self.backend_url.startswith(("ws://", "wss://")):
@@ -111,7 +127,51 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
         "seconds backend slots may be held by no stream before the backend counts as stalled",
     ),
     "health_interval": ("HEALTH_INTERVAL", float, "seconds between checks of the backend"),
+    "shutdown_grace": ("SHUTDOWN_GRACE", float, "seconds SIGTERM waits for streams to flush"),
+    "send_timeout": (
+        "SEND_TIMEOUT",
+        float,
+        "seconds a send to a client may block before the client is dropped",
+    ),
+    "max_client_buffer": (
+        "MAX_CLIENT_BUFFER",
+        int,
+        "bytes queued for a client that does not read before it is dropped",
+    ),
+    "max_connections": (
+        "MAX_CONNECTIONS",
+        int,
+        "concurrent connections per token (per address without auth)",
+    ),
+    "max_failed_auth": (
+        "MAX_FAILED_AUTH",
+        int,
+        "failed auth attempts per address within --auth-window before HTTP 429",
+    ),
+    "auth_window": ("AUTH_WINDOW", float, "seconds over which failed auth attempts count"),
+    "max_audio_speed": (
+        "MAX_AUDIO_SPEED",
+        float,
+        "audio faster than this many times real time (on average) is slowed down",
+    ),
+    "audio_burst_seconds": (
+        "AUDIO_BURST_SECONDS",
+        float,
+        "seconds of audio a stream may send ahead of --max-audio-speed before it is slowed",
+    ),
 }
+
+
+_LIMITS = (
+    "shutdown_grace",
+    "send_timeout",
+    "max_client_buffer",
+    "max_connections",
+    "max_failed_auth",
+    "auth_window",
+    "max_audio_speed",
+    "audio_burst_seconds",
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -130,6 +190,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "token_file": None,
         "stall_timeout": defaults.stall_timeout,
         "health_interval": defaults.health_interval,
+        "shutdown_grace": defaults.shutdown_grace,
+        "send_timeout": defaults.send_timeout,
+        "max_client_buffer": defaults.max_client_buffer,
+        "max_connections": defaults.max_connections,
+        "max_failed_auth": defaults.max_failed_auth,
+        "auth_window": defaults.auth_window,
+        "max_audio_speed": defaults.max_audio_speed,
+        "audio_burst_seconds": defaults.audio_burst_seconds,
     }
     for name, (env, kind, text) in _OPTIONS.items():
         flag = "--" + name.replace("_", "-")
@@ -204,6 +272,7 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         stall_timeout=pick("stall_timeout", defaults.stall_timeout),
         health_interval=pick("health_interval", defaults.health_interval),
         exit_when_stalled=bool(exit_when_stalled),
+        **{name: pick(name, getattr(defaults, name)) for name in _LIMITS},
     )
     config.validate()
     return config

@@ -29,6 +29,7 @@ from server.protocol.audio import SAMPLE_RATE, pcm_from_bytes
 from server.protocol.moshi_session import MoshiSession
 from server.proxy.backend import BackendFailure, open_session
 from server.proxy.config import ProxyConfig
+from server.proxy.limits import AudioBudget
 from server.proxy.stats import ProxyStats
 
 log = logging.getLogger("kyutai_dictate.proxy")
@@ -77,11 +78,34 @@ class StreamRelay:
         self._last_sent = time.monotonic()
         self._tokens_down = 0
         self._max_backlog = 0
+        self._budget = AudioBudget(
+            config.max_audio_speed, config.audio_burst_seconds, time.monotonic()
+        )
+        self._throttled = False
 
     def shutdown(self) -> None:
         """Ask the stream to flush and close (proxy shutting down)."""
         self._shutting_down = True
         self._changed.set()
+
+    def backend_down(self, message: str) -> None:
+        """The health checks found the backend down or frozen: a stream still waiting for its
+        ``Ready`` is told so now (``backend_unavailable``), not at the backend timeout."""
+        if self._backend is None:
+            self._fail(ErrorCode.BACKEND_UNAVAILABLE, message)
+
+    @property
+    def backend_was_ready(self) -> bool:
+        return self._backend is not None
+
+    def abort(self) -> None:
+        """Drop the client at once (shutdown past its grace): pending sends end."""
+        self._drop_client()
+
+    def _drop_client(self) -> None:
+        self._client_gone = True
+        self._changed.set()
+        self._client.transport.abort()
 
     async def run(self) -> None:
         started = time.monotonic()
@@ -200,16 +224,27 @@ class StreamRelay:
         if self._failure is not None:
             self._stats.errors[self._failure.code] += 1
             await self._send_client(stream.Error(self._failure.message, self._failure.code))
-            await self._client.close(self._failure.code.close_code, self._failure.code.value)
+            await self._close_client(self._failure.code.close_code, self._failure.code.value)
         elif outcome is Outcome.IDLE:
             code = ErrorCode.IDLE_TIMEOUT
             self._stats.errors[code] += 1
             text = f"no audio for {self._config.idle_timeout:g} s"
             await self._send_client(stream.Error(text, code))
-            await self._client.close(code.close_code, code.value)
+            await self._close_client(code.close_code, code.value)
         else:
             await self._send_client(stream.End())
-            await self._client.close(1001 if outcome is Outcome.SHUTDOWN else 1000)
+            await self._close_client(1001 if outcome is Outcome.SHUTDOWN else 1000)
+
+    async def _close_client(self, code: int, reason: str = "") -> None:
+        """Close the client's connection; one that does not answer within the send timeout is
+        dropped."""
+        if self._client_gone:
+            return
+        try:
+            async with asyncio.timeout(self._config.send_timeout):
+                await self._client.close(code, reason)
+        except TimeoutError:
+            self._drop_client()
 
     # -- readers -------------------------------------------------------------------------
 
@@ -229,12 +264,28 @@ class StreamRelay:
                     self._end_requested = True
                     self._changed.set()
                 elif self._accepting_audio and not self._end_requested and message.pcm:
+                    await self._throttle(len(message.pcm) / 4 / SAMPLE_RATE)
                     self._last_audio = time.monotonic()  # empty messages keep nothing alive
                     await self._take_audio(message.pcm)
         except ConnectionClosed:
             pass
         self._client_gone = True
         self._changed.set()
+
+    async def _throttle(self, seconds: float) -> None:
+        """Slow a client that sends audio far faster than real time: while this reader waits,
+        the client's messages queue up and TCP pushes back on it."""
+        wait = self._budget.take(seconds, time.monotonic())
+        if wait <= 0:
+            return
+        if not self._throttled:
+            self._throttled = True
+            self._stats.throttled_streams += 1
+            log.warning(
+                "client sends audio too fast; slowed",
+                extra={"stream": self._id, "max_speed": self._config.max_audio_speed},
+            )
+        await asyncio.sleep(wait)
 
     async def _take_audio(self, pcm: bytes) -> None:
         async with self._send_lock:
@@ -350,10 +401,14 @@ class StreamRelay:
             return
         self._last_sent = time.monotonic()
         try:
-            await self._client.send(stream.encode_server(message))
+            async with asyncio.timeout(self._config.send_timeout):
+                await self._client.send(stream.encode_server(message))
         except ConnectionClosed:
             self._client_gone = True
             self._changed.set()
+        except TimeoutError:  # a client that does not read must not keep its stream
+            log.warning("client not reading; dropped", extra={"stream": self._id})
+            self._drop_client()
         else:
             if isinstance(message, stream.Token):
                 self._stats.tokens += 1

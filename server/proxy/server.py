@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import math
 import time
 from http import HTTPStatus
 from urllib.parse import urlsplit
@@ -14,15 +15,18 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from server.protocol import stream
-from server.proxy.auth import is_authorized
+from server.protocol import ErrorCode, stream
+from server.proxy.auth import bearer_token, is_authorized
 from server.proxy.backend import wait_until_ready
 from server.proxy.config import ProxyConfig
+from server.proxy.connection import GuardedConnection, guarded_connection
 from server.proxy.health import Health, HealthJudge, Status, fetch_slots
+from server.proxy.limits import ConnectionCounter, FailedAuthLimiter
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
 
 log = logging.getLogger("kyutai_dictate.proxy")
+_ABORT_GRACE = 2.0  # after the shutdown grace: seconds for aborted connections to unwind
 
 
 class ProxyServer:
@@ -36,8 +40,15 @@ class ProxyServer:
         self._next_id = 0
         self._shutting_down = False
         self._judge = HealthJudge(config.stall_timeout)
+        self._failed_auth = FailedAuthLimiter(config.max_failed_auth, config.auth_window)
+        self._connections = ConnectionCounter(config.max_connections)
         self._watcher: asyncio.Task[None] | None = None
         self.stalled = asyncio.Event()  # set when the backend stalled (with exit_when_stalled)
+        # Backend trouble is told to waiting streams only once the backend has been up: before,
+        # it may be starting (a cold start), and streams wait for it (backend_timeout).
+        self._backend_seen_up = config.wait_backend
+        self._trouble: str | None = None
+        self._recheck: asyncio.Task[Health] | None = None
 
     @property
     def port(self) -> int:
@@ -74,6 +85,7 @@ class ProxyServer:
             ping_interval=20,
             ping_timeout=20,
             compression=None,
+            create_connection=guarded_connection(cfg.max_client_buffer, self._count_too_large),
         )
         log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
         self._watcher = asyncio.create_task(self._watch_backend())
@@ -96,7 +108,13 @@ class ProxyServer:
         except TimeoutError:
             log.warning("streams did not finish in time; closing them")
             self._server.close(close_connections=True)
-            await self._server.wait_closed()
+            for relay in list(self._relays):  # whatever their clients do
+                relay.abort()
+            try:
+                async with asyncio.timeout(_ABORT_GRACE):
+                    await self._server.wait_closed()
+            except TimeoutError:  # only connections still in their handshake are left
+                log.warning("connections left open at exit")
         self._server = None
         log.info("proxy stopped")
 
@@ -109,25 +127,53 @@ class ProxyServer:
             return connection.respond(HTTPStatus.OK, self.stats.render() + health.metrics())
         if path != stream.PATH:
             return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
-        if not is_authorized(request.headers.get("Authorization"), self.config.tokens):
-            log.warning("unauthorized request", extra={"peer": _peer(connection)})
-            body = (
-                b'{"type": "error", "code": "unauthorized", "message": "missing or invalid token"}'
+        return self._admit(connection, request)
+
+    def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
+        """Auth and the brakes on abuse (docs/SECURITY.md): None lets the stream in."""
+        address = _address(connection)
+        now = time.monotonic()
+        wait = self._failed_auth.retry_after(address, now)
+        if wait > 0:  # every request of a locked-out address, so that no guess shows as right
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            return _too_many(ErrorCode.UNAUTHORIZED, "too many failed attempts", wait)
+        authorization = request.headers.get_all("Authorization")
+        if len(authorization) > 1:
+            log.warning("request with several Authorization headers", extra=_who(connection))
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            self._failed_auth.record(address, now)
+            text = "more than one Authorization header"
+            return _json_error(HTTPStatus.BAD_REQUEST, ErrorCode.BAD_MESSAGE, text)
+        header = next(iter(authorization), None)
+        if not is_authorized(header, self.config.tokens):
+            log.warning("unauthorized request", extra=_who(connection))
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            self._failed_auth.record(address, now)
+            return _json_error(
+                HTTPStatus.UNAUTHORIZED,
+                ErrorCode.UNAUTHORIZED,
+                "missing or invalid token",
+                (("WWW-Authenticate", "Bearer"),),
             )
-            headers = Headers(
-                [("WWW-Authenticate", "Bearer"), ("Content-Type", "application/json")]
-            )
-            return Response(401, "Unauthorized", headers, body)
         if self._server is not None and not self._server.is_serving():
             return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
+        # The key is the token itself (kept in memory only) where auth is on; on Modal every
+        # client arrives from the same ingress address, so the address alone would be unfair.
+        key = (bearer_token(header) or "") if self.config.tokens else address
+        if not self._connections.acquire(key):
+            log.warning("too many connections", extra=_who(connection))
+            self.stats.refused_connections += 1
+            text = f"more than {self.config.max_connections} connections for this client"
+            return _too_many(ErrorCode.BUSY, text, 1.0)
+        assert isinstance(connection, GuardedConnection)
+        connection.on_lost = lambda: self._connections.release(key)
         return None
 
     async def _health(self, connection: ServerConnection) -> Response:
         health = await self.check_health()
         status = HTTPStatus.OK if health.ok else HTTPStatus.SERVICE_UNAVAILABLE
-        response = connection.respond(status, json.dumps(health.as_json()) + "\n")
-        response.headers["Content-Type"] = "application/json"
-        return response
+        body = (json.dumps(health.as_json()) + "\n").encode()
+        return Response(status, status.phrase, _json_headers(), body)
 
     async def check_health(self) -> Health:
         """Whether a new stream would work now (see :mod:`server.proxy.health`)."""
@@ -135,7 +181,19 @@ class ProxyServer:
             slots, error = await fetch_slots(self.config.backend_url), ""
         except (OSError, ValueError) as exc:
             slots, error = None, str(exc) or type(exc).__name__
-        return self._judge.judge(slots, len(self._relays), time.monotonic(), error)
+        health = self._judge.judge(slots, len(self._relays), time.monotonic(), error)
+        self._note_health(health)
+        return health
+
+    def _note_health(self, health: Health) -> None:
+        """Remember whether the backend is in trouble, and tell the streams waiting for it."""
+        if health.status in (Status.OK, Status.BUSY):
+            self._backend_seen_up, self._trouble = True, None
+        elif self._backend_seen_up:
+            retry = max(1, round(2 * self.config.health_interval))
+            self._trouble = f"the backend is down or not responding; retry in {retry} s"
+            for relay in list(self._relays):
+                relay.backend_down(self._trouble)
 
     async def _watch_backend(self) -> None:
         """Check the backend every ``health_interval``; log a stall, and with
@@ -158,17 +216,28 @@ class ProxyServer:
             if health.status is Status.STALLED and self.config.exit_when_stalled:
                 self.stalled.set()
 
+    def _count_too_large(self) -> None:
+        self.stats.errors[ErrorCode.TOO_LARGE] += 1
+
     async def _handle(self, connection: ServerConnection) -> None:
         self._next_id += 1
         relay = StreamRelay(connection, self.config, self.stats, self._next_id)
         if self._shutting_down:  # accepted just before the listener closed
             relay.shutdown()
+        elif self._trouble is not None:  # check again: it may have come back since
+            if self._recheck is None or self._recheck.done():  # one check for a crowd
+                self._recheck = asyncio.create_task(self.check_health())
+            with contextlib.suppress(Exception):  # a failed check leaves the trouble as known
+                await asyncio.shield(self._recheck)
+            if self._trouble is not None:
+                relay.backend_down(self._trouble)
         self._relays.add(relay)
         self.stats.streams_total += 1
         self.stats.streams_active += 1
         try:
             await relay.run()
         finally:
+            self._backend_seen_up |= relay.backend_was_ready
             self._relays.discard(relay)
             self.stats.streams_active -= 1
 
@@ -179,6 +248,29 @@ def announce_protocol(connection: ServerConnection, request: Request, response: 
         response.headers[stream.PROTOCOL_HEADER] = stream.PROTOCOL_VERSION
 
 
-def _peer(connection: ServerConnection) -> str:
+def _address(connection: ServerConnection) -> str:
     address = connection.remote_address
-    return f"{address[0]}:{address[1]}" if address else "?"
+    return str(address[0]) if address else "?"
+
+
+def _too_many(code: ErrorCode, message: str, retry_after: float) -> Response:
+    seconds = max(1, math.ceil(retry_after))
+    text = f"{message}; retry in {seconds} s"
+    return _json_error(HTTPStatus.TOO_MANY_REQUESTS, code, text, (("Retry-After", str(seconds)),))
+
+
+def _who(connection: ServerConnection) -> dict[str, str]:
+    address = connection.remote_address
+    return {"peer": f"{address[0]}:{address[1]}" if address else "?"}
+
+
+def _json_headers(*extra: tuple[str, str]) -> Headers:
+    return Headers([*extra, ("Content-Type", "application/json")])
+
+
+def _json_error(
+    status: HTTPStatus, code: ErrorCode, message: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Response:
+    """An HTTP refusal whose body is the ``error`` message a client would get on the stream."""
+    body = stream.encode_server(stream.Error(message, code)).encode()
+    return Response(status, status.phrase, _json_headers(*headers), body)

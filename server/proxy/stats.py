@@ -14,6 +14,8 @@ class ProxyStats:
     streams_active: int = 0
     tokens: int = 0
     max_backlog_samples: int = 0
+    throttled_streams: int = 0  # streams slowed for sending audio far faster than real time
+    refused_connections: int = 0  # over the connection limit of their token or address
     errors: Counter[ErrorCode] = field(default_factory=Counter)
 
     def render(self) -> str:
@@ -27,6 +29,10 @@ class ProxyStats:
             f"kyutai_dictate_tokens_total {self.tokens}",
             "# TYPE kyutai_dictate_backend_backlog_max_samples gauge",
             f"kyutai_dictate_backend_backlog_max_samples {self.max_backlog_samples}",
+            "# TYPE kyutai_dictate_streams_throttled_total counter",
+            f"kyutai_dictate_streams_throttled_total {self.throttled_streams}",
+            "# TYPE kyutai_dictate_connections_refused_total counter",
+            f"kyutai_dictate_connections_refused_total {self.refused_connections}",
             "# TYPE kyutai_dictate_errors_total counter",
         ]
         lines += [

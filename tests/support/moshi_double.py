@@ -193,6 +193,7 @@ class MoshiDouble:
         self._loop_step = 0  # the loop's own counter (markers)
         self._model_step = WARMUP_STEPS  # moshi-core ``model_step_idx`` (Step messages)
         self.received_frames = 0  # audio frames processed, all channels
+        self.arrived_samples = 0  # audio samples received (before the model loop), all channels
         self.non_finite_samples = 0  # NaN or inf seen in processed audio
         self.peak = 0.0  # largest absolute sample value processed
         self.sessions_started = 0
@@ -302,10 +303,13 @@ class MoshiDouble:
                 if isinstance(data, str):
                     continue  # text frames are ignored
                 try:
-                    channel.inbox.append(moshi.decode_client(data))
+                    message = moshi.decode_client(data)
                 except ProtocolError as exc:
                     log.info("undecodable frame, ending session: %s", exc)
                     break
+                if isinstance(message, moshi.Audio):
+                    self.arrived_samples += len(message.pcm) // 4
+                channel.inbox.append(message)
         except ConnectionClosed:
             return
         _drop(channel.ws)
