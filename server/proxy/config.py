@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from server.models import MODELS, ModelProfile, model_profile
+from server.proxy.channel import Transport
 
 ENV_PREFIX = "KYUTAI_DICTATE_"
 MOSHI_AUDIO_TIMEOUT = 120.0  # moshi-server ends a session after this long without audio
@@ -41,6 +42,11 @@ class ProxyConfig:
     stall_timeout: float = 30.0  # backend slots held by no stream this long: its loop is stuck
     health_interval: float = 5.0  # how often the backend's slots are checked
     exit_when_stalled: bool = False  # exit (code 3) on a stuck backend, so it is restarted
+    transport: Transport = Transport.PICOWS  # the WebSocket library of the streams
+    workers: int = 1  # proxy processes sharing the port (SO_REUSEPORT)
+    reuse_port: bool = False  # listen with SO_REUSEPORT (set for each of several workers)
+    send_timeout: float = 10.0  # a client that reads nothing this long loses its stream
+    keepalive_interval: float = 20.0  # WebSocket pings this often; no pong as long: cut
 
     @property
     def backend_for_logs(self) -> str:
@@ -54,7 +60,8 @@ class ProxyConfig:
     def __repr__(self) -> str:  # never show tokens or keys
         return (
             f"ProxyConfig(listen={self.host}:{self.port}, backend={self.backend_for_logs}, "
-            f"model={self.model.name}, tokens={len(self.tokens)}, no_auth={self.no_auth})"
+            f"model={self.model.name}, tokens={len(self.tokens)}, no_auth={self.no_auth}, "
+            f"transport={self.transport.value}, workers={self.workers})"
         )
 
     def validate(self) -> None:
@@ -62,13 +69,18 @@ class ProxyConfig:
         if not (0 <= self.port < 65536):
             raise ValueError(f"port {self.port} is out of range")
         timeouts = (self.idle_timeout, self.backend_timeout, self.startup_timeout)
-        if min(*timeouts, self.stall_timeout, self.health_interval) <= 0:
+        others = (self.stall_timeout, self.health_interval, self.send_timeout)
+        if min(*timeouts, *others, self.keepalive_interval) <= 0:
             raise ValueError("timeouts must be positive")
         if self.idle_timeout >= MOSHI_AUDIO_TIMEOUT:
             raise ValueError(
                 f"idle timeout must be under {MOSHI_AUDIO_TIMEOUT:g} s: moshi-server drops a "
                 "session that long without audio, and the words still in the model with it"
             )
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.workers > 1 and self.port == 0:
+            raise ValueError("several workers need a fixed port (not 0)")
         if self.max_message_bytes < 4:
             raise ValueError("max message size must be at least 4 bytes")
         if not self.backend_url.startswith(("ws://", "wss://")):
@@ -111,6 +123,18 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
         "seconds backend slots may be held by no stream before the backend counts as stalled",
     ),
     "health_interval": ("HEALTH_INTERVAL", float, "seconds between checks of the backend"),
+    "transport": (
+        "TRANSPORT",
+        str,
+        f"WebSocket library for the streams ({', '.join(t.value for t in Transport)}); "
+        "picows parses frames in compiled code and costs a quarter of the CPU per stream",
+    ),
+    "workers": ("WORKERS", int, "proxy processes sharing the port (SO_REUSEPORT), e.g. one a core"),
+    "send_timeout": (
+        "SEND_TIMEOUT",
+        float,
+        "seconds a client may leave the proxy's messages unread before it loses its stream",
+    ),
 }
 
 
@@ -130,6 +154,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "token_file": None,
         "stall_timeout": defaults.stall_timeout,
         "health_interval": defaults.health_interval,
+        "transport": defaults.transport.value,
+        "workers": defaults.workers,
+        "send_timeout": defaults.send_timeout,
     }
     for name, (env, kind, text) in _OPTIONS.items():
         flag = "--" + name.replace("_", "-")
@@ -188,6 +215,12 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
     exit_when_stalled = getattr(args, "exit_when_stalled", None) or _flag(
         environ, "EXIT_WHEN_STALLED"
     )
+    transport = pick("transport", defaults.transport.value)
+    try:
+        chosen = Transport(transport)
+    except ValueError:
+        choices = ", ".join(t.value for t in Transport)
+        raise ValueError(f"unknown transport {transport!r} (choose {choices})") from None
     config = ProxyConfig(
         host=pick("host", defaults.host),
         port=pick("port", defaults.port),
@@ -204,6 +237,9 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         stall_timeout=pick("stall_timeout", defaults.stall_timeout),
         health_interval=pick("health_interval", defaults.health_interval),
         exit_when_stalled=bool(exit_when_stalled),
+        transport=chosen,
+        workers=pick("workers", defaults.workers),
+        send_timeout=pick("send_timeout", defaults.send_timeout),
     )
     config.validate()
     return config

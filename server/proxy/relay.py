@@ -20,14 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
 from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi, stream
 from server.protocol.audio import SAMPLE_RATE, pcm_from_bytes
 from server.protocol.moshi_session import MoshiSession
 from server.proxy.backend import BackendFailure, open_session
+from server.proxy.channel import Channel, ChannelClosed
 from server.proxy.config import ProxyConfig
 from server.proxy.stats import ProxyStats
 
@@ -57,13 +54,13 @@ class StreamRelay:
     """Relays one ``/v1/stream`` client to one moshi-server session."""
 
     def __init__(
-        self, client: ServerConnection, config: ProxyConfig, stats: ProxyStats, stream_id: int
+        self, client: Channel, config: ProxyConfig, stats: ProxyStats, stream_id: int
     ) -> None:
         self._client = client
         self._config = config
         self._stats = stats
         self._id = stream_id
-        self._backend: ClientConnection | None = None
+        self._backend: Channel | None = None
         self._session = MoshiSession(config.model, next(_marker_ids))
         self._send_lock = asyncio.Lock()  # one sender at a time keeps the session's order
         self._accepting_audio = True
@@ -214,8 +211,10 @@ class StreamRelay:
     # -- readers -------------------------------------------------------------------------
 
     async def _read_client(self) -> None:
+        recv = self._client.recv
         try:
-            async for data in self._client:
+            while True:
+                data = await recv()
                 if len(data) > self._config.max_message_bytes:
                     limit = self._config.max_message_bytes
                     self._fail(ErrorCode.TOO_LARGE, f"message over {limit} bytes")
@@ -231,7 +230,7 @@ class StreamRelay:
                 elif self._accepting_audio and not self._end_requested and message.pcm:
                     self._last_audio = time.monotonic()  # empty messages keep nothing alive
                     await self._take_audio(message.pcm)
-        except ConnectionClosed:
+        except ChannelClosed:
             pass
         self._client_gone = True
         self._changed.set()
@@ -248,8 +247,10 @@ class StreamRelay:
 
     async def _read_backend(self) -> None:
         assert self._backend is not None
+        recv = self._backend.recv
         try:
-            async for data in self._backend:
+            while True:
+                data = await recv()
                 if isinstance(data, str):
                     continue
                 try:
@@ -265,7 +266,7 @@ class StreamRelay:
         except ProtocolError:
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
             return
-        except ConnectionClosed:
+        except ChannelClosed:
             pass
         if not (self._session.done or self._client_gone):
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
@@ -327,7 +328,7 @@ class StreamRelay:
         for data in self._session.data_to_send():
             try:
                 await self._backend.send(data)
-            except ConnectionClosed:
+            except ChannelClosed:
                 self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
                 return
 
@@ -351,7 +352,7 @@ class StreamRelay:
         self._last_sent = time.monotonic()
         try:
             await self._client.send(stream.encode_server(message))
-        except ConnectionClosed:
+        except ChannelClosed:
             self._client_gone = True
             self._changed.set()
         else:

@@ -10,17 +10,22 @@ import time
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
-from server.protocol import stream
+from server.protocol import ErrorCode, stream
 from server.proxy.auth import is_authorized
 from server.proxy.backend import wait_until_ready
+from server.proxy.channel import Channel, Transport
 from server.proxy.config import ProxyConfig
 from server.proxy.health import Health, HealthJudge, Status, fetch_slots
+from server.proxy.picows_channel import Limits
+from server.proxy.picows_server import HttpAnswer, PicowsServer, StreamChannel
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
+from server.proxy.websockets_channel import WebsocketsChannel
 
 log = logging.getLogger("kyutai_dictate.proxy")
 
@@ -33,6 +38,7 @@ class ProxyServer:
         self.stats = ProxyStats()
         self._relays: set[StreamRelay] = set()
         self._server: Server | None = None
+        self._picows: PicowsServer | None = None
         self._next_id = 0
         self._shutting_down = False
         self._judge = HealthJudge(config.stall_timeout)
@@ -41,6 +47,8 @@ class ProxyServer:
 
     @property
     def port(self) -> int:
+        if self._picows is not None:
+            return self._picows.port
         assert self._server is not None
         port: int = self._server.sockets[0].getsockname()[1]
         return port
@@ -62,8 +70,17 @@ class ProxyServer:
         cfg = self.config
         if cfg.wait_backend:
             await wait_until_ready(cfg)
+        if cfg.transport is Transport.PICOWS:
+            await self._start_picows()
+        else:
+            await self._start_websockets()
+        log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
+        self._watcher = asyncio.create_task(self._watch_backend())
+
+    async def _start_websockets(self) -> None:
+        cfg = self.config
         self._server = await serve(
-            self._handle,
+            self._handle_websockets,
             cfg.host,
             cfg.port,
             process_request=self._route,
@@ -71,22 +88,50 @@ class ProxyServer:
             # Messages up to the limit get a JSON ``too_large`` error from the relay; the
             # WebSocket layer cuts off anything twice as large before reading it into memory.
             max_size=2 * cfg.max_message_bytes,
-            ping_interval=20,
-            ping_timeout=20,
+            ping_interval=cfg.keepalive_interval,
+            ping_timeout=cfg.keepalive_interval,
             compression=None,
+            reuse_port=cfg.reuse_port or None,
         )
-        log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
-        self._watcher = asyncio.create_task(self._watch_backend())
+
+    async def _start_picows(self) -> None:
+        cfg = self.config
+        limits = Limits(
+            max_message_bytes=2 * cfg.max_message_bytes,  # as websockets' max_size above
+            inbox_limit=2 * cfg.max_message_bytes,
+            send_timeout=cfg.send_timeout,
+        )
+        self._picows = PicowsServer(
+            async_paths=frozenset({"/healthz", "/metrics"}),
+            http=self._http_answer,
+            accept=lambda request: self._accept_picows(request, limits),
+            on_stream=self._handle,
+            limits=limits,
+            keepalive=cfg.keepalive_interval,
+        )
+        await self._picows.listen(cfg.host, cfg.port, cfg.reuse_port)
 
     async def shutdown(self) -> None:
         """Stop accepting streams, flush every active one, then close."""
-        if self._server is None:
+        if self._server is None and self._picows is None:
             return
         self._shutting_down = True
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        if self._picows is not None:
+            for relay in list(self._relays):
+                relay.shutdown()
+
+            def late() -> None:
+                log.warning("streams did not finish in time; closing them")
+
+            await self._picows.close(self.config.shutdown_grace, late)
+            self._picows = None
+            log.info("proxy stopped")
+            return
+        assert self._server is not None
         self._server.close(close_connections=False)
         for relay in list(self._relays):
             relay.shutdown()
@@ -158,7 +203,43 @@ class ProxyServer:
             if health.status is Status.STALLED and self.config.exit_when_stalled:
                 self.stalled.set()
 
-    async def _handle(self, connection: ServerConnection) -> None:
+    async def _http_answer(self, path: str) -> HttpAnswer:
+        """``/healthz`` and ``/metrics`` (picows transport)."""
+        health = await self.check_health()
+        if path == "/metrics":
+            return HttpAnswer(200, (self.stats.render() + health.metrics()).encode())
+        status = 200 if health.ok else 503
+        body = (json.dumps(health.as_json()) + "\n").encode()
+        return HttpAnswer(status, body, (("Content-Type", "application/json"),))
+
+    def _accept_picows(self, request: WSUpgradeRequest, limits: Limits) -> object:
+        """Route one picows request: 404, 400, 401, 503, or the stream's channel."""
+        path = urlsplit(request.path.decode("latin-1")).path
+        if path != stream.PATH:
+            return HttpAnswer(404, b"not found\n")
+        offered = request.headers.getall("Authorization", [])
+        if len(offered) > 1:
+            log.warning("request with several Authorization headers")
+            return HttpAnswer(400, b"several Authorization headers\n")
+        if not is_authorized(offered[0] if offered else None, self.config.tokens):
+            log.warning("unauthorized request")
+            self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
+            body = _UNAUTHORIZED
+            headers = (("WWW-Authenticate", "Bearer"), ("Content-Type", "application/json"))
+            return HttpAnswer(401, body, headers)
+        if self._shutting_down:
+            return HttpAnswer(503, b"shutting down\n")
+        assert self._picows is not None
+        channel = StreamChannel(limits, self._picows)
+        response = WSUpgradeResponse.create_101_response(
+            {stream.PROTOCOL_HEADER: stream.PROTOCOL_VERSION}
+        )
+        return WSUpgradeResponseWithListener(response, channel)
+
+    async def _handle_websockets(self, connection: ServerConnection) -> None:
+        await self._handle(WebsocketsChannel(connection))
+
+    async def _handle(self, connection: Channel) -> None:
         self._next_id += 1
         relay = StreamRelay(connection, self.config, self.stats, self._next_id)
         if self._shutting_down:  # accepted just before the listener closed
@@ -171,6 +252,9 @@ class ProxyServer:
         finally:
             self._relays.discard(relay)
             self.stats.streams_active -= 1
+
+
+_UNAUTHORIZED = b'{"type": "error", "code": "unauthorized", "message": "missing or invalid token"}'
 
 
 def announce_protocol(connection: ServerConnection, request: Request, response: Response) -> None:

@@ -6,11 +6,15 @@ import asyncio
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from server.models import STT_2_6B
-from tests.conftest import DoubleFactory, ProxyFactory, words_of
+from server.proxy.channel import Transport
+from tests.conftest import DoubleFactory, ProxyFactory, each_transport, words_of
 from tests.support.clients import eventually, seed_style_client, stream_audio
 from tests.support.speech import SENTENCES, speech
+
+proxy_transport = pytest.fixture(params=list(Transport), ids=str)(each_transport)
 
 
 async def test_flush_on_end_delivers_every_word_and_vad_end(

@@ -13,7 +13,8 @@ import pytest
 from websockets.asyncio.client import connect
 
 from server.protocol.audio import silence
-from tests.conftest import DoubleFactory, ProxyFactory
+from server.proxy.channel import Transport
+from tests.conftest import DoubleFactory, ProxyFactory, each_transport
 from tests.integration.test_proxy_server import (
     ROOT,
     free_port,
@@ -22,6 +23,8 @@ from tests.integration.test_proxy_server import (
     serve_process,
 )
 from tests.support.clients import Transcript, eventually, receive_all, stream_audio
+
+proxy_transport = pytest.fixture(params=list(Transport), ids=str)(each_transport)
 
 
 async def health(port: int) -> tuple[int, dict[str, object]]:
