@@ -7,8 +7,9 @@ the two WebSocket libraries the proxy can run on (``--transport``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 
 class Transport(StrEnum):
@@ -33,6 +34,22 @@ class Channel(Protocol):
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close with ``code``, waiting a bounded time for the peer's answer."""
+
+
+@runtime_checkable
+class DirectChannel(Channel, Protocol):
+    """A channel that can also hand messages to a callback and send without awaiting: the
+    relay's hot path then runs inside the library's frame callback, with no task switch."""
+
+    def set_receiver(self, receiver: Callable[[bytes | str], bool] | None) -> None:
+        """Offer each message to ``receiver`` first, while none is queued; it returns False
+        to decline (the message then waits for ``recv``, and so do the ones after it)."""
+
+    def can_send_now(self) -> bool:
+        """Whether :meth:`send_now` would go out at once (open, and the peer reading)."""
+
+    def send_now(self, data: bytes | str) -> None:
+        """Send one message without waiting (only when :meth:`can_send_now`)."""
 
 
 class HandshakeRefused(Exception):

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from picows import (
@@ -68,6 +69,7 @@ class PicowsChannel(WSListener):
         self._fragments_text = False
         self.closed = False  # disconnected, or the peer sent its close frame
         self.disconnected = asyncio.Event()
+        self._receiver: Callable[[bytes | str], bool] | None = None
 
     # -- picows callbacks ----------------------------------------------------------------
 
@@ -155,6 +157,25 @@ class PicowsChannel(WSListener):
         else:
             transport.send(WSMsgType.BINARY, data)
 
+    def set_receiver(self, receiver: Callable[[bytes | str], bool] | None) -> None:
+        self._receiver = receiver
+
+    def can_send_now(self) -> bool:
+        transport = self.transport
+        return (
+            self._writable is None
+            and not self.closed
+            and transport is not None
+            and not transport.is_close_frame_sent
+        )
+
+    def send_now(self, data: bytes | str) -> None:
+        assert self.transport is not None
+        if isinstance(data, str):
+            self.transport.send(WSMsgType.TEXT, data.encode())
+        else:
+            self.transport.send(WSMsgType.BINARY, data)
+
     async def close(self, code: int = 1000, reason: str = "") -> None:
         transport = self.transport
         if transport is None or self.disconnected.is_set():
@@ -183,6 +204,9 @@ class PicowsChannel(WSListener):
                 return
         else:
             message = data
+        receiver = self._receiver
+        if receiver is not None and not self._inbox and receiver(message):
+            return  # handled in this callback
         self._inbox.append(message)
         self._inbox_bytes += len(data)
         if self._inbox_bytes >= self._limits.inbox_limit:

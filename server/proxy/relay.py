@@ -24,7 +24,7 @@ from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi,
 from server.protocol.audio import SAMPLE_RATE, pcm_from_bytes
 from server.protocol.moshi_session import MoshiSession
 from server.proxy.backend import BackendFailure, open_session
-from server.proxy.channel import Channel, ChannelClosed
+from server.proxy.channel import Channel, ChannelClosed, DirectChannel
 from server.proxy.config import ProxyConfig
 from server.proxy.stats import ProxyStats
 
@@ -74,6 +74,14 @@ class StreamRelay:
         self._last_sent = time.monotonic()
         self._tokens_down = 0
         self._max_backlog = 0
+        # The readers' tasks hold these while they handle a message: the direct path (below)
+        # must not overtake them.
+        self._client_busy = False
+        self._backend_busy = False
+        # The channels again where they support the direct path (checked once: isinstance
+        # with a Protocol is slow), else None.
+        self._direct_client = client if isinstance(client, DirectChannel) else None
+        self._direct_backend: DirectChannel | None = None
 
     def shutdown(self) -> None:
         """Ask the stream to flush and close (proxy shutting down)."""
@@ -212,9 +220,13 @@ class StreamRelay:
 
     async def _read_client(self) -> None:
         recv = self._client.recv
+        if self._direct_client is not None:
+            self._direct_client.set_receiver(self._client_now)
         try:
             while True:
+                self._client_busy = False
                 data = await recv()
+                self._client_busy = True
                 if len(data) > self._config.max_message_bytes:
                     limit = self._config.max_message_bytes
                     self._fail(ErrorCode.TOO_LARGE, f"message over {limit} bytes")
@@ -232,6 +244,9 @@ class StreamRelay:
                     await self._take_audio(message.pcm)
         except ChannelClosed:
             pass
+        finally:
+            if self._direct_client is not None:
+                self._direct_client.set_receiver(None)
         self._client_gone = True
         self._changed.set()
 
@@ -248,9 +263,14 @@ class StreamRelay:
     async def _read_backend(self) -> None:
         assert self._backend is not None
         recv = self._backend.recv
+        if isinstance(self._backend, DirectChannel):
+            self._direct_backend = self._backend
+            self._direct_backend.set_receiver(self._backend_now)
         try:
             while True:
+                self._backend_busy = False
                 data = await recv()
+                self._backend_busy = True
                 if isinstance(data, str):
                     continue
                 try:
@@ -268,8 +288,94 @@ class StreamRelay:
             return
         except ChannelClosed:
             pass
+        finally:
+            if self._direct_backend is not None:
+                self._direct_backend.set_receiver(None)
         if not (self._session.done or self._client_gone):
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
+
+    # -- the direct path: the common messages, handled in the WebSocket library's callback --
+
+    def _client_now(self, data: bytes | str) -> bool:
+        """Audio from the client, straight to the backend; False leaves the message (and the
+        ones after it) to :meth:`_read_client`: anything but plain audio while streaming,
+        or a peer that is not reading."""
+        backend = self._direct_backend
+        if (
+            self._client_busy
+            or self._send_lock.locked()
+            or not isinstance(data, bytes)
+            or not data
+            or len(data) > self._config.max_message_bytes
+            or not self._accepting_audio
+            or self._end_requested
+            or not self._session.ready
+            or backend is None
+            or not backend.can_send_now()
+        ):
+            return False
+        try:
+            pcm = pcm_from_bytes(data)
+        except ProtocolError:
+            return False  # _read_client reports it
+        self._last_audio = time.monotonic()
+        try:
+            self._session.audio(pcm)
+            for out in self._session.data_to_send():
+                backend.send_now(out)
+            if not self._session.model.has_vad:
+                self._note_backlog()
+        except Exception:
+            log.exception("stream crashed", extra={"stream": self._id})
+            self._fail(ErrorCode.INTERNAL, "internal proxy error")
+        return True
+
+    def _backend_now(self, data: bytes | str) -> bool:
+        """A backend message through the session, and its words to the client; False leaves
+        it (and the ones after it) to :meth:`_read_backend`."""
+        backend, client = self._direct_backend, self._direct_client
+        if (
+            self._backend_busy
+            or self._send_lock.locked()
+            or not isinstance(data, bytes)
+            or self._client_gone
+            or client is None
+            or backend is None
+            or not client.can_send_now()
+            or not backend.can_send_now()
+        ):
+            return False
+        try:
+            message = moshi.decode_server(data)
+        except UnknownMessageType:
+            return True  # a newer moshi-server's addition
+        except ProtocolError:
+            return False  # _read_backend reports it
+        try:
+            self._session.receive(message, time.monotonic())
+            for out in self._session.data_to_send():
+                backend.send_now(out)
+            if isinstance(message, moshi.Step):
+                self._note_backlog()
+            self._forward_events_now(client)
+        except Exception:
+            log.exception("stream crashed", extra={"stream": self._id})
+            self._fail(ErrorCode.INTERNAL, "internal proxy error")
+        return True
+
+    def _forward_events_now(self, client: DirectChannel) -> None:
+        """:meth:`_forward_events` without waiting (the client is reading)."""
+        for event in self._session.events():
+            if isinstance(event, stream.Token | stream.VadEnd | stream.Ready):
+                self._last_sent = time.monotonic()
+                client.send_now(stream.encode_server(event))
+                if isinstance(event, stream.Token):
+                    self._tokens_down += 1
+                    self._stats.tokens += 1
+            elif isinstance(event, stream.Error):
+                self._fail(event.code or ErrorCode.BACKEND_UNAVAILABLE, event.message)
+            elif isinstance(event, stream.End):
+                self._changed.set()  # the flush is done
 
     async def _keepalive(self) -> None:
         interval = self._config.ping_interval
