@@ -26,7 +26,7 @@ def alive(pid: int) -> bool:
 async def test_several_workers_share_one_port_and_stop_together(
     moshi_double: DoubleFactory, two_sentences: np.ndarray
 ) -> None:
-    async with moshi_double(slots=8) as double:
+    async with moshi_double(slots=4) as double:
         port = free_port()
         process = serve_process(port, double.url, "--workers", "2")
         try:
@@ -34,7 +34,7 @@ async def test_several_workers_share_one_port_and_stop_together(
             workers = children(process.pid)
             url = f"ws://127.0.0.1:{port}/v1/stream"
             results = await asyncio.gather(
-                *(stream_audio(url, two_sentences, speed=8.0) for _ in range(6))
+                *(stream_audio(url, two_sentences, speed=8.0) for _ in range(4))
             )
         finally:
             process.send_signal(signal.SIGTERM)
