@@ -118,6 +118,8 @@ class PicowsServer:
         def done(finished: asyncio.Task[None]) -> None:
             self.tasks.discard(finished)
             self.channels.discard(channel)
+            if not channel.disconnected.is_set():  # the handler is done: so is the connection
+                channel.abort()
 
         task.add_done_callback(done)
 
