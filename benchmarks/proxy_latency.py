@@ -8,7 +8,11 @@ every 80 ms each). The same load also runs straight against the backend; the
 difference between the two is what the proxy adds. All times are CLOCK_MONOTONIC, shared by
 the processes of one machine.
 
-    uv run python -m benchmarks.proxy_latency --streams 1 64 400 --seconds 20
+    uv run python -m benchmarks.proxy_latency --streams 1 64 200 400 --seconds 20
+
+Each level runs the proxy on every ``--transports`` library (picows and websockets by
+default) under the same load, one after the other, so before and after share a machine and
+a run. CPU per stream-second is the proxy's CPU time divided by streams x seconds.
 
 Prints a table and writes JSON to bench-results/proxy_latency.json. Figures, not assertions.
 """
@@ -17,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import heapq
 import json
 import os
 import random
@@ -29,11 +34,19 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from websockets.asyncio.client import connect
-from websockets.asyncio.server import ServerConnection, serve
+from picows import (
+    WSCloseCode,
+    WSFrame,
+    WSListener,
+    WSMsgType,
+    WSTransport,
+    ws_connect,
+    ws_create_server,
+)
 
 from server.protocol import moshi
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
+from server.proxy.channel import Transport
 from server.proxy.cli import run_event_loop
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -43,31 +56,47 @@ WORD_EVERY = 4  # a word every 4th frame: 3.1 words a second, fast speech
 
 
 # -- stand-in backend ---------------------------------------------------------------------
+# The backend and the load generator run on picows, whichever transport the proxy uses: the
+# lighter they are, the more of the two cores is left to the proxy, and the same harness
+# measures both transports.
+
+
+class _EchoBackend(WSListener):
+    """Answers every Audio frame at once with a Step and a Word "seq:recv_ns:send_ns"."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.step = 0
+
+    def on_ws_connected(self, transport: WSTransport) -> None:
+        transport.send(WSMsgType.BINARY, moshi.encode(moshi.Ready()))
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.CLOSE:
+            transport.send_close(frame.get_close_code())
+            transport.disconnect()
+            return
+        if frame.msg_type is not WSMsgType.BINARY:
+            return
+        received = time.monotonic_ns()
+        message = moshi.decode_client(frame.get_payload_as_bytes())
+        if isinstance(message, moshi.Marker):
+            transport.send(WSMsgType.BINARY, moshi.encode(message))
+            return
+        if not isinstance(message, moshi.Audio):
+            return
+        self.step += 1
+        seq = round(float(message.samples()[0]) * SEQ_SCALE)
+        transport.send(WSMsgType.BINARY, moshi.encode(moshi.Step(self.step, STEP_PRS, 0)))
+        if seq % WORD_EVERY == 0:
+            text = f"{seq}:{received}:{time.monotonic_ns()}"
+            word = moshi.encode(moshi.Word(text, self.step * FRAME_SECONDS))
+            transport.send(WSMsgType.BINARY, word)
 
 
 async def echo_backend(port: int) -> None:
-    """Answers every Audio frame at once with a Step and a Word "seq:recv_ns:send_ns"."""
-
-    async def handle(ws: ServerConnection) -> None:
-        await ws.send(moshi.encode(moshi.Ready()))
-        step = 0
-        async for data in ws:
-            received = time.monotonic_ns()
-            message = moshi.decode_client(data)  # type: ignore[arg-type]
-            if isinstance(message, moshi.Marker):
-                await ws.send(moshi.encode(message))
-                continue
-            if not isinstance(message, moshi.Audio):
-                continue
-            step += 1
-            seq = round(float(message.samples()[0]) * SEQ_SCALE)
-            await ws.send(moshi.encode(moshi.Step(step, STEP_PRS, 0)))
-            if seq % WORD_EVERY == 0:
-                text = f"{seq}:{received}:{time.monotonic_ns()}"
-                await ws.send(moshi.encode(moshi.Word(text, step * FRAME_SECONDS)))
-
-    async with serve(handle, "127.0.0.1", port, max_size=None, compression=None):
-        await asyncio.Event().wait()
+    await ws_create_server(lambda _request: _EchoBackend(), "127.0.0.1", port)
+    await asyncio.Event().wait()
 
 
 # -- load generator -----------------------------------------------------------------------
@@ -84,60 +113,100 @@ class Samples:
     failed_streams: int = 0
 
 
-async def one_stream(url: str, direct: bool, seconds: float, samples: Samples) -> None:
-    frame = np.zeros(FRAME_SAMPLES, np.float32)
-    sent_at: dict[int, int] = {}
+class _LoadStream(WSListener):
+    """One client stream: records the latency of every word that comes back."""
+
+    def __init__(self, direct: bool, samples: Samples) -> None:
+        super().__init__()
+        self.direct = direct
+        self.samples = samples
+        self.sent_at: dict[int, int] = {}
+        self.ready: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def on_ws_frame(self, transport: WSTransport, frame: WSFrame) -> None:
+        if frame.msg_type is WSMsgType.CLOSE:
+            transport.disconnect()
+            return
+        now = time.monotonic_ns()
+        if self.direct:
+            message = moshi.decode_server(frame.get_payload_as_bytes())
+            if isinstance(message, moshi.Ready):
+                self.ready.set_result(None)
+            if not isinstance(message, moshi.Word):
+                return
+            text = message.text
+        else:
+            parsed = json.loads(frame.get_payload_as_utf8_text())
+            if parsed["type"] == "ready":
+                self.ready.set_result(None)
+            if parsed["type"] != "token":
+                return
+            text = parsed["text"].strip()
+        seq, received, replied = (int(part) for part in text.split(":"))
+        start = self.sent_at.pop(seq, None)
+        if start is None:
+            return
+        self.samples.answered += 1
+        self.samples.up_ms.append((received - start) / 1e6)
+        self.samples.down_ms.append((now - replied) / 1e6)
+        self.samples.round_trip_ms.append((now - start) / 1e6)
+
+    def on_ws_disconnected(self, transport: WSTransport) -> None:
+        if not self.ready.done():
+            self.ready.set_exception(ConnectionError("closed before ready"))
+
+
+async def _open(url: str, direct: bool, samples: Samples) -> tuple[WSTransport, _LoadStream]:
     headers = {moshi.API_KEY_HEADER: "public_token"} if direct else None
-    await asyncio.sleep(random.uniform(0, FRAME_SECONDS))  # spread the streams over a frame
-    try:
-        async with connect(url, additional_headers=headers, max_size=None, compression=None) as ws:
-            await ws.recv()  # Ready / ready
-
-            async def receive() -> None:
-                async for data in ws:
-                    if direct:
-                        message = moshi.decode_server(data)  # type: ignore[arg-type]
-                        if not isinstance(message, moshi.Word):
-                            continue
-                        text = message.text
-                    else:
-                        parsed = json.loads(data)
-                        if parsed["type"] != "token":
-                            continue
-                        text = parsed["text"].strip()
-                    now = time.monotonic_ns()
-                    seq, received, replied = (int(part) for part in text.split(":"))
-                    start = sent_at.pop(seq, None)
-                    if start is None:
-                        continue
-                    samples.answered += 1
-                    samples.up_ms.append((received - start) / 1e6)
-                    samples.down_ms.append((now - replied) / 1e6)
-                    samples.round_trip_ms.append((now - start) / 1e6)
-
-            receiver = asyncio.create_task(receive())
-            frames = int(seconds / FRAME_SECONDS)
-            t0 = time.monotonic()
-            for seq in range(1, frames + 1):
-                frame[0] = seq / SEQ_SCALE
-                payload = (
-                    moshi.encode(moshi.Audio.from_samples(frame)) if direct else frame.tobytes()
-                )
-                if seq % WORD_EVERY == 0:
-                    sent_at[seq] = time.monotonic_ns()
-                    samples.sent += 1
-                await ws.send(payload)
-                await asyncio.sleep(max(0.0, t0 + seq * FRAME_SECONDS - time.monotonic()))
-            await asyncio.sleep(1.0)  # late answers still count
-            receiver.cancel()
-    except Exception as exc:  # a failed stream is a figure too
-        print(f"stream failed: {exc!r}", file=sys.stderr)
-        samples.failed_streams += 1
+    transport, listener = await ws_connect(
+        lambda: _LoadStream(direct, samples), url, extra_headers=headers, max_frame_size=1 << 24
+    )
+    assert isinstance(listener, _LoadStream)
+    await asyncio.wait_for(listener.ready, 30)
+    return transport, listener
 
 
 async def load(url: str, direct: bool, streams: int, seconds: float) -> Samples:
+    """N real-time streams from one scheduler (a frame every 80 ms each, spread over the
+    frame), not one task per stream: the load generator stays light."""
     samples = Samples()
-    await asyncio.gather(*(one_stream(url, direct, seconds, samples) for _ in range(streams)))
+    opened = await asyncio.gather(
+        *(_open(url, direct, samples) for _ in range(streams)), return_exceptions=True
+    )
+    live = []
+    for result in opened:
+        if isinstance(result, BaseException):
+            print(f"stream failed: {result!r}", file=sys.stderr)
+            samples.failed_streams += 1
+        else:
+            live.append(result)
+    frame = np.zeros(FRAME_SAMPLES, np.float32)
+    frames = int(seconds / FRAME_SECONDS)
+    t0 = time.monotonic()
+    due = [(t0 + random.uniform(0, FRAME_SECONDS), i, 1) for i in range(len(live))]
+    heapq.heapify(due)
+    while due:
+        when, i, seq = due[0]
+        now = time.monotonic()
+        if when > now:
+            await asyncio.sleep(min(when - now, 0.005))
+            continue
+        heapq.heappop(due)
+        transport, listener = live[i]
+        frame[0] = seq / SEQ_SCALE
+        payload = moshi.encode(moshi.Audio.from_samples(frame)) if direct else frame.tobytes()
+        if seq % WORD_EVERY == 0:
+            listener.sent_at[seq] = time.monotonic_ns()
+            samples.sent += 1
+        transport.send(WSMsgType.BINARY, payload)
+        if seq < frames:
+            heapq.heappush(due, (when + FRAME_SECONDS, i, seq + 1))
+    await asyncio.sleep(1.0)  # late answers still count
+    for transport, _ in live:
+        transport.send_close(WSCloseCode.OK)
+    await asyncio.sleep(0.2)
+    for transport, _ in live:
+        transport.disconnect()
     return samples
 
 
@@ -195,35 +264,49 @@ def summarize(samples: Samples) -> dict[str, Any]:
     }
 
 
-def run_level(streams: int, seconds: float) -> dict[str, Any]:
+def start_proxy(backend_port: int, proxy_port: int, transport: str) -> subprocess.Popen[bytes]:
+    command = [sys.executable, "-m", "app", "serve", "--port", str(proxy_port)]
+    command += ["--log-level", "warning", "--transport", transport, "--idle-timeout", "60"]
+    command += ["--backend", f"ws://127.0.0.1:{backend_port}{moshi.PATH}"]
+    return subprocess.Popen(command, cwd=ROOT)
+
+
+def run_level(streams: int, seconds: float, transports: list[str]) -> list[dict[str, Any]]:
+    """One load level: straight to the backend once, then through the proxy on each transport
+    (a fresh proxy and backend process each, the same load)."""
     python = sys.executable
-    backend_port, proxy_port = free_port(), free_port()
+    backend_port = free_port()
     backend = subprocess.Popen(
         [python, "-m", "benchmarks.proxy_latency", "--echo-backend", str(backend_port)], cwd=ROOT
     )
-    proxy = subprocess.Popen(
-        [
-            python,
-            "-m",
-            "app",
-            "serve",
-            "--port",
-            str(proxy_port),
-            "--log-level",
-            "warning",
-            "--backend",
-            f"ws://127.0.0.1:{backend_port}{moshi.PATH}",
-            "--idle-timeout",
-            "60",
-        ],
-        cwd=ROOT,
-    )
     try:
         wait_port(backend_port)
-        wait_port(proxy_port)
-        direct = run_event_loop(
-            load(f"ws://127.0.0.1:{backend_port}{moshi.PATH}", True, streams, seconds)
+        direct = summarize(
+            run_event_loop(
+                load(f"ws://127.0.0.1:{backend_port}{moshi.PATH}", True, streams, seconds)
+            )
         )
+        return [
+            run_via_proxy(backend, backend_port, streams, seconds, transport, direct)
+            for transport in transports
+        ]
+    finally:
+        backend.terminate()
+        backend.wait(timeout=30)
+
+
+def run_via_proxy(
+    backend: subprocess.Popen[bytes],
+    backend_port: int,
+    streams: int,
+    seconds: float,
+    transport: str,
+    direct_summary: dict[str, Any],
+) -> dict[str, Any]:
+    proxy_port = free_port()
+    proxy = start_proxy(backend_port, proxy_port, transport)
+    try:
+        wait_port(proxy_port)
         rss_before = rss_mib(proxy.pid)
         pids = {"proxy": proxy.pid, "backend": backend.pid, "load": os.getpid()}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
@@ -235,13 +318,13 @@ def run_level(streams: int, seconds: float) -> dict[str, Any]:
         cpu = {name: (cpu_seconds(pid) - cpu_before[name]) / wall for name, pid in pids.items()}
         rss_after = rss_mib(proxy.pid)
     finally:
-        for process in (proxy, backend):
-            process.terminate()
-            process.wait(timeout=30)
-    via_summary, direct_summary = summarize(via), summarize(direct)
+        proxy.terminate()
+        proxy.wait(timeout=30)
+    via_summary = summarize(via)
     return {
         "streams": streams,
         "seconds": seconds,
+        "transport": transport,
         "via_proxy": via_summary,
         "direct": direct_summary,
         "added_ms": {
@@ -249,7 +332,10 @@ def run_level(streams: int, seconds: float) -> dict[str, Any]:
             for key in ("up_ms", "round_trip_ms")
             for q in ("p50", "p99")
         },
+        "lost_frames": via_summary["timed_frames_sent"] - via_summary["timed_frames_answered"],
         "cpu_cores": {name: round(value, 3) for name, value in cpu.items()},
+        # proxy CPU per second of one real-time stream, in milliseconds of one core
+        "proxy_cpu_ms_per_stream_s": round(cpu["proxy"] * 1000 / streams, 3),
         "proxy_rss_mib": round(rss_after, 1),
         "proxy_rss_per_stream_kib": round((rss_after - rss_before) * 1024 / streams, 1),
     }
@@ -257,7 +343,8 @@ def run_level(streams: int, seconds: float) -> dict[str, Any]:
 
 def print_table(results: list[dict[str, Any]]) -> None:
     head = (
-        f"{'streams':>7} | {'via proxy up p50/p99':>21} | {'down p50/p99':>13} | "
+        f"{'streams':>7} | {'transport':>10} | {'CPU ms/stream-s':>15} | "
+        f"{'via proxy up p50/p99':>21} | {'down p50/p99':>13} | "
         f"{'round trip p50/p99':>19} | {'direct rt p50/p99':>18} | {'added rt p99':>12} | "
         f"{'unanswered':>10} | {'CPU proxy/backend/load':>22} | {'RSS':>7}"
     )
@@ -269,7 +356,8 @@ def print_table(results: list[dict[str, Any]]) -> None:
         drt, cpu = direct["round_trip_ms"], r["cpu_cores"]
         unanswered = via["timed_frames_sent"] - via["timed_frames_answered"]
         print(
-            f"{r['streams']:>7} | {up['p50']:>9.2f} / {up['p99']:>9.2f} | "
+            f"{r['streams']:>7} | {r['transport']:>10} | {r['proxy_cpu_ms_per_stream_s']:>15.3f} | "
+            f"{up['p50']:>9.2f} / {up['p99']:>9.2f} | "
             f"{down['p50']:>5.2f} / {down['p99']:>5.2f} | {rt['p50']:>8.2f} / {rt['p99']:>8.2f} | "
             f"{drt['p50']:>7.2f} / {drt['p99']:>8.2f} | {rt['p99'] - drt['p99']:>9.2f} ms | "
             f"{unanswered:>10} | "
@@ -282,13 +370,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--streams", type=int, nargs="+", default=[1, 64, 400])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument(
+        "--transports",
+        nargs="+",
+        default=[t.value for t in Transport],
+        choices=[t.value for t in Transport],
+        help="the proxy's WebSocket libraries to compare, each under the same load",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench-results" / "proxy_latency.json")
     parser.add_argument("--echo-backend", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.echo_backend:
         run_event_loop(echo_backend(args.echo_backend))
         return
-    results = [run_level(n, args.seconds) for n in args.streams]
+    results = [r for n in args.streams for r in run_level(n, args.seconds, args.transports)]
     print_table(results)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     machine = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}

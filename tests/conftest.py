@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from server.proxy.channel import Transport
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer
 from tests.support.fuzzing import register_profiles
@@ -55,10 +56,23 @@ def moshi_double() -> DoubleFactory:
 
 
 @pytest.fixture
-def proxy() -> ProxyFactory:
+def proxy_transport() -> Transport:
+    """The proxy's WebSocket library: its default here; the proxy's own test modules run
+    each test with every transport (they override this fixture with ``each_transport``)."""
+    return ProxyConfig().transport
+
+
+def each_transport(request: pytest.FixtureRequest) -> Transport:
+    transport: Transport = request.param
+    return transport
+
+
+@pytest.fixture
+def proxy(proxy_transport: Transport) -> ProxyFactory:
     @asynccontextmanager
     async def make(backend_url: str, **overrides: object) -> AsyncIterator[ProxyServer]:
-        config = replace(ProxyConfig(port=0, backend_url=backend_url), **overrides)
+        base = ProxyConfig(port=0, backend_url=backend_url, transport=proxy_transport)
+        config = replace(base, **overrides)
         async with ProxyServer(config) as server:
             yield server
 

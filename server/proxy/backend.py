@@ -7,10 +7,9 @@ import asyncio
 import logging
 import time
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
-
 from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi
+from server.proxy import picows_channel, websockets_channel
+from server.proxy.channel import Channel, ChannelClosed, HandshakeRefused, Transport
 from server.proxy.config import ProxyConfig
 
 log = logging.getLogger("kyutai_dictate.proxy")
@@ -26,7 +25,7 @@ class BackendFailure(Exception):
         self.message = message
 
 
-async def open_session(config: ProxyConfig, deadline: float) -> ClientConnection:
+async def open_session(config: ProxyConfig, deadline: float) -> Channel:
     """A backend connection that has said ``Ready``, by ``deadline`` (time.monotonic()).
 
     Connection errors are retried with backoff until the deadline (the port of a starting
@@ -36,8 +35,11 @@ async def open_session(config: ProxyConfig, deadline: float) -> ClientConnection
     try:
         async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
             while True:
+                data = await backend.recv()
+                if isinstance(data, str):
+                    continue  # moshi-server sends msgpack in binary messages only
                 try:
-                    message = moshi.decode_server(await backend.recv(decode=False))
+                    message = moshi.decode_server(data)
                 except UnknownMessageType:
                     continue  # a newer moshi-server's addition
                 if isinstance(message, moshi.Ready):
@@ -58,46 +60,58 @@ async def open_session(config: ProxyConfig, deadline: float) -> ClientConnection
         if isinstance(exc, ProtocolError):
             text = "backend sent an invalid message"
             raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
-        if isinstance(exc, ConnectionClosed):
+        if isinstance(exc, ChannelClosed):
             text = "backend closed before ready"
             raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
         raise
 
 
-async def _connect(config: ProxyConfig, deadline: float) -> ClientConnection:
+async def _connect(config: ProxyConfig, deadline: float) -> Channel:
     delay = 0.1
     while True:
         remaining = deadline - time.monotonic()
         try:
-            return await connect(
-                config.backend_url,
-                additional_headers={moshi.API_KEY_HEADER: config.backend_key},
-                open_timeout=max(0.1, min(10.0, remaining)),
-                close_timeout=1,
-                max_size=1 << 20,
-                # moshi-server drops a session after 20 s without any frame; pings keep a
-                # stream whose client is silent (and sends no audio) alive, and find a frozen
-                # backend under an active stream.
-                ping_interval=min(5.0, config.backend_ping_timeout),
-                ping_timeout=config.backend_ping_timeout,
-                compression=None,
-            )
-        except InvalidStatus as exc:
-            if exc.response.status_code in (401, 403):
+            return await connect_backend(config, max(0.1, min(10.0, remaining)))
+        except HandshakeRefused as exc:
+            if exc.status in (401, 403):
                 log.error("backend refused the API key")
                 text = "backend refused the proxy's key"
                 raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, text) from None
-            reason = f"backend answered HTTP {exc.response.status_code}"
-        except InvalidURI:
+            if exc.status:
+                reason = f"backend answered HTTP {exc.status}"
+            else:  # a starting or restarting server
+                reason = f"backend handshake failed ({exc})"
+        except ValueError:
             raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, "backend URL is invalid") from None
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, EOFError) as exc:
             reason = f"backend not reachable ({type(exc).__name__})"
-        except (InvalidHandshake, EOFError) as exc:  # a starting or restarting server
-            reason = f"backend handshake failed ({type(exc).__name__})"
         if time.monotonic() + delay >= deadline:
             raise BackendFailure(ErrorCode.BACKEND_UNAVAILABLE, reason)
         await asyncio.sleep(delay)
         delay = min(delay * 2, 2.0)
+
+
+async def connect_backend(config: ProxyConfig, timeout: float) -> Channel:
+    """One try at connecting to moshi-server, with the configured transport.
+
+    moshi-server drops a session after 20 s without any frame; pings keep a stream whose
+    client is silent (and sends no audio) alive, and find a backend frozen under an active
+    stream: one that answers no ping for ``backend_ping_timeout`` (picows waits at most its
+    ping interval for the pong, so it pings that often).
+    """
+    headers = {moshi.API_KEY_HEADER: config.backend_key}
+    if config.transport is Transport.PICOWS:
+        limits = picows_channel.Limits(max_message_bytes=1 << 20)
+        return await picows_channel.connect(
+            config.backend_url, headers, timeout, limits, config.backend_ping_timeout
+        )
+    return await websockets_channel.connect(
+        config.backend_url,
+        headers,
+        timeout,
+        ping_interval=min(5.0, config.backend_ping_timeout),
+        ping_timeout=config.backend_ping_timeout,
+    )
 
 
 async def wait_until_ready(config: ProxyConfig) -> None:

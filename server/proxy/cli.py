@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
+import os
 import signal
 import sys
 from collections.abc import Coroutine
+from dataclasses import replace
 from typing import Any, TypeVar
 
 from server.logs import setup_logging
@@ -31,6 +34,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"kyutai-dictate serve: {exc}", file=sys.stderr)
         return 2
+    if config.workers > 1:
+        return run_workers(config)
+    return run_one(config)
+
+
+def run_one(config: proxy_config.ProxyConfig) -> int:
+    """One proxy process; the exit code."""
     try:
         return run_event_loop(_serve(config))
     except BackendFailure as exc:
@@ -42,6 +52,45 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
+
+
+def run_workers(config: proxy_config.ProxyConfig) -> int:
+    """``--workers N``: N proxy processes on one port (SO_REUSEPORT: the kernel spreads the
+    connections over them). SIGTERM and SIGINT are passed on; each worker drains its own
+    streams. The exit code is the first non-zero one of a worker (3: the backend stalled),
+    which also stops the others, so that the service manager restarts the lot."""
+    worker_config = replace(config, workers=1, reuse_port=True)
+    context = multiprocessing.get_context("fork")  # before any event loop exists
+    workers = [
+        context.Process(target=_worker, args=(worker_config,), name=f"proxy-worker-{n}")
+        for n in range(config.workers)
+    ]
+    for worker in workers:
+        worker.start()
+
+    def pass_on(signum: int, _frame: object) -> None:
+        for worker in workers:
+            if worker.pid is not None and worker.exitcode is None:
+                os.kill(worker.pid, signum)
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, pass_on)
+    status = 0
+    running = list(workers)
+    while running:
+        for worker in list(running):
+            worker.join(timeout=0.2)
+            if worker.exitcode is None:
+                continue
+            running.remove(worker)
+            if worker.exitcode != 0 and status == 0:
+                status = worker.exitcode if worker.exitcode > 0 else 1
+                pass_on(signal.SIGTERM, None)
+    return status
+
+
+def _worker(config: proxy_config.ProxyConfig) -> None:
+    sys.exit(run_one(config))
 
 
 def run_event_loop(main: Coroutine[Any, Any, _T]) -> _T:

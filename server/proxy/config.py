@@ -15,6 +15,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from server.models import MODELS, ModelProfile, model_profile
+from server.proxy.channel import Transport
 
 ENV_PREFIX = "KYUTAI_DICTATE_"
 MOSHI_AUDIO_TIMEOUT = 120.0  # moshi-server ends a session after this long without audio
@@ -42,6 +43,10 @@ class ProxyConfig:
     health_interval: float = 5.0  # how often the backend's slots are checked
     backend_ping_timeout: float = 20.0  # a backend that answers no ping this long is frozen
     exit_when_stalled: bool = False  # exit (code 3) on a stuck backend, so it is restarted
+    transport: Transport = Transport.PICOWS  # the WebSocket library of the streams
+    workers: int = 1  # proxy processes sharing the port (SO_REUSEPORT)
+    reuse_port: bool = False  # listen with SO_REUSEPORT (set for each of several workers)
+    keepalive_interval: float = 20.0  # WebSocket pings this often; no pong as long: cut
     # Bounds on one client (docs/SECURITY.md): a client that does not read loses its stream.
     send_timeout: float = 10.0  # a send to a client that blocks this long drops the client
     max_client_buffer: int = 1 << 20  # bytes queued for a client (pongs too) before it is dropped
@@ -64,7 +69,8 @@ class ProxyConfig:
     def __repr__(self) -> str:  # never show tokens or keys
         return (
             f"ProxyConfig(listen={self.host}:{self.port}, backend={self.backend_for_logs}, "
-            f"model={self.model.name}, tokens={len(self.tokens)}, no_auth={self.no_auth})"
+            f"model={self.model.name}, tokens={len(self.tokens)}, no_auth={self.no_auth}, "
+            f"transport={self.transport.value}, workers={self.workers})"
         )
 
     def validate(self) -> None:
@@ -73,7 +79,7 @@ class ProxyConfig:
             raise ValueError(f"port {self.port} is out of range")
         timeouts = [self.idle_timeout, self.backend_timeout, self.startup_timeout]
         timeouts += [self.stall_timeout, self.health_interval, self.send_timeout, self.auth_window]
-        timeouts.append(self.backend_ping_timeout)
+        timeouts += [self.backend_ping_timeout, self.keepalive_interval]
         if min(timeouts) <= 0 or self.shutdown_grace < 0:
             raise ValueError("timeouts must be positive")
         if self.idle_timeout >= MOSHI_AUDIO_TIMEOUT:
@@ -85,6 +91,10 @@ class ProxyConfig:
             raise ValueError("client buffer, connection and auth limits must be at least 1")
         if self.max_audio_speed < 1 or self.audio_burst_seconds < 0:
             raise ValueError("the audio speed limit must be at least 1 (real time)")
+        if self.workers < 1:
+            raise ValueError("workers must be at least 1")
+        if self.workers > 1 and self.port == 0:
+            raise ValueError("several workers need a fixed port (not 0)")
         if self.max_message_bytes < 4:
             raise ValueError("max message size must be at least 4 bytes")
         if not self.backend_url.startswith(("ws://", "wss://")):
@@ -159,6 +169,13 @@ _OPTIONS: dict[str, tuple[str, type, str]] = {
         float,
         "seconds of audio a stream may send ahead of --max-audio-speed before it is slowed",
     ),
+    "transport": (
+        "TRANSPORT",
+        str,
+        f"WebSocket library for the streams ({', '.join(t.value for t in Transport)}); "
+        "picows parses frames in compiled code: about three quarters of websockets' CPU a stream",
+    ),
+    "workers": ("WORKERS", int, "proxy processes sharing the port (SO_REUSEPORT), e.g. one a core"),
 }
 
 
@@ -198,6 +215,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "auth_window": defaults.auth_window,
         "max_audio_speed": defaults.max_audio_speed,
         "audio_burst_seconds": defaults.audio_burst_seconds,
+        "transport": defaults.transport.value,
+        "workers": defaults.workers,
     }
     for name, (env, kind, text) in _OPTIONS.items():
         flag = "--" + name.replace("_", "-")
@@ -256,6 +275,12 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
     exit_when_stalled = getattr(args, "exit_when_stalled", None) or _flag(
         environ, "EXIT_WHEN_STALLED"
     )
+    transport = pick("transport", defaults.transport.value)
+    try:
+        chosen = Transport(transport)
+    except ValueError:
+        choices = ", ".join(t.value for t in Transport)
+        raise ValueError(f"unknown transport {transport!r} (choose {choices})") from None
     config = ProxyConfig(
         host=pick("host", defaults.host),
         port=pick("port", defaults.port),
@@ -273,6 +298,8 @@ def from_arguments(args: argparse.Namespace, env: Mapping[str, str] | None = Non
         health_interval=pick("health_interval", defaults.health_interval),
         exit_when_stalled=bool(exit_when_stalled),
         **{name: pick(name, getattr(defaults, name)) for name in _LIMITS},
+        transport=chosen,
+        workers=pick("workers", defaults.workers),
     )
     config.validate()
     return config

@@ -20,14 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from websockets.asyncio.client import ClientConnection
-from websockets.asyncio.server import ServerConnection
-from websockets.exceptions import ConnectionClosed
-
 from server.protocol import ErrorCode, ProtocolError, UnknownMessageType, moshi, stream
 from server.protocol.audio import SAMPLE_RATE, pcm_from_bytes
 from server.protocol.moshi_session import MoshiSession
 from server.proxy.backend import BackendFailure, open_session
+from server.proxy.channel import Channel, ChannelClosed, DirectChannel
 from server.proxy.config import ProxyConfig
 from server.proxy.limits import AudioBudget
 from server.proxy.stats import ProxyStats
@@ -58,13 +55,13 @@ class StreamRelay:
     """Relays one ``/v1/stream`` client to one moshi-server session."""
 
     def __init__(
-        self, client: ServerConnection, config: ProxyConfig, stats: ProxyStats, stream_id: int
+        self, client: Channel, config: ProxyConfig, stats: ProxyStats, stream_id: int
     ) -> None:
         self._client = client
         self._config = config
         self._stats = stats
         self._id = stream_id
-        self._backend: ClientConnection | None = None
+        self._backend: Channel | None = None
         self._session = MoshiSession(config.model, next(_marker_ids))
         self._send_lock = asyncio.Lock()  # one sender at a time keeps the session's order
         self._accepting_audio = True
@@ -82,6 +79,15 @@ class StreamRelay:
             config.max_audio_speed, config.audio_burst_seconds, time.monotonic()
         )
         self._throttled = False
+        self._slow_until = 0.0  # the direct path over budget: audio waits for the reader
+        # The readers' tasks hold these while they handle a message: the direct path (below)
+        # must not overtake them.
+        self._client_busy = False
+        self._backend_busy = False
+        # The channels again where they support the direct path (checked once: isinstance
+        # with a Protocol is slow), else None.
+        self._direct_client = client if isinstance(client, DirectChannel) else None
+        self._direct_backend: DirectChannel | None = None
 
     def shutdown(self) -> None:
         """Ask the stream to flush and close (proxy shutting down)."""
@@ -105,7 +111,7 @@ class StreamRelay:
     def _drop_client(self) -> None:
         self._client_gone = True
         self._changed.set()
-        self._client.transport.abort()
+        self._client.abort()
 
     async def run(self) -> None:
         started = time.monotonic()
@@ -249,8 +255,14 @@ class StreamRelay:
     # -- readers -------------------------------------------------------------------------
 
     async def _read_client(self) -> None:
+        recv = self._client.recv
+        if self._direct_client is not None:
+            self._direct_client.set_receiver(self._client_now)
         try:
-            async for data in self._client:
+            while True:
+                self._client_busy = False
+                data = await recv()
+                self._client_busy = True
                 if len(data) > self._config.max_message_bytes:
                     limit = self._config.max_message_bytes
                     self._fail(ErrorCode.TOO_LARGE, f"message over {limit} bytes")
@@ -267,17 +279,24 @@ class StreamRelay:
                     await self._throttle(len(message.pcm) / 4 / SAMPLE_RATE)
                     self._last_audio = time.monotonic()  # empty messages keep nothing alive
                     await self._take_audio(message.pcm)
-        except ConnectionClosed:
+        except ChannelClosed:
             pass
+        finally:
+            if self._direct_client is not None:
+                self._direct_client.set_receiver(None)
         self._client_gone = True
         self._changed.set()
 
     async def _throttle(self, seconds: float) -> None:
         """Slow a client that sends audio far faster than real time: while this reader waits,
         the client's messages queue up and TCP pushes back on it."""
-        wait = self._budget.take(seconds, time.monotonic())
-        if wait <= 0:
-            return
+        now = time.monotonic()
+        wait = max(self._budget.take(seconds, now), self._slow_until - now)
+        if wait > 0:
+            self._note_throttled()
+            await asyncio.sleep(wait)
+
+    def _note_throttled(self) -> None:
         if not self._throttled:
             self._throttled = True
             self._stats.throttled_streams += 1
@@ -285,7 +304,6 @@ class StreamRelay:
                 "client sends audio too fast; slowed",
                 extra={"stream": self._id, "max_speed": self._config.max_audio_speed},
             )
-        await asyncio.sleep(wait)
 
     async def _take_audio(self, pcm: bytes) -> None:
         async with self._send_lock:
@@ -299,8 +317,15 @@ class StreamRelay:
 
     async def _read_backend(self) -> None:
         assert self._backend is not None
+        recv = self._backend.recv
+        if isinstance(self._backend, DirectChannel):
+            self._direct_backend = self._backend
+            self._direct_backend.set_receiver(self._backend_now)
         try:
-            async for data in self._backend:
+            while True:
+                self._backend_busy = False
+                data = await recv()
+                self._backend_busy = True
                 if isinstance(data, str):
                     continue
                 try:
@@ -316,10 +341,102 @@ class StreamRelay:
         except ProtocolError:
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
             return
-        except ConnectionClosed:
+        except ChannelClosed:
             pass
+        finally:
+            if self._direct_backend is not None:
+                self._direct_backend.set_receiver(None)
         if not (self._session.done or self._client_gone):
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
+
+    # -- the direct path: the common messages, handled in the WebSocket library's callback --
+
+    def _client_now(self, data: bytes | str) -> bool:
+        """Audio from the client, straight to the backend; False leaves the message (and the
+        ones after it) to :meth:`_read_client`: anything but plain audio while streaming,
+        or a peer that is not reading."""
+        backend = self._direct_backend
+        if (
+            self._client_busy
+            or self._send_lock.locked()
+            or not isinstance(data, bytes)
+            or not data
+            or len(data) > self._config.max_message_bytes
+            or not self._accepting_audio
+            or self._end_requested
+            or not self._session.ready
+            or backend is None
+            or not backend.can_send_now()
+            or time.monotonic() < self._slow_until
+        ):
+            return False
+        try:
+            pcm = pcm_from_bytes(data)
+        except ProtocolError:
+            return False  # _read_client reports it
+        now = time.monotonic()
+        wait = self._budget.take(len(pcm) / SAMPLE_RATE, now)
+        if wait > 0:  # the next audio goes to the reader, which waits this long first
+            self._slow_until = now + wait
+            self._note_throttled()
+        self._last_audio = now
+        try:
+            self._session.audio(pcm)
+            for out in self._session.data_to_send():
+                backend.send_now(out)
+            if not self._session.model.has_vad:
+                self._note_backlog()
+        except Exception:
+            log.exception("stream crashed", extra={"stream": self._id})
+            self._fail(ErrorCode.INTERNAL, "internal proxy error")
+        return True
+
+    def _backend_now(self, data: bytes | str) -> bool:
+        """A backend message through the session, and its words to the client; False leaves
+        it (and the ones after it) to :meth:`_read_backend`."""
+        backend, client = self._direct_backend, self._direct_client
+        if (
+            self._backend_busy
+            or self._send_lock.locked()
+            or not isinstance(data, bytes)
+            or self._client_gone
+            or client is None
+            or backend is None
+            or not client.can_send_now()
+            or not backend.can_send_now()
+        ):
+            return False
+        try:
+            message = moshi.decode_server(data)
+        except UnknownMessageType:
+            return True  # a newer moshi-server's addition
+        except ProtocolError:
+            return False  # _read_backend reports it
+        try:
+            self._session.receive(message, time.monotonic())
+            for out in self._session.data_to_send():
+                backend.send_now(out)
+            if isinstance(message, moshi.Step):
+                self._note_backlog()
+            self._forward_events_now(client)
+        except Exception:
+            log.exception("stream crashed", extra={"stream": self._id})
+            self._fail(ErrorCode.INTERNAL, "internal proxy error")
+        return True
+
+    def _forward_events_now(self, client: DirectChannel) -> None:
+        """:meth:`_forward_events` without waiting (the client is reading)."""
+        for event in self._session.events():
+            if isinstance(event, stream.Token | stream.VadEnd | stream.Ready):
+                self._last_sent = time.monotonic()
+                client.send_now(stream.encode_server(event))
+                if isinstance(event, stream.Token):
+                    self._tokens_down += 1
+                    self._stats.tokens += 1
+            elif isinstance(event, stream.Error):
+                self._fail(event.code or ErrorCode.BACKEND_UNAVAILABLE, event.message)
+            elif isinstance(event, stream.End):
+                self._changed.set()  # the flush is done
 
     async def _keepalive(self) -> None:
         interval = self._config.ping_interval
@@ -378,7 +495,7 @@ class StreamRelay:
         for data in self._session.data_to_send():
             try:
                 await self._backend.send(data)
-            except ConnectionClosed:
+            except ChannelClosed:
                 self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend closed the stream")
                 return
 
@@ -403,7 +520,7 @@ class StreamRelay:
         try:
             async with asyncio.timeout(self._config.send_timeout):
                 await self._client.send(stream.encode_server(message))
-        except ConnectionClosed:
+        except ChannelClosed:
             self._client_gone = True
             self._changed.set()
         except TimeoutError:  # a client that does not read must not keep its stream

@@ -8,9 +8,11 @@ import json
 import logging
 import math
 import time
+from dataclasses import dataclass
 from http import HTTPStatus
 from urllib.parse import urlsplit
 
+from picows import WSUpgradeRequest, WSUpgradeResponse, WSUpgradeResponseWithListener
 from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
@@ -18,12 +20,16 @@ from websockets.http11 import Request, Response
 from server.protocol import ErrorCode, stream
 from server.proxy.auth import bearer_token, is_authorized
 from server.proxy.backend import wait_until_ready
+from server.proxy.channel import Channel, Transport
 from server.proxy.config import ProxyConfig
 from server.proxy.connection import GuardedConnection, guarded_connection
 from server.proxy.health import Health, HealthJudge, Status, fetch_slots
 from server.proxy.limits import ConnectionCounter, FailedAuthLimiter
+from server.proxy.picows_channel import Limits
+from server.proxy.picows_server import HttpAnswer, PicowsServer, StreamChannel
 from server.proxy.relay import StreamRelay
 from server.proxy.stats import ProxyStats
+from server.proxy.websockets_channel import WebsocketsChannel
 
 log = logging.getLogger("kyutai_dictate.proxy")
 _ABORT_GRACE = 2.0  # after the shutdown grace: seconds for aborted connections to unwind
@@ -37,6 +43,7 @@ class ProxyServer:
         self.stats = ProxyStats()
         self._relays: set[StreamRelay] = set()
         self._server: Server | None = None
+        self._picows: PicowsServer | None = None
         self._next_id = 0
         self._shutting_down = False
         self._judge = HealthJudge(config.stall_timeout)
@@ -52,6 +59,8 @@ class ProxyServer:
 
     @property
     def port(self) -> int:
+        if self._picows is not None:
+            return self._picows.port
         assert self._server is not None
         port: int = self._server.sockets[0].getsockname()[1]
         return port
@@ -73,8 +82,17 @@ class ProxyServer:
         cfg = self.config
         if cfg.wait_backend:
             await wait_until_ready(cfg)
+        if cfg.transport is Transport.PICOWS:
+            await self._start_picows()
+        else:
+            await self._start_websockets()
+        log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
+        self._watcher = asyncio.create_task(self._watch_backend())
+
+    async def _start_websockets(self) -> None:
+        cfg = self.config
         self._server = await serve(
-            self._handle,
+            self._handle_websockets,
             cfg.host,
             cfg.port,
             process_request=self._route,
@@ -82,23 +100,52 @@ class ProxyServer:
             # Messages up to the limit get a JSON ``too_large`` error from the relay; the
             # WebSocket layer cuts off anything twice as large before reading it into memory.
             max_size=2 * cfg.max_message_bytes,
-            ping_interval=20,
-            ping_timeout=20,
+            ping_interval=cfg.keepalive_interval,
+            ping_timeout=cfg.keepalive_interval,
             compression=None,
             create_connection=guarded_connection(cfg.max_client_buffer, self._count_too_large),
+            reuse_port=cfg.reuse_port or None,
         )
-        log.info("proxy listening", extra={"config": repr(cfg), "port": self.port})
-        self._watcher = asyncio.create_task(self._watch_backend())
+
+    async def _start_picows(self) -> None:
+        cfg = self.config
+        limits = Limits(
+            max_message_bytes=2 * cfg.max_message_bytes,  # as websockets' max_size above
+            inbox_limit=2 * cfg.max_message_bytes,
+            send_timeout=cfg.send_timeout,
+        )
+        self._picows = PicowsServer(
+            async_paths=frozenset({"/healthz", "/metrics"}),
+            http=self._http_answer,
+            accept=lambda request, peer: self._accept_picows(request, peer, limits),
+            on_stream=self._handle,
+            limits=limits,
+            keepalive=cfg.keepalive_interval,
+            on_too_large=self._count_too_large,
+        )
+        await self._picows.listen(cfg.host, cfg.port, cfg.reuse_port)
 
     async def shutdown(self) -> None:
         """Stop accepting streams, flush every active one, then close."""
-        if self._server is None:
+        if self._server is None and self._picows is None:
             return
         self._shutting_down = True
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        if self._picows is not None:
+            for relay in list(self._relays):
+                relay.shutdown()
+
+            def late() -> None:
+                log.warning("streams did not finish in time; closing them")
+
+            await self._picows.close(self.config.shutdown_grace, late)
+            self._picows = None
+            log.info("proxy stopped")
+            return
+        assert self._server is not None
         self._server.close(close_connections=False)
         for relay in list(self._relays):
             relay.shutdown()
@@ -130,44 +177,54 @@ class ProxyServer:
         return self._admit(connection, request)
 
     def _admit(self, connection: ServerConnection, request: Request) -> Response | None:
-        """Auth and the brakes on abuse (docs/SECURITY.md): None lets the stream in."""
-        address = _address(connection)
+        """The websockets transport's admission: None lets the stream in."""
+        if self._server is not None and not self._server.is_serving():
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
+        admitted = self._admission(
+            _address(connection), request.headers.get_all("Authorization"), _who(connection)
+        )
+        if isinstance(admitted, Refusal):
+            return _json_error(admitted.status, admitted.code, admitted.message, admitted.headers)
+        assert isinstance(connection, GuardedConnection)
+        connection.on_lost = lambda: self._connections.release(admitted)
+        return None
+
+    def _admission(
+        self, address: str, authorization: list[str], who: dict[str, str]
+    ) -> Refusal | str:
+        """Auth and the brakes on abuse (docs/SECURITY.md), for either transport: a refusal,
+        or the key the connection counts against (release it when the connection ends)."""
         now = time.monotonic()
         wait = self._failed_auth.retry_after(address, now)
         if wait > 0:  # every request of a locked-out address, so that no guess shows as right
             self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
             return _too_many(ErrorCode.UNAUTHORIZED, "too many failed attempts", wait)
-        authorization = request.headers.get_all("Authorization")
         if len(authorization) > 1:
-            log.warning("request with several Authorization headers", extra=_who(connection))
+            log.warning("request with several Authorization headers", extra=who)
             self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
             self._failed_auth.record(address, now)
             text = "more than one Authorization header"
-            return _json_error(HTTPStatus.BAD_REQUEST, ErrorCode.BAD_MESSAGE, text)
+            return Refusal(HTTPStatus.BAD_REQUEST, ErrorCode.BAD_MESSAGE, text)
         header = next(iter(authorization), None)
         if not is_authorized(header, self.config.tokens):
-            log.warning("unauthorized request", extra=_who(connection))
+            log.warning("unauthorized request", extra=who)
             self.stats.errors[ErrorCode.UNAUTHORIZED] += 1
             self._failed_auth.record(address, now)
-            return _json_error(
+            return Refusal(
                 HTTPStatus.UNAUTHORIZED,
                 ErrorCode.UNAUTHORIZED,
                 "missing or invalid token",
                 (("WWW-Authenticate", "Bearer"),),
             )
-        if self._server is not None and not self._server.is_serving():
-            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "shutting down\n")
         # The key is the token itself (kept in memory only) where auth is on; on Modal every
         # client arrives from the same ingress address, so the address alone would be unfair.
         key = (bearer_token(header) or "") if self.config.tokens else address
         if not self._connections.acquire(key):
-            log.warning("too many connections", extra=_who(connection))
+            log.warning("too many connections", extra=who)
             self.stats.refused_connections += 1
             text = f"more than {self.config.max_connections} connections for this client"
             return _too_many(ErrorCode.BUSY, text, 1.0)
-        assert isinstance(connection, GuardedConnection)
-        connection.on_lost = lambda: self._connections.release(key)
-        return None
+        return key
 
     async def _health(self, connection: ServerConnection) -> Response:
         health = await self.check_health()
@@ -219,7 +276,41 @@ class ProxyServer:
     def _count_too_large(self) -> None:
         self.stats.errors[ErrorCode.TOO_LARGE] += 1
 
-    async def _handle(self, connection: ServerConnection) -> None:
+    async def _http_answer(self, path: str) -> HttpAnswer:
+        """``/healthz`` and ``/metrics`` (picows transport)."""
+        health = await self.check_health()
+        if path == "/metrics":
+            return HttpAnswer(200, (self.stats.render() + health.metrics()).encode())
+        status = 200 if health.ok else 503
+        body = (json.dumps(health.as_json()) + "\n").encode()
+        return HttpAnswer(status, body, (("Content-Type", "application/json"),))
+
+    def _accept_picows(self, request: WSUpgradeRequest, peer: str, limits: Limits) -> object:
+        """Route one picows request: 404, 503, a refusal of :meth:`_admission`, or the
+        stream's channel."""
+        path = urlsplit(request.path.decode("latin-1")).path
+        if path != stream.PATH:
+            return HttpAnswer(404, b"not found\n")
+        if self._shutting_down:
+            return HttpAnswer(503, b"shutting down\n")
+        authorization = [str(v) for v in request.headers.getall("Authorization", [])]
+        admitted = self._admission(peer or "?", authorization, {"peer": peer or "?"})
+        if isinstance(admitted, Refusal):
+            body = stream.encode_server(stream.Error(admitted.message, admitted.code)).encode()
+            headers = (*admitted.headers, ("Content-Type", "application/json"))
+            return HttpAnswer(int(admitted.status), body, headers)
+        assert self._picows is not None
+        channel = StreamChannel(limits, self._picows)
+        channel.on_lost = lambda: self._connections.release(admitted)
+        response = WSUpgradeResponse.create_101_response(
+            {stream.PROTOCOL_HEADER: stream.PROTOCOL_VERSION}
+        )
+        return WSUpgradeResponseWithListener(response, channel)
+
+    async def _handle_websockets(self, connection: ServerConnection) -> None:
+        await self._handle(WebsocketsChannel(connection))
+
+    async def _handle(self, connection: Channel) -> None:
         self._next_id += 1
         relay = StreamRelay(connection, self.config, self.stats, self._next_id)
         if self._shutting_down:  # accepted just before the listener closed
@@ -253,10 +344,21 @@ def _address(connection: ServerConnection) -> str:
     return str(address[0]) if address else "?"
 
 
-def _too_many(code: ErrorCode, message: str, retry_after: float) -> Response:
+@dataclass(frozen=True)
+class Refusal:
+    """An HTTP answer refusing a stream before the upgrade; its body is the ``error`` message
+    a client would get on the stream."""
+
+    status: HTTPStatus
+    code: ErrorCode
+    message: str
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+def _too_many(code: ErrorCode, message: str, retry_after: float) -> Refusal:
     seconds = max(1, math.ceil(retry_after))
     text = f"{message}; retry in {seconds} s"
-    return _json_error(HTTPStatus.TOO_MANY_REQUESTS, code, text, (("Retry-After", str(seconds)),))
+    return Refusal(HTTPStatus.TOO_MANY_REQUESTS, code, text, (("Retry-After", str(seconds)),))
 
 
 def _who(connection: ServerConnection) -> dict[str, str]:

@@ -11,10 +11,13 @@ import pytest
 from websockets.asyncio.client import connect
 
 from server.protocol.audio import FRAME_SAMPLES
-from tests.conftest import DoubleFactory, ProxyFactory, words_of
+from server.proxy.channel import Transport
+from tests.conftest import DoubleFactory, ProxyFactory, each_transport, words_of
 from tests.support.clients import Transcript, eventually, receive_all, stream_audio
 from tests.support.rogue_backend import rogue_backend
 from tests.support.speech import SENTENCES
+
+proxy_transport = pytest.fixture(params=list(Transport), ids=str)(each_transport)
 
 SPEECHLESS = np.zeros(FRAME_SAMPLES * 5, np.float32)
 

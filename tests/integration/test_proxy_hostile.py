@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 from websockets.frames import Opcode
 
-from tests.conftest import DoubleFactory, ProxyFactory, words_of
+from server.proxy.channel import Transport
+from tests.conftest import DoubleFactory, ProxyFactory, each_transport, words_of
 from tests.integration.test_proxy_server import free_port, serve_process, wait_listening
 from tests.support.clients import stream_audio
 from tests.support.raw_client import (
@@ -27,6 +28,9 @@ from tests.support.raw_client import (
     server_frames,
 )
 from tests.support.speech import SENTENCES
+
+# The defects were found on the websockets transport; both must hold.
+proxy_transport = pytest.fixture(params=list(Transport), ids=str)(each_transport)
 
 TOKENS = frozenset({"hostile-test-token"})
 SMALL_RECEIVE_BUFFER = 4096

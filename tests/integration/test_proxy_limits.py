@@ -14,11 +14,15 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from server.protocol.audio import FRAME_SAMPLES, SAMPLE_RATE
+from server.proxy.channel import Transport
 from server.proxy.config import ProxyConfig
-from tests.conftest import DoubleFactory, ProxyFactory, words_of
+from tests.conftest import DoubleFactory, ProxyFactory, each_transport, words_of
 from tests.support.clients import stream_audio
 from tests.support.raw_client import open_raw
 from tests.support.speech import SENTENCES
+
+# The defects were found on the websockets transport; both must hold.
+proxy_transport = pytest.fixture(params=list(Transport), ids=str)(each_transport)
 
 TOKENS = frozenset({"limits-test-token-a", "limits-test-token-b"})
 

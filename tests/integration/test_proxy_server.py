@@ -19,11 +19,14 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
 
 from server.protocol.stream import PROTOCOL_HEADER, PROTOCOL_VERSION
+from server.proxy.channel import Transport
 from server.proxy.config import ProxyConfig
 from server.proxy.server import ProxyServer
-from tests.conftest import DoubleFactory, ProxyFactory, words_of
+from tests.conftest import DoubleFactory, ProxyFactory, each_transport, words_of
 from tests.support.clients import Transcript, eventually, receive_all, stream_audio
 from tests.support.speech import SENTENCES
+
+proxy_transport = pytest.fixture(params=list(Transport), ids=str)(each_transport)
 
 ROOT = Path(__file__).resolve().parents[2]
 
