@@ -11,8 +11,8 @@ Parts, each a separate command (shown in the report), run one after the other:
    WebSocket transports side by side under the same load;
 2. the desktop app's latencies (benchmarks/app_latency.py; needs Xvfb, PulseAudio, xdotool
    and espeak-ng, as the test desktop of ``tests/run``);
-3. the local engine, where the local-engine issue has landed: :data:`ENGINE_BENCHMARK` is the
-   hook (a module writing JSON; its figures are shown as a table);
+3. the local engine's model step at full size (benchmarks/engine_step.py; needs torch and
+   moshi, which tests/run installs), shown as a table;
 4. a short soak through the proxy and the moshi-server double (benchmarks/proxy_soak.py).
 
 A part that fails is reported as failed, with its error, and the others still run.
@@ -41,9 +41,8 @@ DOC = ROOT / "docs" / "BENCHMARKS.md"
 PLOTS = ROOT / "docs" / "benchmarks"
 
 # The local engine's benchmark: a module run as ``python -m MODULE --out FILE`` that writes
-# JSON {"rows": [{"name": ..., "<figure>": ...}, ...], "notes": "..."}. Until the local-engine
-# issue lands there is no such module, and the report says so.
-ENGINE_BENCHMARK = "benchmarks.engine_latency"
+# JSON {"rows": [{"<figure>": ...}, ...], "notes": "..."}.
+ENGINE_BENCHMARK = "benchmarks.engine_step"
 
 
 @dataclass
@@ -143,11 +142,19 @@ def parts(quick: bool) -> list[Part]:
             RESULTS / "app_latency.json",
         )
     )
-    if importlib.util.find_spec(ENGINE_BENCHMARK) is not None:
+    if all(importlib.util.find_spec(name) is not None for name in ("torch", "moshi")):
         found.append(
             Part(
                 "Local engine",
-                [sys.executable, "-m", ENGINE_BENCHMARK, "--out", str(RESULTS / "engine.json")],
+                [
+                    sys.executable,
+                    "-m",
+                    ENGINE_BENCHMARK,
+                    "--steps",
+                    "8",
+                    "--out",
+                    str(RESULTS / "engine.json"),
+                ],
                 RESULTS / "engine.json",
             )
         )
@@ -340,10 +347,8 @@ def app_section(part: Part) -> list[str]:
 def engine_section(part: Part | None) -> list[str]:
     if part is None:
         return [
-            f"Not measured: the local engine has not landed on this branch. Hook: when the "
-            f"module `{ENGINE_BENCHMARK}` exists, this command runs it "
-            f"(`python -m {ENGINE_BENCHMARK} --out FILE`, JSON "
-            '`{"rows": [{"name": ..., ...}], "notes": ...}`) and shows its rows here.'
+            f"Not measured: `{ENGINE_BENCHMARK}` needs torch and moshi (tests/run installs "
+            "them into the project's environment)."
         ]
     rows = part.data.get("rows", [])
     if not rows:
