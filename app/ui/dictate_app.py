@@ -105,6 +105,7 @@ class DictateApp:
         self._overlay_would_take_focus = False
         self.settings_dialog: SettingsDialog | None = None
         self._rules, self._rules_problem = self._load_rules()
+        self.engine_note: str | None = None  # the local engine's device and speed, if one runs
         self._auto_stop: AutoStop | None = None  # hands-free: when the dictation ends
         self._auto_stop_timer: asyncio.TimerHandle | None = None
 

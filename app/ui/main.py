@@ -146,6 +146,7 @@ def _run_app(
         secrets = secret_lookup(env, secret_store.load)
         app = DictateApp(settings, save, path, secrets, env, time.monotonic, config)
         if engine is not None:
+            app.engine_note = engine.describe()  # Settings shows it on the backend page
             app.notify(engine.describe(), error=engine.too_slow)
         if sys.platform != "win32":
             for sig in (signal.SIGINT, signal.SIGTERM):

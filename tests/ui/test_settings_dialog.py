@@ -35,7 +35,7 @@ from app.core.settings import (
 from app.core.voice_edits import Rule
 from app.desktop import secret_store, settings_store
 from app.ui.settings.dialog import SettingsDialog
-from app.ui.settings.form import FIRST_RUN_TEXT, TYPING_LABELS
+from app.ui.settings.form import BACKEND_LABELS, FIRST_RUN_TEXT, TYPING_LABELS
 from tests.support.file_keyring import FileKeyring
 
 
@@ -695,6 +695,7 @@ class Host:
         self.applied: list[Settings] = []
         self.notices: list[str] = []
         self.rules = [Rule("pie torch", "PyTorch")]
+        self.engine_note: str | None = None
         self.rules_written: list[list[Rule]] = []
 
     def apply_settings(self, settings: Settings) -> None:
@@ -764,3 +765,25 @@ def test_history_and_sound_settings_round_trip(qapp: QApplication, keyring_file:
         keep_audio=False, audio_count=10, audio_days=2.25, audio_megabytes=100, text_days=30
     )
     assert emitted == [replace(original, history=history, sounds=SoundSettings(False, 0.333))]
+
+
+@pytest.mark.parametrize(
+    ("note", "shown"),
+    [
+        ("local engine on a GPU: real-time factor 0.12", "real-time factor 0.12"),
+        (None, "No local engine is running in this session"),
+    ],
+)
+def test_this_computer_shows_what_the_local_engine_found(
+    qapp: QApplication, keyring_file: Path, note: str | None, shown: str
+) -> None:
+    """Issue 15: Settings shows whether a GPU was found and how fast the engine runs."""
+    dialog, _ = make_dialog(Settings(BackendSettings(BackendKind.ENGINE)), engine_note=note)
+    label = dialog.backend.engine_label
+    dialog.show()
+    assert shown in label.text()
+    assert label.isVisible()
+    combo = dialog.backend.kind_combo
+    combo.setCurrentIndex(combo.findText(BACKEND_LABELS[BackendKind.PROXY]))
+    assert not label.isVisible()  # only for "This computer"
+    dialog.close()

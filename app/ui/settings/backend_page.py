@@ -27,6 +27,8 @@ from app.core.settings import (
 from app.ui.settings.deploy_panel import DeployPanel
 from app.ui.settings.form import (
     BACKEND_LABELS,
+    ENGINE_NOT_RUNNING,
+    ENGINE_NOTE,
     LABEL,
     MODEL,
     PROTOCOL,
@@ -68,7 +70,15 @@ class BackendSection(QWidget):
     changed = Signal()
     test_requested = Signal()
 
-    def __init__(self, deploy: DeployPanel, can_test: bool, parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        deploy: DeployPanel,
+        can_test: bool,
+        engine_note: str | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        """``engine_note``: what the local engine of this run found (device, real-time factor);
+        None when the app did not start one."""
         super().__init__(parent)
         self._kinds = list(BACKEND_LABELS)
         self.kind_combo = QComboBox()
@@ -96,15 +106,7 @@ class BackendSection(QWidget):
             PROTOCOL: self.protocol_combo,
         }
         self._rows.update({str(secret): edit for secret, edit in self.secret_edits.items()})
-        self._form = QFormLayout()
-        self._form.addRow("Backend", self.kind_combo)
-        self._form.addRow("Server URL", self.url_edit)
-        self._form.addRow("Workspace", self.workspace_edit)
-        self._form.addRow("App label", self.label_edit)
-        self._form.addRow("Model", self.model_combo)
-        self._form.addRow("Protocol", self.protocol_combo)
-        for secret, edit in self.secret_edits.items():
-            self._form.addRow(SECRET_LABELS[secret], edit)
+        self._form = self._build_form(engine_note)
         self.problem_label = error_label()
         self.keyring_label = error_label()
 
@@ -133,6 +135,24 @@ class BackendSection(QWidget):
             edit.textChanged.connect(self.changed)
         self.test_button.clicked.connect(self.test_requested)
         self._kind_changed()
+
+    def _build_form(self, engine_note: str | None) -> QFormLayout:
+        """The rows; which ones show depends on the backend kind (``_kind_changed``)."""
+        form = QFormLayout()
+        form.addRow("Backend", self.kind_combo)
+        form.addRow("Server URL", self.url_edit)
+        form.addRow("Workspace", self.workspace_edit)
+        form.addRow("App label", self.label_edit)
+        form.addRow("Model", self.model_combo)
+        form.addRow("Protocol", self.protocol_combo)
+        for secret, edit in self.secret_edits.items():
+            form.addRow(SECRET_LABELS[secret], edit)
+        self.engine_label = QLabel(engine_note or ENGINE_NOT_RUNNING)
+        self.engine_label.setObjectName("engine")
+        self.engine_label.setWordWrap(True)
+        form.addRow("This computer", self.engine_label)
+        self._rows[ENGINE_NOTE] = self.engine_label
+        return form
 
     def kind(self) -> BackendKind | None:
         index = self.kind_combo.currentIndex()

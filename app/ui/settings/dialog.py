@@ -76,6 +76,7 @@ class SettingsDialog(QDialog):
         autostart_supported: bool,
         rules: Sequence[Rule] = (),
         focus_guard_note: str | None = None,
+        engine_note: str | None = None,
         parent: QWidget | None = None,
     ) -> None:
         """``find_secret`` says where each secret comes from (environment or keyring);
@@ -84,7 +85,8 @@ class SettingsDialog(QDialog):
         settings file a deploy updates; ``deploy_command`` replaces the deploy command line
         (tests); ``meter`` shows the microphone's level; ``autostart_supported``: whether start
         at login works here; ``rules`` are the replacement rules the voice page edits;
-        ``focus_guard_note``: why the focus guard is off here, if it is."""
+        ``focus_guard_note``: why the focus guard is off here, if it is; ``engine_note``: what
+        the local engine of this run found (device, real-time factor), if one runs."""
         super().__init__(parent)
         self.setWindowTitle("Set up Kyutai Dictate" if first_run else "Kyutai Dictate settings")
         self._settings = settings
@@ -96,7 +98,9 @@ class SettingsDialog(QDialog):
         self._check_task: asyncio.Future[None] | None = None
 
         self.deploy = DeployPanel(config_path, deploy_command)
-        self.backend = BackendSection(self.deploy, can_test=check is not None)
+        self.backend = BackendSection(
+            self.deploy, can_test=check is not None, engine_note=engine_note
+        )
         self.dictation = DictationSection(focus_guard_note)
         self.microphone = MicrophoneSection(devices, settings.dictation.microphone, meter)
         self.overlay = OverlaySection(autostart_supported)

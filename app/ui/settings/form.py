@@ -79,11 +79,17 @@ def command_list() -> str:
 # The form's rows (by name) that each backend kind uses.
 URL, WORKSPACE, LABEL, MODEL = "url", "modal_workspace", "modal_label", "model"
 PROTOCOL = "protocol"
+ENGINE_NOTE = "engine note"  # not a field: what the local engine found (device, speed)
+ENGINE_NOT_RUNNING = (
+    "No local engine is running in this session: it starts with the app when this backend is "
+    "chosen (save, then quit and start the app again), and its device and measured speed "
+    "show here."
+)
 ROWS: dict[BackendKind, tuple[str, ...]] = {
     BackendKind.MODAL: (URL, WORKSPACE, LABEL, PROTOCOL, Secret.MODAL_KEY, Secret.MODAL_SECRET),
     BackendKind.PROXY: (URL, PROTOCOL, Secret.PROXY_TOKEN),
     BackendKind.MOSHI: (URL, MODEL, Secret.MOSHI_API_KEY),
-    BackendKind.ENGINE: (MODEL,),
+    BackendKind.ENGINE: (MODEL, ENGINE_NOTE),
 }
 URL_PLACEHOLDERS: dict[BackendKind, str] = {
     BackendKind.MODAL: "or the app's full URL: https://workspace--label.modal.run",

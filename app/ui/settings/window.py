@@ -53,6 +53,11 @@ class SettingsHost(Protocol):
         ...
 
     @property
+    def engine_note(self) -> str | None:
+        """What the local engine of this run found (device, real-time factor), if one runs."""
+        ...
+
+    @property
     def rules(self) -> list[Rule]:
         """The replacement rules (words.txt)."""
         ...
@@ -97,6 +102,7 @@ def show_settings(
         meter=meter(),
         autostart_supported=autostart_supported(),
         rules=host.rules,
+        engine_note=host.engine_note,
         focus_guard_note=focus_guard_unavailable(host.env, sys.platform),
     )
     dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
