@@ -36,11 +36,22 @@ class GuardedConnection(ServerConnection):
         super().__init__(protocol, *args, **kwargs)
         self._library_fail = protocol.fail
         protocol.fail = self._fail  # type: ignore[method-assign]
-        self.on_lost: Callable[[], None] | None = None  # the server's release of its count
+        self._on_lost: Callable[[], None] | None = None  # the server's release of its count
+        self._lost = False
+
+    def when_lost(self, release: Callable[[], None]) -> None:
+        """Call ``release`` once the connection is lost, or now if it already is: websockets
+        runs ``process_request`` for a request that came in just before the client hung up
+        (websockets/asyncio/server.py, ``handshake``)."""
+        if self._lost:
+            release()
+        else:
+            self._on_lost = release
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
-        release, self.on_lost = self.on_lost, None
+        self._lost = True
+        release, self._on_lost = self._on_lost, None
         if release is not None:
             release()
 

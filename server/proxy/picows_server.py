@@ -196,9 +196,21 @@ class StreamChannel(PicowsChannel):
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
         super().on_ws_disconnected(transport)
+        self.lost()
+
+    def lost(self) -> None:
+        """Call ``on_lost``, once."""
         lost, self.on_lost = self.on_lost, None
         if lost is not None:
             lost()
+
+    def lost_unless_upgraded(self) -> None:
+        """After picows has answered the request: a request it refused after the listener was
+        made (bad upgrade headers: picows.pyx validates them after ``accept``) never connects
+        nor disconnects, so its ``on_lost`` is called here. picows calls ``on_ws_connected``
+        in the same callback as its 101 answer, so a connected channel has its transport."""
+        if self.transport is None:
+            self.lost()
 
 
 async def _wait_tasks(tasks: set[asyncio.Task[None]], timeout: float) -> bool:

@@ -186,7 +186,7 @@ class ProxyServer:
         if isinstance(admitted, Refusal):
             return _json_error(admitted.status, admitted.code, admitted.message, admitted.headers)
         assert isinstance(connection, GuardedConnection)
-        connection.on_lost = lambda: self._connections.release(admitted)
+        connection.when_lost(lambda: self._connections.release(admitted))
         return None
 
     def _admission(
@@ -302,6 +302,7 @@ class ProxyServer:
         assert self._picows is not None
         channel = StreamChannel(limits, self._picows)
         channel.on_lost = lambda: self._connections.release(admitted)
+        asyncio.get_running_loop().call_soon(channel.lost_unless_upgraded)
         response = WSUpgradeResponse.create_101_response(
             {stream.PROTOCOL_HEADER: stream.PROTOCOL_VERSION}
         )

@@ -18,7 +18,7 @@ from server.proxy.channel import Transport
 from server.proxy.config import ProxyConfig
 from tests.conftest import DoubleFactory, ProxyFactory, each_transport, words_of
 from tests.support.clients import stream_audio
-from tests.support.raw_client import open_raw
+from tests.support.raw_client import open_plain, open_raw
 from tests.support.speech import SENTENCES
 
 # The defects were found on the websockets transport; both must hold.
@@ -77,6 +77,44 @@ async def test_concurrent_connections_are_limited_per_key(
         # the slots are given back when the connections close
         async with connect(server.url, additional_headers=a):
             pass
+
+
+async def test_connections_that_never_become_streams_give_their_count_back(
+    moshi_double: DoubleFactory, proxy: ProxyFactory
+) -> None:
+    """A request refused after admission (no WebSocket upgrade headers), or one whose client
+    hangs up at once (a reset right after the request), counts for no more than a moment:
+    otherwise a few such requests would lock the key out until the proxy restarts."""
+    auth = bearer("limits-test-token-a")
+    async with (
+        moshi_double() as double,
+        proxy(double.url, tokens=TOKENS, max_connections=2) as server,
+    ):
+        loop = asyncio.get_running_loop()
+        for _ in range(6):
+            no_upgrade = await open_plain(server.port, auth)
+            assert await no_upgrade.status() in (400, 426)  # refused: not a WebSocket request
+            no_upgrade.close()
+            gone = await open_plain(server.port, auth, upgrade=True)
+            gone.reset()
+
+        # The server notices the resets on its own time: wait until a stream is let in.
+        async def admitted() -> bool:
+            try:
+                async with connect(server.url, additional_headers=auth, open_timeout=5):
+                    return True
+            except InvalidStatus:
+                return False
+
+        deadline = loop.time() + 10
+        while not await admitted():
+            assert loop.time() < deadline, "connections that never streamed still count"
+            await asyncio.sleep(0.05)
+        async with (
+            connect(server.url, additional_headers=auth),
+            connect(server.url, additional_headers=auth),
+        ):
+            pass  # both slots are free: nothing was left counted
 
 
 async def test_audio_far_faster_than_real_time_is_slowed_to_the_limit(

@@ -10,6 +10,7 @@ import asyncio
 import base64
 import os
 import socket
+import struct
 from dataclasses import dataclass
 
 from websockets.frames import Frame, Opcode
@@ -45,6 +46,51 @@ class RawClient:
 
     def close(self) -> None:
         self.sock.close()
+
+
+@dataclass
+class PlainRequest:
+    """A ``GET /v1/stream`` sent on a bare socket, that may never become a WebSocket."""
+
+    sock: socket.socket
+
+    async def status(self) -> int:
+        """The HTTP status of the answer (0 if the connection closed first)."""
+        loop = asyncio.get_running_loop()
+        head = b""
+        while b"\r\n" not in head:
+            chunk = await loop.sock_recv(self.sock, 1024)
+            if not chunk:
+                return 0
+            head += chunk
+        parts = head.split(b" ", 2)
+        return int(parts[1]) if len(parts) > 1 and parts[1].isdigit() else 0
+
+    def reset(self) -> None:
+        """Hang up with a TCP reset (SO_LINGER 0), as a crashing client does."""
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.sock.close()
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+async def open_plain(port: int, headers: dict[str, str], *, upgrade: bool = False) -> PlainRequest:
+    """Send ``GET /v1/stream`` with ``headers``: without the WebSocket upgrade headers (the
+    server must refuse it, RFC 6455 section 4.2.1), or with them (``upgrade``), and return
+    without reading the answer."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setblocking(False)
+    loop = asyncio.get_running_loop()
+    await loop.sock_connect(sock, ("127.0.0.1", port))
+    lines = [f"GET {stream.PATH} HTTP/1.1", f"Host: 127.0.0.1:{port}"]
+    if upgrade:
+        key = base64.b64encode(os.urandom(16)).decode()
+        lines += ["Upgrade: websocket", "Connection: Upgrade", f"Sec-WebSocket-Key: {key}"]
+        lines += ["Sec-WebSocket-Version: 13"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    await loop.sock_sendall(sock, ("\r\n".join(lines) + "\r\n\r\n").encode())
+    return PlainRequest(sock)
 
 
 def frame(opcode: Opcode, payload: bytes) -> bytes:
