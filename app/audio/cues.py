@@ -91,9 +91,9 @@ class CuePlayer:
         frames = (samples * volume).reshape(-1, 1)
         chunk = max(1, int(rate * CHUNK_SECONDS))
         with portaudio.output_open():
-            with portaudio.LOCK:
+            with portaudio.LOCK:  # opening, not starting: the loop may wait for this lock
                 stream = sounddevice.OutputStream(samplerate=rate, channels=1, dtype="float32")
-                stream.start()
+            stream.start()
             try:
                 for start in range(0, len(frames), chunk):
                     if self._closing.is_set():

@@ -77,7 +77,10 @@ def rescan_devices() -> None:
     stream: call it only while nothing captures."""
     sd = sounddevice_module()
     try:
-        with portaudio.quiet():
+        with portaudio.quiet() as quiet:
+            if not quiet:
+                log.debug("a sound cue still plays: the device list is not rescanned now")
+                return
             sd._terminate()
             sd._initialize()
     except Exception as exc:  # keep the old list rather than fail

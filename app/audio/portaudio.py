@@ -32,8 +32,8 @@ def output_open() -> Iterator[None]:
 
 
 @contextmanager
-def quiet() -> Iterator[None]:
-    """Hold :data:`LOCK` once no output stream is open (or after :data:`PLAYBACK_WAIT`)."""
+def quiet() -> Iterator[bool]:
+    """Hold :data:`LOCK` once no output stream is open; False if one still is after
+    :data:`PLAYBACK_WAIT` (then PortAudio must not be re-initialised)."""
     with LOCK:
-        _idle.wait_for(lambda: _playing[0] == 0, timeout=PLAYBACK_WAIT)
-        yield
+        yield _idle.wait_for(lambda: _playing[0] == 0, timeout=PLAYBACK_WAIT)

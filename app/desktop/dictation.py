@@ -174,7 +174,7 @@ class Dictation:
                 if self._recorder is not None and action.error:
                     self._recorder.ended_as(Outcome.FAILED)
                 self._on_notice(action.message, action.error)
-            elif isinstance(action, DeleteEdit | PressEdit | StopEdit):
+            elif isinstance(action, WindowEdit):
                 if self._recorder is not None:
                     self._recorder.edit(action)
                 if self._on_edit is None:

@@ -108,6 +108,7 @@ class DictateApp:
         self.engine_note: str | None = None  # the local engine's device and speed, if one runs
         self._auto_stop: AutoStop | None = None  # hands-free: when the dictation ends
         self._auto_stop_timer: asyncio.TimerHandle | None = None
+        self._auto_stop_at = 0.0  # when that timer fires (by the app's clock)
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
         self.overlay.geometry_changed.connect(self._remember_overlay)
@@ -177,6 +178,8 @@ class DictateApp:
         await self.close()
 
     async def close(self) -> None:
+        if self._hotkey_task is not None:
+            self._hotkey_task.cancel()
         if self._hotkey is not None:
             self._hotkey.stop()
         self.capture.close()
@@ -318,13 +321,17 @@ class DictateApp:
     # -- hands-free ----------------------------------------------------------------------
 
     def _watch_auto_stop(self) -> None:
-        """A timer at the time the dictation would end by itself."""
-        if self._auto_stop_timer is not None:
-            self._auto_stop_timer.cancel()
+        """A timer at the time the dictation would end by itself. A word only moves that time
+        later: the timer set for an earlier time fires, checks again and re-arms."""
         assert self._auto_stop is not None
         at, _ = self._auto_stop.due
+        if self._auto_stop_timer is not None:
+            if self._auto_stop_at <= at:
+                return
+            self._auto_stop_timer.cancel()
         loop = asyncio.get_running_loop()
         self._auto_stop_timer = loop.call_later(max(0.0, at - self._clock()), self._auto_stop_due)
+        self._auto_stop_at = at
 
     def _auto_stop_due(self) -> None:
         self._auto_stop_timer = None
@@ -428,6 +435,8 @@ class DictateApp:
         if self._compositor_binds_hotkey():
             return
         if session_kind(self.env) == "wayland":
+            if self._hotkey_task is not None:
+                self._hotkey_task.cancel()  # an earlier binding still under way
             self._hotkey_task = asyncio.get_running_loop().create_task(
                 self._listen_through_portal(self._hotkey_round)
             )

@@ -356,8 +356,10 @@ class StreamRelay:
         ones after it) to :meth:`_read_client`: anything but plain audio while streaming,
         or a peer that is not reading."""
         backend = self._direct_backend
+        now = time.monotonic()
         if (
             self._client_busy
+            or self._failure is not None
             or self._send_lock.locked()
             or not isinstance(data, bytes)
             or not data
@@ -367,14 +369,13 @@ class StreamRelay:
             or not self._session.ready
             or backend is None
             or not backend.can_send_now()
-            or time.monotonic() < self._slow_until
+            or now < self._slow_until
         ):
             return False
         try:
             pcm = pcm_from_bytes(data)
         except ProtocolError:
             return False  # _read_client reports it
-        now = time.monotonic()
         wait = self._budget.take(len(pcm) / SAMPLE_RATE, now)
         if wait > 0:  # the next audio goes to the reader, which waits this long first
             self._slow_until = now + wait

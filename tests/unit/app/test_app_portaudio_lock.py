@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 
+import pytest
+
 from app.audio import portaudio
 
 
@@ -23,8 +25,8 @@ def test_a_reinitialisation_waits_for_the_cue_that_plays() -> None:
     playing.wait(5)
 
     def rescan() -> None:
-        with portaudio.quiet():
-            order.append("re-initialised")
+        with portaudio.quiet() as quiet:
+            order.append("re-initialised" if quiet else "gave up")
 
     rescanner = threading.Thread(target=rescan)
     rescanner.start()
@@ -34,3 +36,13 @@ def test_a_reinitialisation_waits_for_the_cue_that_plays() -> None:
     player.join(5)
     rescanner.join(5)
     assert order == ["cue closed", "re-initialised"]
+
+
+def test_a_cue_that_never_closes_means_no_reinitialisation(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(portaudio, "PLAYBACK_WAIT", 0.05)
+    with portaudio.output_open(), portaudio.quiet() as quiet:
+        assert not quiet  # the caller must leave PortAudio alone
+    with portaudio.quiet() as quiet:
+        assert quiet
