@@ -26,11 +26,13 @@ from websockets.asyncio.server import ServerConnection, serve
 from websockets.http11 import Request, Response
 
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
+from server.protocol.errors import ProtocolError
 from server.protocol.stream import (
     PATH,
     AudioChunk,
     End,
     EndOfAudio,
+    Error,
     Ready,
     Token,
     decode_client,
@@ -84,7 +86,12 @@ class ScriptedStream:
         await ws.send(encode_server(Ready()))
         samples, said = 0, 0
         async for data in ws:
-            message = decode_client(data)
+            try:
+                message = decode_client(data)
+            except ProtocolError as exc:  # as the proxy does (server/proxy/relay.py, _fail)
+                await ws.send(encode_server(Error(str(exc), exc.code)))
+                await ws.close(exc.code.close_code, exc.code.value)
+                return
             if isinstance(message, AudioChunk):
                 samples += len(message.pcm) // 4
                 due = min(len(words), samples // (FRAME_SAMPLES * self.frames_per_word))
