@@ -46,6 +46,7 @@ MIGRATIONS: tuple[str, ...] = (
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
+BUSY_TIMEOUT_MS = 5000  # how long one process waits for another that holds the file
 _COLUMNS = "id, time, backend, window, outcome, text, retry_text, audio_bytes"
 
 
@@ -92,19 +93,37 @@ class HistoryStore:
         os.chmod(self.path, 0o600)
         db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
         try:
-            db.execute("PRAGMA busy_timeout=5000")
+            db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             version = int(db.execute("PRAGMA user_version").fetchone()[0])
             if version > SCHEMA_VERSION:  # checked before anything is written
                 raise sqlite3.DatabaseError(
                     f"schema version {version} is newer than this program's {SCHEMA_VERSION}"
                 )
-            db.execute("PRAGMA journal_mode=WAL")
+            self._use_wal(db)
             db.execute("PRAGMA synchronous=FULL")
             self._migrate(db)
         except BaseException:
             db.close()
             raise
         return db
+
+    @staticmethod
+    def _use_wal(db: sqlite3.Connection) -> None:
+        """Switch the file to WAL (a setting the file keeps). The switch needs the file to
+        itself, and SQLite answers SQLITE_BUSY at once there, without its busy handler, when
+        another process opens the new file at the same moment; so wait here as it would."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        pause = 0.001
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                busy = exc.sqlite_errorcode & 0xFF == sqlite3.SQLITE_BUSY
+                if not busy or time.monotonic() > deadline:
+                    raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.05)
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> None:
