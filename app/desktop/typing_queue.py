@@ -13,6 +13,7 @@ import logging
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 
 from app.core.voice_edits import DeleteEdit, Key, PressEdit
 from app.desktop.focus import FocusGuard, FocusProbe
@@ -132,23 +133,22 @@ class TypingQueue:
 
     def _edit(self, edit: DeleteEdit | PressEdit) -> None:
         typist = self._typist_now() if self._failure is None else None
-        can_press = typist is not None and getattr(typist, "can_press", hasattr(typist, "press"))
         if isinstance(edit, PressEdit):
-            if not can_press or edit.key is not Key.SHIFT_RETURN:
+            if typist is None or not typist.can_press or edit.key is not Key.SHIFT_RETURN:
                 # Every typist types "\n" as Return and "\t" as Tab (and holds them as text).
                 self._type("\t" if edit.key is Key.TAB else "\n")
             elif self._guard.admit("\n", self._window_now()):
-                self._keys(lambda: typist.press(edit.key))  # type: ignore[union-attr]
+                self._keys(partial(typist.press, edit.key))
             else:
                 self._report_held("focus moved to another window", failed=False)
             return
         count = self._guard.admit_delete(edit.count, self._window_now())
         if not count or typist is None:
             return
-        if not can_press:
+        if not typist.can_press:
             log.warning("the %s typist cannot delete: %d characters left", typist.name, count)
             return
-        self._keys(lambda: typist.delete(count))  # type: ignore[attr-defined]
+        self._keys(partial(typist.delete, count))
 
     def _keys(self, press: Callable[[], None]) -> None:
         """Press a voice command's keys; a failure is logged, and typing goes on."""

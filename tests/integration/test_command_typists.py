@@ -90,10 +90,10 @@ def test_scratch_and_keys_reach_a_real_window(
         typist = open_typist(method, x_env)
         typist.type("first. café…")
         assert wait_for_text(out, "first. café…") == "first. café…"
-        typist.delete(len(" café…"))  # type: ignore[attr-defined]
-        typist.press(Key.RETURN)  # type: ignore[attr-defined]
+        typist.delete(len(" café…"))
+        typist.press(Key.RETURN)
         typist.type("x")
-        typist.press(Key.TAB)  # type: ignore[attr-defined]
+        typist.press(Key.TAB)
         typist.type("y")
         typist.close()
         assert wait_for_text(out, "first.\nx\ty") == "first.\nx\ty"

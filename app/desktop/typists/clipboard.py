@@ -71,6 +71,7 @@ class ClipboardTypist:
     """Pastes each text: ``ClipboardTypist(X11_CLIPBOARD).type("café")``."""
 
     name = "clipboard"
+    can_press = True
 
     def __init__(
         self,

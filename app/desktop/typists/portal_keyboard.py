@@ -45,6 +45,8 @@ def offers_keyboard(env: Mapping[str, str]) -> bool:
 class PortalTypist:
     """Types through a RemoteDesktop session, started at the first text."""
 
+    can_press = True
+
     def __init__(
         self,
         env: Mapping[str, str],

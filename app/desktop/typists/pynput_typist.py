@@ -21,6 +21,7 @@ class PynputTypist:
     """``PynputTypist().type("naïve café")``."""
 
     name = "pynput"
+    can_press = True
 
     def __init__(self) -> None:
         try:

@@ -34,6 +34,7 @@ class XTestTypist:
     """``with XTestTypist() as typist: typist.type("naïve café")``."""
 
     name = "xtest"
+    can_press = True
 
     def __init__(self, display: str | None = None) -> None:
         try:
