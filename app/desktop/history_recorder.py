@@ -3,11 +3,13 @@
 :class:`~app.desktop.dictation.Dictation` reports to it; when a dictation ends, the finished
 record goes to ``on_finished`` (the app stores it off the loop). Two dictations can be open at
 once: the next one captures while the last one's words still come, so audio goes to the
-newest record and words and outcomes to the oldest.
+newest record and words and outcomes to the oldest. Each record has a number, so that news
+about it that comes later (its words were held back while typing) finds the right one.
 """
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from app.desktop.history_store import NewDictation
 
 @dataclass
 class Record:
+    number: int  # counts the dictations of this run of the app
     started: float
     backend: str
     window: str = ""  # set once looked up (the app does it off the loop)
@@ -30,7 +33,7 @@ class Record:
 class HistoryRecorder:
     def __init__(
         self,
-        on_finished: Callable[[NewDictation], None],
+        on_finished: Callable[[int, NewDictation], None],
         backend: Callable[[], str] = lambda: "",
         keep_audio: Callable[[], bool] = lambda: True,
         clock: Callable[[], float] = time.time,
@@ -40,14 +43,19 @@ class HistoryRecorder:
         self._keep_audio = keep_audio
         self._clock = clock
         self._open: list[Record] = []  # oldest first
+        self._numbers = itertools.count(1)
 
     @property
     def newest(self) -> Record | None:
         return self._open[-1] if self._open else None
 
+    @property
+    def newest_number(self) -> int | None:
+        return self._open[-1].number if self._open else None
+
     def begin(self) -> Record:
         """A dictation starts capturing."""
-        record = Record(self._clock(), self._backend())
+        record = Record(next(self._numbers), self._clock(), self._backend())
         self._open.append(record)
         return record
 
@@ -71,10 +79,20 @@ class HistoryRecorder:
         if self._open and self._open[0].outcome is Outcome.TYPED:
             self._open[0].outcome = outcome
 
+    def held(self, number: int) -> bool:
+        """Dictation ``number`` had words held back; False if it is no longer open."""
+        for record in self._open:
+            if record.number == number:
+                if record.outcome is Outcome.TYPED:
+                    record.outcome = Outcome.HELD
+                return True
+        return False
+
     def finished(self) -> None:
-        """The oldest open dictation is over: hand it on."""
+        """The oldest open dictation is over: hand it on, with its number."""
         if self._open:
-            self._on_finished(self._made(self._open.pop(0)))
+            record = self._open.pop(0)
+            self._on_finished(record.number, self._made(record))
 
     def abandon(self, outcome: Outcome) -> list[NewDictation]:
         """Every open dictation, as ended with ``outcome`` (the app is quitting)."""

@@ -180,9 +180,13 @@ class HistoryStore:
             assert cursor.lastrowid is not None
             return cursor.lastrowid
 
-    def set_outcome(self, entry_id: int, outcome: Outcome) -> None:
+    def mark_held(self, entry_id: int) -> None:
+        """Words of a typed dictation were held back after all (a failure stays a failure)."""
         with self._transaction() as db:
-            db.execute("UPDATE dictations SET outcome = ? WHERE id = ?", (outcome.value, entry_id))
+            db.execute(
+                "UPDATE dictations SET outcome = ? WHERE id = ? AND outcome = ?",
+                (Outcome.HELD.value, entry_id, Outcome.TYPED.value),
+            )
 
     def set_retry_text(self, entry_id: int, text: str) -> None:
         with self._transaction() as db:

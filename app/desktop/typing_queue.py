@@ -29,10 +29,11 @@ class TypingQueue:
         self,
         open_typist: Callable[[], Typist],
         open_probe: Callable[[], FocusProbe | None],
-        on_held: Callable[[str, str, bool], None],
+        on_held: Callable[[str, str, bool, int | None], None],
     ) -> None:
-        """``on_held(text, why, failed)`` reports, on the loop, the words kept back
-        (``failed``: typing itself failed, not the focus guard)."""
+        """``on_held(text, why, failed, dictation)`` reports, on the loop, the words kept back
+        (``failed``: typing itself failed, not the focus guard) and the dictation whose words
+        were held now, as numbered at ``begin`` (None: held words failed again)."""
         self._open_typist = open_typist
         self._open_probe = open_probe
         self._on_held = on_held
@@ -44,13 +45,14 @@ class TypingQueue:
         self._probe: FocusProbe | None = None
         self._probe_opened = False
         self._failure: str | None = None
+        self._dictation: int | None = None  # the one whose words are typed now
         self._words: list[str] = []  # queued by type(), taken by the worker
         self._words_lock = threading.Lock()
 
-    def begin(self, guard_focus: bool) -> Future[None]:
+    def begin(self, guard_focus: bool, dictation: int | None = None) -> Future[None]:
         """A dictation starts: remember the focused window (with ``guard_focus``)."""
         self._words = []  # the words queued from now on belong to this dictation
-        return self._submit(self._begin, guard_focus)
+        return self._submit(self._begin, guard_focus, dictation)
 
     def type(self, text: str) -> Future[None]:
         """Queue ``text``. Words that pile up while the worker types (a burst at release)
@@ -89,8 +91,9 @@ class TypingQueue:
 
     # -- on the worker thread ------------------------------------------------------------
 
-    def _begin(self, guard_focus: bool) -> None:
+    def _begin(self, guard_focus: bool, dictation: int | None) -> None:
         self._failure = None
+        self._dictation = dictation
         window = None
         try:
             if guard_focus:
@@ -165,7 +168,7 @@ class TypingQueue:
             self._typist_now().type(text)
         except Exception as exc:
             self._guard.earlier = text  # kept for another try, or Copy
-            self._report_held(f"typing failed: {exc}", failed=True)
+            self._report_held(f"typing failed: {exc}", failed=True, again=True)
         finally:
             self._close_typist()  # the keymap goes back now: this was a one-off
 
@@ -173,8 +176,11 @@ class TypingQueue:
         self._guard.held.append(text)
         self._report_held(why, failed)
 
-    def _report_held(self, why: str, failed: bool) -> None:
-        self._loop.call_soon_threadsafe(self._on_held, self._guard.held_text(), why, failed)
+    def _report_held(self, why: str, failed: bool, again: bool = False) -> None:
+        """``again``: words held earlier failed once more; no dictation lost words now."""
+        dictation = None if again else self._dictation
+        text = self._guard.held_text()
+        self._loop.call_soon_threadsafe(self._on_held, text, why, failed, dictation)
 
     def _typist_now(self) -> Typist:
         if self._typist is None:

@@ -357,7 +357,8 @@ class DictateApp:
         log.info("dictation: %s", phase.value)
         if phase is Phase.CONNECTING:
             # Queued after every word of a dictation that drained before this one began.
-            self.typing.begin(self.settings.dictation.focus_guard and not self._captions_only)
+            guard = self.settings.dictation.focus_guard and not self._captions_only
+            self.typing.begin(guard, self.history.recorder.newest_number)
         if phase is Phase.IDLE:
             asyncio.get_running_loop().call_soon(self._after_dictation)
         self._render()
@@ -398,9 +399,10 @@ class DictateApp:
         self.notify(f"{reason}; dictation stopped", True)
         self.dictation.stop()
 
-    def overlay_held(self, text: str, why: str, failed: bool) -> None:
+    def overlay_held(self, text: str, why: str, failed: bool, dictation: int | None) -> None:
         log.warning("%s: %d characters held", why, len(text))
-        self.history.held()
+        if dictation is not None:
+            self.history.held(dictation)
         self.overlay.set_held(text, why)
         self._show_overlay(force=True)
         if failed and self._status.error != why:

@@ -44,6 +44,7 @@ log = logging.getLogger(__name__)
 
 TYPE_AFTER_HIDE_S = 0.3  # the History window hides first, so focus goes back to the target
 RETRY_TIMEOUT_S = 60.0
+KEEP_SAVED = 8  # dictations whose entries a late "words held" can still find
 
 
 _T = TypeVar("_T")
@@ -82,7 +83,8 @@ class History:
         self._path = path
         self._store: HistoryStore | None = None
         self._broken = False  # the file could not be opened: said once
-        self._last_saved: int | None = None
+        self._saved: dict[int, int] = {}  # the latest dictations' numbers: their entry ids
+        self._held_unsaved: set[int] = set()  # held while their entry was being written
         self._tasks: set[asyncio.Task[None]] = set()
         self._retries: set[asyncio.Task[None]] = set()
         self.window: HistoryWindow | None = None
@@ -105,7 +107,7 @@ class History:
         """Quitting: a dictation still open is stored as cancelled (its audio kept), and
         every save in progress finishes; a transcription in progress is dropped."""
         for new in self.recorder.abandon(Outcome.CANCELLED):
-            self._spawn(self._save(new, quitting=True))
+            self._spawn(self._save(new))
         for task in list(self._retries):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -140,34 +142,52 @@ class History:
 
         self._spawn(look_up())
 
-    def held(self) -> None:
-        """The focus guard held words of the last dictation back."""
-        if self.recorder.newest is not None:
-            self.recorder.ended_as(Outcome.HELD)
-        elif self._last_saved is not None and (store := self.store()) is not None:
-            entry_id = self._last_saved
-            if store.get(entry_id).outcome is Outcome.TYPED:
-                store.set_outcome(entry_id, Outcome.HELD)
-            self._refresh()
+    def held(self, dictation: int) -> None:
+        """The focus guard (or a failure) held words of dictation ``dictation`` back."""
+        if self.recorder.held(dictation):
+            return
+        entry_id = self._saved.get(dictation)
+        if entry_id is None:
+            self._held_unsaved.add(dictation)  # its save, in progress, marks it
+        else:
+            self._spawn(self._mark_held(entry_id))
 
-    def _finished(self, new: NewDictation) -> None:
-        self._spawn(self._save(new))
+    async def _mark_held(self, entry_id: int) -> None:
+        store = self.store()
+        if store is None:
+            return
+        try:
+            await _off_loop(lambda: store.mark_held(entry_id))
+        except AppError as exc:
+            self._app.notify(f"history: {exc}", True)
+            return
+        self._refresh()
 
-    async def _save(self, new: NewDictation, quitting: bool = False) -> None:
+    def _finished(self, dictation: int, new: NewDictation) -> None:
+        self._spawn(self._save(new, dictation))
+
+    async def _save(self, new: NewDictation, dictation: int | None = None) -> None:
+        """Store a finished dictation (``dictation``: its number; None when quitting)."""
         store = self.store()
         if store is None:
             return
         retention = Retention.of(self._app.settings.history)
         try:
             entry_id = await _off_loop(lambda: store.add(new))
+            if dictation in self._held_unsaved:
+                self._held_unsaved.discard(dictation)
+                await _off_loop(lambda: store.mark_held(entry_id))
             await _off_loop(lambda: store.prune(retention))
         except AppError as exc:
             self._app.notify(f"history: {exc}", True)
             return
-        self._last_saved = entry_id
+        if dictation is not None:
+            self._saved[dictation] = entry_id
+            while len(self._saved) > KEEP_SAVED:
+                del self._saved[next(iter(self._saved))]
         log.info("history: dictation %d stored (%s)", entry_id, new.outcome.value)
         self._refresh()
-        if quitting:
+        if dictation is None:
             return
         if new.outcome in NOT_TRANSCRIBED:
             kept = AUDIO_KEPT if store.get(entry_id).has_audio else NO_AUDIO

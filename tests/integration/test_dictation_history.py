@@ -4,7 +4,7 @@ real /v1/stream server on loopback (tests/support/scripted_stream.py)."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import numpy as np
@@ -27,6 +27,10 @@ from tests.support.scripted_stream import scripted_stream
 WORDS = [f" w{i}" for i in range(40)]
 
 
+def keep_in(stored: list[NewDictation]) -> Callable[[int, NewDictation], None]:
+    return lambda _number, new: stored.append(new)
+
+
 def frame(i: int) -> bytes:
     return np.full(FRAME_SAMPLES, i / 1000, dtype="<f4").tobytes()
 
@@ -46,7 +50,7 @@ async def test_a_failed_dictation_is_recorded_with_its_audio_and_transcribed_aga
             open_stream,
             typed.append,
             on_phase=phases.append,
-            recorder=HistoryRecorder(stored.append, backend=lambda: "proxy 127.0.0.1"),
+            recorder=HistoryRecorder(keep_in(stored), backend=lambda: "proxy 127.0.0.1"),
         )
         dictation.start()
         sent = 0
@@ -85,7 +89,7 @@ async def test_a_cancelled_dictation_and_one_that_succeeds_are_recorded_as_such(
         never_ready,
         lambda text: None,
         on_phase=phases.append,
-        recorder=HistoryRecorder(stored.append),
+        recorder=HistoryRecorder(keep_in(stored)),
     )
     dictation.start()
     dictation.audio(frame(1))
@@ -103,7 +107,7 @@ async def test_a_cancelled_dictation_and_one_that_succeeds_are_recorded_as_such(
                 yield stream
 
         keep = [True]
-        recorder = HistoryRecorder(stored.append, keep_audio=lambda: keep[0])
+        recorder = HistoryRecorder(keep_in(stored), keep_audio=lambda: keep[0])
         dictation = Dictation(
             open_stream, lambda text: None, on_phase=phases.append, recorder=recorder
         )
@@ -139,7 +143,7 @@ async def test_the_history_keeps_the_text_as_voice_commands_left_it() -> None:
             on_phase=lambda phase: idle.set() if phase is Phase.IDLE else None,
             on_edit=lambda edit: None,
             session=DictationSession(voice=VoiceEditConfig()),
-            recorder=HistoryRecorder(stored.append),
+            recorder=HistoryRecorder(keep_in(stored)),
         )
         dictation.start()
         for i in range(len(words)):

@@ -34,7 +34,7 @@ async def test_words_deletes_and_keys_reach_the_window_in_order(
         queue = TypingQueue(
             lambda: XTestTypist(display),
             lambda: X11Focus(display),
-            on_held=lambda text, why, failed: held.append(why),
+            on_held=lambda text, why, failed, dictation: held.append(why),
         )
         try:
             await asyncio.wrap_future(queue.begin(True))

@@ -133,18 +133,18 @@ def test_dotool_types_lines_and_tabs_as_keys_exactly(env: dict[str, str]) -> Non
 def test_dotool_scratches_and_presses_keys(env: dict[str, str]) -> None:
     typist = open_typist(TypingMethod.DOTOOL, env)
     typist.type("oops")
-    typist.delete(4)  # type: ignore[attr-defined]
-    typist.press(Key.SHIFT_RETURN)  # type: ignore[attr-defined]
-    typist.press(Key.TAB)  # type: ignore[attr-defined]
+    typist.delete(4)
+    typist.press(Key.SHIFT_RETURN)
+    typist.press(Key.TAB)
     assert [run["typed"] for run in runs(env, "dotool")] == ["oops", "\b\b\b\b", "\n", "\t"]
 
 
 def test_ydotool_presses_no_keys_here(env: dict[str, str]) -> None:
     """The typing queue types a new line as text for it and does not scratch with it."""
     typist = open_typist(TypingMethod.YDOTOOL, {**env, "YDOTOOL_STAND_IN": "1.0.4"})
-    assert not typist.can_press  # type: ignore[attr-defined]
+    assert not typist.can_press
     with pytest.raises(TypingError, match="does not press keys"):
-        typist.delete(1)  # type: ignore[attr-defined]
+        typist.delete(1)
 
 
 def test_dotool_without_uinput_says_so(env: dict[str, str]) -> None:
@@ -173,26 +173,30 @@ def test_dotool_told_the_layout_types_on_it(env: dict[str, str]) -> None:
 async def test_the_typing_queue_holds_text_off_the_layout_and_the_status_says_why(
     env: dict[str, str],
 ) -> None:
-    held: list[tuple[str, str, bool]] = []
+    held: list[tuple[str, str, bool, int | None]] = []
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
 
-    def on_held(text: str, why: str, failed: bool) -> None:
-        held.append((text, why, failed))
+    def on_held(text: str, why: str, failed: bool, dictation: int | None) -> None:
+        held.append((text, why, failed, dictation))
         loop.call_soon(done.set)
 
     queue = TypingQueue(lambda: open_typist(TypingMethod.DOTOOL, env), lambda: None, on_held)
     try:
-        await asyncio.wrap_future(queue.begin(False))
+        await asyncio.wrap_future(queue.begin(False, 7))
         await asyncio.wrap_future(queue.type("plain "))
         await asyncio.wrap_future(queue.type("café"))
+        await asyncio.wait_for(done.wait(), 10)
+        done.clear()
+        await asyncio.wrap_future(queue.type_held())  # fails again: no dictation to blame
         await asyncio.wait_for(done.wait(), 10)
     finally:
         await asyncio.to_thread(queue.close)
     assert [run["typed"] for run in runs(env, "dotool")] == ["plain "]
-    ((text, why, failed),) = held
-    assert (text, failed) == ("café", True)
+    (text, why, failed, dictation), again = held
+    assert (text, failed, dictation) == ("café", True, 7)
     assert "cannot type 'é' (U+00E9) exactly" in why
+    assert (again[0], again[2], again[3]) == ("café", True, None)
     assert "cannot type 'é'" in Status(error=why).describe()  # the tray's tooltip
 
 
