@@ -24,7 +24,7 @@ import numpy.typing as npt
 import platformdirs
 
 from app.core.errors import AppError
-from app.core.history import HistoryEntry, Outcome, Retention, Stored, prune
+from app.core.history import NOT_TRANSCRIBED, HistoryEntry, Outcome, Retention, Stored, prune
 
 FILE_NAME = "history.sqlite3"
 
@@ -251,7 +251,17 @@ class HistoryStore:
         return None if row is None or row[0] is None else from_pcm16(row[0])
 
     def not_transcribed(self) -> list[HistoryEntry]:
-        return [entry for entry in self.entries() if entry.not_transcribed]
+        """The entries :attr:`HistoryEntry.not_transcribed` picks, newest first, found by
+        SQLite (the index on time; no text of other entries is read)."""
+        outcomes = tuple(outcome.value for outcome in NOT_TRANSCRIBED)
+        marks = ", ".join("?" * len(outcomes))
+        with self._lock:
+            rows = self._db.execute(
+                f"SELECT {_COLUMNS} FROM dictations WHERE outcome IN ({marks})"
+                " AND audio_bytes > 0 AND retry_text IS NULL ORDER BY time DESC, id DESC",
+                outcomes,
+            ).fetchall()
+        return [_entry(row) for row in rows]
 
     def check(self) -> str:
         """SQLite's integrity check: ``ok`` for a sound file."""

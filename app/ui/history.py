@@ -190,18 +190,19 @@ class History:
         if dictation is None:
             return
         if new.outcome in NOT_TRANSCRIBED:
-            kept = AUDIO_KEPT if store.get(entry_id).has_audio else NO_AUDIO
+            has_audio = await _off_loop(lambda: store.get(entry_id).has_audio)
+            kept = AUDIO_KEPT if has_audio else NO_AUDIO
             if new.outcome is Outcome.CANCELLED:  # the user's choice: no error
                 self._app.notify(f"dictation cancelled; {kept}", False)
             else:
                 self._app.notify(f"dictation not fully transcribed; {kept}", True)
         elif new.outcome is Outcome.TYPED:
-            self.offer_pending()
+            await self.offer_pending()
 
-    def offer_pending(self) -> int:
+    async def offer_pending(self) -> int:
         """Offer to transcribe what was not transcribed (after a success); how many."""
         store = self.store()
-        count = len(store.not_transcribed()) if store else 0
+        count = len(await _off_loop(store.not_transcribed)) if store else 0
         if count:
             message = pending_offer(count)
             log.info("history: %s", message)
@@ -269,10 +270,15 @@ class History:
         self._retries.add(self._spawn(self._retry(list(ids))))
 
     def retry_pending(self) -> None:
+        """Transcribe again every dictation that waits for it (the tray's offer, clicked)."""
         store = self.store()
         if store is not None:
-            self.retry([entry.id for entry in store.not_transcribed()])
             self.show()
+            self._retries.add(self._spawn(self._retry_pending(store)))
+
+    async def _retry_pending(self, store: HistoryStore) -> None:
+        pending = await _off_loop(store.not_transcribed)
+        await self._retry([entry.id for entry in pending])
 
     async def _retry(self, ids: list[int]) -> None:
         store = self.store()
@@ -290,7 +296,7 @@ class History:
             self._app.notify(f"{done} dictation(s) transcribed again: see History", False)
 
     async def _retry_one(self, store: HistoryStore, entry_id: int) -> HistoryEntry:
-        samples = store.audio(entry_id)
+        samples = await _off_loop(lambda: store.audio(entry_id))
         if samples is None:
             raise AppError("its audio is not kept")
         settings = self._app.settings.backend
@@ -307,4 +313,4 @@ class History:
         await _off_loop(lambda: store.set_retry_text(entry_id, text))
         log.info("history: dictation %d transcribed again", entry_id)
         self._refresh()
-        return store.get(entry_id)
+        return await _off_loop(lambda: store.get(entry_id))

@@ -85,6 +85,24 @@ def test_audio_round_trips_search_finds_and_delete_removes(tmp_path: Path) -> No
     assert b"sure_thing" not in (tmp_path / "h.sqlite3").read_bytes()
 
 
+def test_what_waits_to_be_transcribed_is_what_the_entry_rule_says(tmp_path: Path) -> None:
+    """The store's query and :attr:`HistoryEntry.not_transcribed` pick the same entries."""
+    store = HistoryStore(tmp_path / "history.sqlite3")
+    for i, (outcome, audio, retried) in enumerate(
+        (outcome, audio, retried)
+        for outcome in Outcome
+        for audio in (SECOND, None)
+        for retried in (False, True)
+    ):
+        entry_id = store.add(NewDictation(NOW + i, "proxy", "", outcome, "w", audio))
+        if retried:
+            store.set_retry_text(entry_id, "again")
+    waiting = store.not_transcribed()
+    assert waiting == [entry for entry in store.entries() if entry.not_transcribed]
+    assert {entry.outcome for entry in waiting} == {Outcome.FAILED, Outcome.CANCELLED}
+    store.close()
+
+
 def test_retention_is_enforced_by_count_age_and_size(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "h.sqlite3")
     ids = [store.add(dictation(NOW - i)) for i in range(6)]  # ids[0] is the newest

@@ -62,7 +62,7 @@ async def test_search_copy_transcribe_again_and_delete(qapp: QApplication, tmp_p
             assert script.sessions == 1  # sent once
             assert window.table.item(1, 1).text() == "not transcribed, transcribed again"
             assert not window.retry_all_button.isEnabled()
-            assert app.history.offer_pending() == 0
+            assert await app.history.offer_pending() == 0
 
             app.apply_settings(replace(settings, history=HistorySettings(keep_audio=False)))
             window.refresh()
