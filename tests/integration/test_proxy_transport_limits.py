@@ -23,12 +23,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from websockets.frames import Opcode
 
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from server.proxy.channel import Transport
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
 from tests.support.clients import eventually, stream_audio
-from tests.support.raw_ws import OP_BINARY, OP_PING, frame, open_non_reader
+from tests.support.raw_client import frame, open_raw
 from tests.support.speech import SENTENCES
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -40,10 +41,17 @@ def proxy_transport() -> Transport:
     return Transport.PICOWS
 
 
+async def open_non_reader(port: int) -> socket.socket:
+    """An upgraded client socket (non-blocking) that reads nothing after the 101 answer, with
+    a receive buffer as small as Linux allows, so that the proxy's writes back up at once."""
+    client = await open_raw(port, receive_buffer=1024)
+    assert client.status == 101, client.head
+    return client.sock
+
+
 async def send_audio_forever(sock: socket.socket) -> None:
     """Real-time audio frames until the proxy cuts the connection."""
-    sock.setblocking(False)
-    data = frame(OP_BINARY, FRAME)
+    data = frame(Opcode.BINARY, FRAME)
     with contextlib.suppress(OSError):
         while True:
             sock.send(data)  # a short write is fine: the proxy stops reading us anyway
@@ -59,15 +67,16 @@ async def test_a_client_that_pings_but_never_reads_loses_its_stream_and_slot(
         moshi_double(slots=1) as double,
         proxy(double.url, idle_timeout=1.0, send_timeout=1.0) as server,
     ):
-        sock = await asyncio.to_thread(open_non_reader, server.port)
+        sock = await open_non_reader(server.port)
         try:
-            sock.sendall(frame(OP_BINARY, FRAME))
+            await asyncio.get_running_loop().sock_sendall(sock, frame(Opcode.BINARY, FRAME))
             assert await eventually(lambda: double.busy_slots == 1, 10)
 
             async def ping() -> None:
                 with contextlib.suppress(OSError):
                     while True:
-                        sock.send(frame(OP_PING, b"x"))
+                        with contextlib.suppress(BlockingIOError):  # a full buffer: next time
+                            sock.send(frame(Opcode.PING, b"x"))
                         await asyncio.sleep(0.1)
 
             pinger = asyncio.create_task(ping())
@@ -88,7 +97,7 @@ async def test_a_client_that_streams_but_never_reads_is_cut_off_by_the_keepalive
         moshi_double(slots=1) as double,
         proxy(double.url, keepalive_interval=0.5) as server,
     ):
-        sock = await asyncio.to_thread(open_non_reader, server.port)
+        sock = await open_non_reader(server.port)
         sender = asyncio.create_task(send_audio_forever(sock))
         try:
             assert await eventually(lambda: double.busy_slots == 1, 10)
@@ -151,9 +160,8 @@ async def test_a_ping_flood_from_a_non_reader_cannot_grow_memory(
         try:
             await wait_health(port)
             before = rss_mib(process.pid)
-            sock = await asyncio.to_thread(open_non_reader, port)
-            sock.setblocking(False)
-            burst = frame(OP_PING, b"p" * 125) * 512  # 512 pings of the largest control size
+            sock = await open_non_reader(port)
+            burst = frame(Opcode.PING, b"p" * 125) * 512  # 512 pings of the largest control size
             sent = 0
 
             def flood() -> bool:
@@ -192,7 +200,7 @@ async def test_shutdown_finishes_while_a_client_reads_nothing(
 ) -> None:
     """Defect 3: shutdown flushes what it can in the grace period, then cuts the rest."""
     async with moshi_double() as double, proxy(double.url, shutdown_grace=0.5) as server:
-        sock = await asyncio.to_thread(open_non_reader, server.port)
+        sock = await open_non_reader(server.port)
         sender = asyncio.create_task(send_audio_forever(sock))
         try:
             assert await eventually(lambda: double.busy_slots == 1, 10)
