@@ -2,14 +2,18 @@
 
 The file is private (0600, as are SQLite's ``-wal`` and ``-shm`` files, which take its mode),
 written in WAL mode with full sync, so a crash (even SIGKILL mid-write) loses nothing committed
-and leaves the file usable. ``PRAGMA user_version`` holds the schema version; opening the store
-runs the migrations it lacks. Audio is kept as 16-bit PCM, 24 kHz mono. Nothing here logs text.
+and leaves the file usable. What is deleted, by the user or by retention, is overwritten
+(``secure_delete``) when SQLite next checkpoints; a deletion by the user checkpoints at once
+and empties the WAL file. ``PRAGMA user_version``
+holds the schema version; opening the store runs the migrations it lacks. Audio is kept as
+16-bit PCM, 24 kHz mono, in a table of its own. Nothing here logs text.
 
 One connection, shared by threads under a lock (the app writes from a worker thread).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
@@ -27,6 +31,7 @@ from app.core.errors import AppError
 from app.core.history import NOT_TRANSCRIBED, HistoryEntry, Outcome, Retention, Stored, prune
 
 FILE_NAME = "history.sqlite3"
+log = logging.getLogger(__name__)
 
 # Each step brings the schema from version i to i + 1; never edit one that has shipped.
 MIGRATIONS: tuple[str, ...] = (
@@ -44,7 +49,20 @@ MIGRATIONS: tuple[str, ...] = (
     );
     CREATE INDEX dictations_time ON dictations (time);
     """,
+    # Audio in a table of its own. In the row, a dictation's audio left a page of the file
+    # behind when it was dropped (rows only ever grow the last page of the table), some 4 KB
+    # a dictation for as long as its text was kept. dictations.audio stays, always NULL:
+    # older SQLite builds cannot drop a column.
+    """
+    CREATE TABLE audio (
+        dictation INTEGER PRIMARY KEY,
+        pcm BLOB NOT NULL
+    );
+    INSERT INTO audio (dictation, pcm) SELECT id, audio FROM dictations WHERE audio IS NOT NULL;
+    UPDATE dictations SET audio = NULL WHERE audio IS NOT NULL;
+    """,
 )
+AUDIO_IN_ITS_OWN_TABLE = 2  # the schema version from which the rows carry no audio
 SCHEMA_VERSION = len(MIGRATIONS)
 BUSY_TIMEOUT_MS = 5000  # how long one process waits for another that holds the file
 _COLUMNS = "id, time, backend, window, outcome, text, retry_text, audio_bytes"
@@ -101,7 +119,9 @@ class HistoryStore:
                 )
             self._use_wal(db)
             db.execute("PRAGMA synchronous=FULL")
-            self._migrate(db)
+            db.execute("PRAGMA secure_delete=ON")  # what is deleted is overwritten, not left
+            if self._migrate(db) and 0 < version < AUDIO_IN_ITS_OWN_TABLE:
+                self._compact(db)
         except BaseException:
             db.close()
             raise
@@ -126,9 +146,19 @@ class HistoryStore:
             pause = min(pause * 2, 0.05)
 
     @staticmethod
-    def _migrate(db: sqlite3.Connection) -> None:
-        """Bring the schema up to date, one step a transaction. The version is read again
-        inside each, as another process (the app, the CLI) may have migrated meanwhile."""
+    def _compact(db: sqlite3.Connection) -> None:
+        """Give back the pages the rows' audio left behind (once, after that migration)."""
+        try:
+            db.execute("VACUUM")
+        except sqlite3.OperationalError as exc:  # another process holds the file: next time
+            log.info("history: not compacted this time (%s)", exc)
+
+    @staticmethod
+    def _migrate(db: sqlite3.Connection) -> bool:
+        """Bring the schema up to date, one step a transaction; whether this process did. The
+        version is read again inside each, as another process (the app, the CLI) may have
+        migrated meanwhile."""
+        migrated = False
         while True:
             db.execute("BEGIN IMMEDIATE")
             try:
@@ -138,12 +168,13 @@ class HistoryStore:
                         if statement.strip():
                             db.execute(statement)
                     db.execute(f"PRAGMA user_version={version + 1}")
+                    migrated = True
                 db.execute("COMMIT")
             except BaseException:
                 db.execute("ROLLBACK")
                 raise
             if version + 1 >= SCHEMA_VERSION:
-                return
+                return migrated
 
     def close(self) -> None:
         with self._lock:
@@ -172,13 +203,16 @@ class HistoryStore:
         audio = to_pcm16(new.audio) if new.audio else None
         with self._transaction() as db:
             cursor = db.execute(
-                "INSERT INTO dictations (time, backend, window, outcome, text, audio, audio_bytes)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (new.time, new.backend, new.window, new.outcome.value, new.text, audio,
+                "INSERT INTO dictations (time, backend, window, outcome, text, audio_bytes)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                (new.time, new.backend, new.window, new.outcome.value, new.text,
                  len(audio or b"")),
             )  # fmt: skip
-            assert cursor.lastrowid is not None
-            return cursor.lastrowid
+            entry_id = cursor.lastrowid
+            assert entry_id is not None
+            if audio:
+                db.execute("INSERT INTO audio (dictation, pcm) VALUES (?, ?)", (entry_id, audio))
+            return entry_id
 
     def mark_held(self, entry_id: int) -> None:
         """Words of a typed dictation were held back after all (a failure stays a failure)."""
@@ -194,13 +228,26 @@ class HistoryStore:
 
     def delete(self, entry_id: int) -> None:
         with self._transaction() as db:
+            db.execute("DELETE FROM audio WHERE dictation = ?", (entry_id,))
             db.execute("DELETE FROM dictations WHERE id = ?", (entry_id,))
+        self._empty_wal()
 
     def delete_all(self) -> None:
         with self._transaction() as db:
+            db.execute("DELETE FROM audio")
             db.execute("DELETE FROM dictations")
         with self._lock:
-            self._db.execute("VACUUM")  # the deleted text leaves the file too
+            self._db.execute("VACUUM")  # the file shrinks back
+        self._empty_wal()
+
+    def _empty_wal(self) -> None:
+        """The user deleted something: its old pages leave the WAL file too (they would stay
+        there until overwritten). Skipped while another process reads the file."""
+        with self._lock:
+            try:
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.OperationalError as exc:
+                log.info("history: the WAL is emptied later (%s)", exc)
 
     def prune(self, retention: Retention, now: float | None = None) -> int:
         """Apply the retention limits; how many entries changed."""
@@ -208,11 +255,11 @@ class HistoryStore:
         with self._transaction() as db:
             rows = db.execute("SELECT id, time, audio_bytes FROM dictations").fetchall()
             pruning = prune([Stored(*row) for row in rows], now, retention)
-            db.executemany("DELETE FROM dictations WHERE id = ?", [(i,) for i in pruning.delete])
-            db.executemany(
-                "UPDATE dictations SET audio = NULL, audio_bytes = 0 WHERE id = ?",
-                [(i,) for i in pruning.drop_audio],
-            )
+            gone = [(i,) for i in pruning.delete]
+            silenced = [(i,) for i in pruning.drop_audio]
+            db.executemany("DELETE FROM audio WHERE dictation = ?", gone + silenced)
+            db.executemany("DELETE FROM dictations WHERE id = ?", gone)
+            db.executemany("UPDATE dictations SET audio_bytes = 0 WHERE id = ?", silenced)
         return len(pruning.delete) + len(pruning.drop_audio)
 
     # -- reading ----------------------------------------------------------------------------
@@ -246,7 +293,7 @@ class HistoryStore:
         """The entry's audio as float32 samples, None when not kept."""
         with self._lock:
             row = self._db.execute(
-                "SELECT audio FROM dictations WHERE id = ?", (entry_id,)
+                "SELECT pcm FROM audio WHERE dictation = ?", (entry_id,)
             ).fetchone()
         return None if row is None or row[0] is None else from_pcm16(row[0])
 

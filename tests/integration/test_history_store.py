@@ -16,10 +16,12 @@ import pytest
 
 from app.core.history import DAY, Outcome, Retention
 from app.desktop.history_store import (
+    MIGRATIONS,
     SCHEMA_VERSION,
     HistoryError,
     HistoryStore,
     NewDictation,
+    to_pcm16,
 )
 from tests.support.desktop import ROOT
 
@@ -60,6 +62,67 @@ def test_an_empty_file_is_migrated_and_a_newer_one_refused_untouched(tmp_path: P
     assert newer.read_bytes() == before
 
 
+def version_1_file(path: Path, count: int) -> None:
+    """A history as the first schema wrote it: the audio in each dictation's row."""
+    with sqlite3.connect(path) as db:
+        db.executescript(MIGRATIONS[0])
+        pcm = to_pcm16(SECOND)
+        for i in range(count):
+            db.execute(
+                "INSERT INTO dictations (time, backend, window, outcome, text, audio, audio_bytes)"
+                " VALUES (?, 'proxy', 'Notes', 'failed', ?, ?, ?)",
+                (NOW + i, f"words {i}", pcm if i % 2 else None, len(pcm) if i % 2 else 0),
+            )
+        db.execute("UPDATE dictations SET audio = NULL, audio_bytes = 0 WHERE id < 30")
+        db.execute("PRAGMA user_version=1")
+
+
+def test_a_version_1_file_keeps_its_audio_and_gives_back_the_pages_it_wasted(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.sqlite3"
+    version_1_file(path, 40)
+    before = path.stat().st_size
+    store = HistoryStore(path)
+    entries = {entry.id: entry for entry in store.entries()}
+    assert len(entries) == 40
+    with_audio = sorted(i for i, entry in entries.items() if entry.has_audio)
+    assert with_audio == list(range(30, 41, 2))  # ids count from 1
+    for entry_id in entries:
+        audio = store.audio(entry_id)
+        assert (audio is not None) == (entry_id in with_audio)
+        if audio is not None:
+            np.testing.assert_allclose(audio, 0.25, atol=1e-4)
+    store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert (
+            db.execute("SELECT count(*) FROM dictations WHERE audio IS NOT NULL").fetchone()[0] == 0
+        )
+    assert path.stat().st_size < before / 3, (before, path.stat().st_size)
+
+
+def test_the_file_does_not_grow_with_dictations_whose_audio_was_dropped(tmp_path: Path) -> None:
+    """Only the text stays of all but the newest 5: a few dozen bytes each, not a page."""
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    retention = Retention(audio_count=5)
+    sizes = []
+    for i in range(400):
+        store.add(dictation(NOW + i))
+        store.prune(retention, NOW + i)
+        if i in (99, 399):
+            sizes.append(page_bytes(store))
+    store.close()
+    assert sizes[1] - sizes[0] < 300 * 256, sizes  # 300 more texts: under 256 bytes each
+
+
+def page_bytes(store: HistoryStore) -> int:
+    with sqlite3.connect(store.path) as db:
+        pages = db.execute("PRAGMA page_count").fetchone()[0]
+        free = db.execute("PRAGMA freelist_count").fetchone()[0]
+        return int((pages - free) * db.execute("PRAGMA page_size").fetchone()[0])
+
+
 def test_audio_round_trips_search_finds_and_delete_removes(tmp_path: Path) -> None:
     store = HistoryStore(tmp_path / "h.sqlite3")
     first = store.add(dictation(NOW - 2, "the quick brown fox"))
@@ -83,6 +146,33 @@ def test_audio_round_trips_search_finds_and_delete_removes(tmp_path: Path) -> No
         store.get(second)
     store.close()
     assert b"sure_thing" not in (tmp_path / "h.sqlite3").read_bytes()
+
+
+def on_disk(path: Path) -> bytes:
+    """The history file and its WAL file, as they are now."""
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+def test_what_is_deleted_is_gone_from_the_file_and_its_wal_at_once(tmp_path: Path) -> None:
+    """Deleting a dictation leaves no copy on disk while the app still runs (the store stays
+    open); audio dropped by retention is overwritten in the file at SQLite's next checkpoint
+    (here: when the store closes)."""
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    loud = np.full(24_000, 0.5, dtype="<f4").tobytes()  # stored as 0x3fff, again and again
+    kept = store.add(dictation(NOW, "kept words"))
+    secret = store.add(dictation(NOW + 1, "a private sentence", audio=loud))
+    assert b"a private sentence" in on_disk(path)
+    assert to_pcm16(loud)[:64] in on_disk(path)
+    store.delete(secret)
+    assert b"a private sentence" not in on_disk(path)
+    assert to_pcm16(loud)[:64] not in on_disk(path)
+    store.prune(Retention(audio_count=0), NOW + 2)
+    assert store.audio(kept) is None
+    store.close()
+    assert to_pcm16(SECOND)[:64] not in on_disk(path)
+    assert b"kept words" in on_disk(path)
 
 
 def test_what_waits_to_be_transcribed_is_what_the_entry_rule_says(tmp_path: Path) -> None:
