@@ -27,7 +27,6 @@ import argparse
 import asyncio
 import json
 import logging
-import os
 import re
 import statistics
 import tempfile
@@ -49,11 +48,11 @@ from tests.support.desktop import (
     target_window,
 )
 from tests.support.moshi_double import DoubleConfig, MoshiDouble
+from tests.support.proc import cpu_seconds, rss_mib
 from tests.support.scripted_stream import scripted_stream
 from tests.support.speech import SENTENCES, speech, write_wav
 
 ROOT = Path(__file__).resolve().parents[1]
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 WORDS = [f" word{i}" for i in range(40)]
 _KEY = re.compile(r"hotkey (start|stop|toggle) \(key event at ([\d.]+)\)")
 _CAPTURE = re.compile(r"capture started at ([\d.]+)")
@@ -88,18 +87,6 @@ class WindowTimes:
 
     def when_length(self, length: int) -> float | None:
         return next((t for t, n in self.entries() if n >= length), None)
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS  # utime + stime
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 async def wait_until(condition: Any, timeout: float = 30.0) -> None:

@@ -48,6 +48,7 @@ from server.protocol import moshi
 from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from server.proxy.channel import Transport
 from server.proxy.cli import run_event_loop
+from tests.support.proc import cpu_seconds, rss_mib
 
 ROOT = Path(__file__).resolve().parents[1]
 SEQ_SCALE = 2.0**24  # frame number n travels as sample value n / 2**24 (exact in float32)
@@ -227,18 +228,6 @@ def wait_port(port: int) -> None:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {port}")
-
-
-def cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def percentiles(values: list[float]) -> dict[str, float]:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,19 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.proxy_latency import free_port, rss_mib, start_proxy, wait_port
+from benchmarks.proxy_latency import free_port, start_proxy, wait_port
 from server.protocol.audio import FRAME_SAMPLES
 from server.proxy.channel import Transport
 from tests.support.clients import stream_audio
 from tests.support.moshi_double import DoubleConfig, MoshiDouble
+from tests.support.proc import open_fds, rss_mib
 from tests.support.speech import SENTENCES
 
 ROOT = Path(__file__).resolve().parents[1]
 AUDIO = np.zeros(FRAME_SAMPLES * 6, np.float32)  # about half a second
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
 
 
 async def soak(sessions: int, concurrency: int, every: int, transport: str) -> dict[str, Any]:

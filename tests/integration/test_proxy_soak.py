@@ -25,6 +25,7 @@ from server.protocol.audio import SAMPLE_RATE
 from tests.integration.test_proxy_backend_faults import backend_url, double_process, listening
 from tests.integration.test_proxy_server import ROOT, free_port
 from tests.support.clients import eventually
+from tests.support.proc import open_fds, rss_mib
 
 CONCURRENCY = 8
 SAMPLES = 10  # memory and fd readings per soak, between two idle ones
@@ -43,10 +44,8 @@ class Reading:
 
 
 def read_process(pid: int, sessions: int, started: float) -> Reading:
-    status = Path(f"/proc/{pid}/status").read_text()
-    rss_kb = next(int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS"))
-    fds = len(os.listdir(f"/proc/{pid}/fd"))
-    return Reading(sessions, round(time.monotonic() - started, 1), round(rss_kb / 1024, 1), fds)
+    seconds = round(time.monotonic() - started, 1)
+    return Reading(sessions, seconds, round(rss_mib(pid), 1), open_fds(pid))
 
 
 async def one_session(url: str, audio: bytes) -> str:

@@ -29,6 +29,7 @@ from server.protocol.audio import FRAME_SAMPLES, FRAME_SECONDS
 from server.proxy.channel import Transport
 from tests.conftest import DoubleFactory, ProxyFactory, words_of
 from tests.support.clients import eventually, stream_audio
+from tests.support.proc import rss_mib
 from tests.support.raw_client import frame, open_raw
 from tests.support.speech import SENTENCES
 
@@ -106,13 +107,6 @@ async def test_a_client_that_streams_but_never_reads_is_cut_off_by_the_keepalive
         finally:
             sender.cancel()
             sock.close()
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def free_port() -> int:
