@@ -13,7 +13,12 @@ Parts, each a separate command (shown in the report), run one after the other:
    and espeak-ng, as the test desktop of ``tests/run``);
 3. the local engine's model step at full size (benchmarks/engine_step.py; needs torch and
    moshi, which tests/run installs), shown as a table;
-4. a short soak through the proxy and the moshi-server double (benchmarks/proxy_soak.py).
+4. a short soak through the proxy and the moshi-server double (benchmarks/proxy_soak.py);
+5. a short soak of dictations through the app (benchmarks/app_soak.py).
+
+The long soaks (10,000 proxy sessions, 1,000 dictations) take longer than the report may; run
+alone with ``--out bench-results/proxy_soak_long.json`` and ``app_soak_long.json`` (the
+commands are in ``LONG_SOAKS``), the report quotes their last figures.
 
 A part that fails is reported as failed, with its error, and the others still run.
 """
@@ -39,6 +44,12 @@ ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench-results"
 DOC = ROOT / "docs" / "BENCHMARKS.md"
 PLOTS = ROOT / "docs" / "benchmarks"
+
+# The long soaks, run alone (see the module's docstring); the report quotes them if present.
+LONG_SOAKS = {
+    "proxy": ["benchmarks.proxy_soak", "--sessions", "10000", "--every", "500"],
+    "app": ["benchmarks.app_soak", "--dictations", "1000", "--every", "50"],
+}
 
 # The local engine's benchmark: a module run as ``python -m MODULE --out FILE`` that writes
 # JSON {"rows": [{"<figure>": ...}, ...], "notes": "..."}.
@@ -118,6 +129,7 @@ def module(name: str, *args: str) -> list[str]:
 def parts(quick: bool) -> list[Part]:
     dictations = "2" if quick else "8"
     sessions = "60" if quick else "400"
+    soak_dictations, soak_every = ("20", "5") if quick else ("200", "20")
     out = str(RESULTS / "proxy_latency.json")
     streams = ["1", "16"] if quick else ["1", "64", "200", "400"]
     seconds = "4" if quick else "15"
@@ -163,6 +175,21 @@ def parts(quick: bool) -> list[Part]:
             "Soak",
             module("proxy_soak", "--sessions", sessions, "--out", str(RESULTS / "proxy_soak.json")),
             RESULTS / "proxy_soak.json",
+        )
+    )
+    found.append(
+        Part(
+            "App soak",
+            module(
+                "app_soak",
+                "--dictations",
+                soak_dictations,
+                "--every",
+                soak_every,
+                "--out",
+                str(RESULTS / "app_soak.json"),
+            ),
+            RESULTS / "app_soak.json",
         )
     )
     return found
@@ -232,6 +259,32 @@ def plot_soak(data: dict[str, Any]) -> list[str]:
     fig.savefig(PLOTS / "soak.png", dpi=90)
     plt.close(fig)
     return ["soak.png"]
+
+
+def plot_app_soak(data: dict[str, Any]) -> list[str]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    samples = data["samples"]
+    x = [s["dictations"] for s in samples]
+    fig, (memory, files) = plt.subplots(1, 2, figsize=(10, 3.5))
+    memory.plot(x, [s["rss_mib"] for s in samples], "o-", color="tab:blue", label="app RSS")
+    memory.plot(x, [s["history_kib"] / 1024 for s in samples], "^-", color="tab:green",
+                label="history file")  # fmt: skip
+    memory.set(xlabel="dictations", ylabel="MiB", title="App soak: memory and history file")
+    memory.set_ylim(bottom=0)
+    memory.legend(loc="lower right")
+    files.plot(x, [s["fds"] for s in samples], "s--", color="tab:orange", label="open fds")
+    files.plot(x, [s["threads"] for s in samples], "d:", color="tab:purple", label="threads")
+    files.set(xlabel="dictations", title="App soak: fds and threads")
+    files.set_ylim(bottom=0)
+    files.legend(loc="lower right")
+    fig.tight_layout()
+    fig.savefig(PLOTS / "app_soak.png", dpi=90)
+    plt.close(fig)
+    return ["app_soak.png"]
 
 
 def plot_app(data: dict[str, Any]) -> list[str]:
@@ -375,6 +428,52 @@ def soak_section(part: Part) -> list[str]:
     ]
 
 
+def app_soak_section(part: Part) -> list[str]:
+    return [
+        app_soak_summary(part.data),
+        "",
+        "![App soak: memory, history file, fds and threads](benchmarks/app_soak.png)",
+    ]
+
+
+def app_soak_summary(data: dict[str, Any]) -> str:
+    samples = data["samples"]
+    warm, last = samples[min(1, len(samples) - 1)], samples[-1]
+    return (
+        f"{last['dictations']} dictations through one run of the app (Xvfb, PulseAudio, a "
+        f"scripted server; each stored in the history with its audio) in {last['seconds']} s. "
+        f"From dictation {warm['dictations']} to the last: app RSS {warm['rss_mib']} → "
+        f"{last['rss_mib']} MiB (peak {max(s['rss_mib'] for s in samples)}), open fds "
+        f"{warm['fds']} → {last['fds']}, threads {warm['threads']} → {last['threads']}, "
+        f"history file {warm['history_kib']} → {last['history_kib']} KiB."
+    )
+
+
+def long_soaks_section() -> list[str]:
+    """The long soaks' last results, if they were run on this checkout's machine."""
+    out = []
+    for name, args in LONG_SOAKS.items():
+        path = RESULTS / f"{name}_soak_long.json"
+        command = shown([sys.executable, "-m", *args, "--out", str(path)])
+        if not path.exists():
+            out.append(f"- `{command}`: not run here yet.")
+            continue
+        data = json.loads(path.read_text())
+        when = datetime.datetime.fromtimestamp(path.stat().st_mtime, datetime.UTC)
+        if name == "proxy":
+            first, last = data["samples"][0], data["samples"][-1]
+            figures = (
+                f"{data['sessions']} sessions, {data['failed']} failed, in {data['seconds']} s; "
+                f"proxy RSS {first['rss_mib']} → {last['rss_mib']} MiB (peak "
+                f"{max(s['rss_mib'] for s in data['samples'])}), open fds {first['fds']} → "
+                f"{last['fds']}."
+            )
+        else:
+            figures = app_soak_summary(data)
+        out.append(f"- `{command}` ({when:%Y-%m-%d}): {figures}")
+    return out
+
+
 def write_doc(facts: dict[str, str], done: list[Part], quick: bool, total: float) -> None:
     lines = [
         "# Benchmarks",
@@ -402,6 +501,7 @@ def write_doc(facts: dict[str, str], done: list[Part], quick: bool, total: float
         "Proxy latency and CPU against streams": proxy_section,
         "App latencies": app_section,
         "Soak": soak_section,
+        "App soak": app_soak_section,
     }
     engine = next((p for p in done if p.title == "Local engine"), None)
     for part in done:
@@ -418,6 +518,8 @@ def write_doc(facts: dict[str, str], done: list[Part], quick: bool, total: float
                 lines += [f"Failed: `{engine.error}`", ""]
             else:
                 lines += [*engine_section(engine), ""]
+    lines += ["## Long soaks", "", "Run alone, not by this report; their last results:", ""]
+    lines += long_soaks_section()
     DOC.write_text("\n".join(lines).rstrip() + "\n", encoding="utf-8")
     print(f"written to {DOC}")
 
@@ -474,6 +576,7 @@ def render(facts: dict[str, str], done: list[Part], quick: bool, total: float) -
         "Proxy latency and CPU against streams": lambda d: plot_proxy(d["results"]),
         "App latencies": plot_app,
         "Soak": plot_soak,
+        "App soak": plot_app_soak,
     }
     for part in done:
         if not part.error and part.title in plotters:

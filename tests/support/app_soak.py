@@ -1,0 +1,116 @@
+"""Many dictations through one run of the app, its memory, fds and threads sampled as it goes
+(for the soak test and benchmarks/app_soak.py).
+
+The desktop of tests/support/desktop.py (Xvfb, a tray host, a PulseAudio virtual microphone),
+a real target window, and a scripted ``/v1/stream`` server on loopback. Each dictation: the
+hotkey pressed with XTEST, held until the server has said the first word, released; the server
+then sends the rest of the words and ``end``; the next dictation starts once every word is in
+the window and the app is idle. Every dictation is stored in the history with its audio (the
+retention limits keep the newest 50 with audio), so the history's file is soaked too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from app.core.settings import BackendKind, BackendSettings, Settings
+from app.desktop import settings_store
+from app.desktop.history_store import FILE_NAME
+from tests.support.desktop import Desktop, Process, desktop, running_app, target_window
+from tests.support.proc import cpu_seconds, open_fds, rss_mib, threads
+from tests.support.scripted_stream import ScriptedStream, scripted_stream
+
+WORDS = [" soak", " words", " typed", " into", " the", " window."]
+TEXT = "".join(WORDS).lstrip()  # what each dictation adds to the window
+STEP_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class Sample:
+    dictations: int
+    seconds: float
+    rss_mib: float
+    fds: int
+    threads: int
+    cpu_s: float
+    history_kib: float  # the history's file
+    wal_kib: float  # its WAL file (up to some 4 MB, reused after each checkpoint)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _kib(path: Path) -> float:
+    return round(path.stat().st_size / 1024, 1) if path.exists() else 0.0
+
+
+def take_sample(pid: int, history: Path, dictations: int, started: float) -> Sample:
+    return Sample(
+        dictations,
+        round(time.monotonic() - started, 1),
+        round(rss_mib(pid), 2),
+        open_fds(pid),
+        threads(pid),
+        round(cpu_seconds(pid), 2),
+        _kib(history),
+        _kib(history.with_name(history.name + "-wal")),
+    )
+
+
+def window_text(typed: Path) -> str:
+    return typed.read_text() if typed.exists() else ""
+
+
+async def _until(condition: Callable[[], bool], what: str, app: Process) -> None:
+    deadline = time.monotonic() + STEP_TIMEOUT
+    while not condition():
+        if time.monotonic() > deadline or app.process.returncode is not None:
+            raise AssertionError(f"{what}: not in time\n{app.output[-4000:]}")
+        await asyncio.sleep(0.01)
+
+
+async def dictate(d: Desktop, app: Process, script: ScriptedStream, typed: Path) -> None:
+    """One dictation; returns once its words are all in the window and the app is idle."""
+    expected = window_text(typed) + TEXT
+    mark = app.mark()
+    d.xdotool("keydown", "F9")
+    await app.wait_for_line("capture started at", STEP_TIMEOUT, after=mark)
+    first = len(script.sent_at) + 1
+    await _until(lambda: len(script.sent_at) >= first, "the first word", app)
+    d.xdotool("keyup", "F9")
+    await _until(lambda: len(window_text(typed)) >= len(expected), "every word typed", app)
+    await app.wait_for_line("dictation: idle", STEP_TIMEOUT, after=mark)
+    assert window_text(typed) == expected, app.output[-4000:]
+
+
+async def soak(
+    home: Path, display: int, dictations: int, every: int, on_sample: Callable[[Sample], None]
+) -> list[Sample]:
+    """Run ``dictations`` dictations; a sample before the first and after every ``every``."""
+    samples: list[Sample] = []
+    with desktop(home / "home", display) as d:
+        d.env["XDG_DATA_HOME"] = str(home / "data")  # where the app keeps its history
+        history = home / "data" / "kyutai-dictate" / FILE_NAME
+        typed = home / "typed.txt"
+        async with scripted_stream(WORDS, frames_per_word=2) as script:
+            settings_store.save(
+                Settings(BackendSettings(BackendKind.PROXY, url=script.url)), d.config
+            )
+            async with target_window(d.env, typed), running_app(d) as app:
+                pid, started = app.process.pid, time.monotonic()
+
+                def sample(done: int) -> None:
+                    samples.append(take_sample(pid, history, done, started))
+                    on_sample(samples[-1])
+
+                sample(0)
+                for n in range(1, dictations + 1):
+                    await dictate(d, app, script, typed)
+                    if n % every == 0 or n == dictations:
+                        sample(n)
+    return samples
