@@ -108,6 +108,7 @@ class DictateApp:
         self.engine_note: str | None = None  # the local engine's device and speed, if one runs
         self._auto_stop: AutoStop | None = None  # hands-free: when the dictation ends
         self._auto_stop_timer: asyncio.TimerHandle | None = None
+        self._stop_queued: asyncio.Handle | None = None  # stop() until the session has it
         self._auto_stop_at = 0.0  # when that timer fires (by the app's clock)
 
         self.overlay = Overlay(settings.overlay.opacity, settings.overlay.latency)
@@ -224,7 +225,13 @@ class DictateApp:
                 log.exception("starting a dictation failed")
             self.notify(str(exc), True)
             return
-        self._audio_started = self._clock()
+        if self._stop_queued is not None:
+            # Pressed again before the release reached the session: the dictation goes on,
+            # as the session does for a press while it waits for the backend.
+            self._stop_queued.cancel()
+            self._stop_queued = None
+        else:
+            self._audio_started = self._clock()  # the stream's time 0
         hands_free = self.settings.dictation.mode is HotkeyMode.HANDS_FREE
         self._status = replace(self._status, error=None, hands_free=hands_free)
         if hands_free:
@@ -249,7 +256,11 @@ class DictateApp:
         self.capture.close()
         self._cue(Cue.STOP)
         # Queued behind every frame the capture callback has handed over: nothing is lost.
-        asyncio.get_running_loop().call_soon(self.dictation.stop)
+        self._stop_queued = asyncio.get_running_loop().call_soon(self._stop_session)
+
+    def _stop_session(self) -> None:
+        self._stop_queued = None
+        self.dictation.stop()
 
     def toggle(self) -> None:
         if self.capture.running:

@@ -16,6 +16,7 @@ from app.audio.microphone import rescan_devices
 from app.core.commands import RemoteCommand
 from app.core.credentials import secret_lookup
 from app.core.session import Phase
+from app.core.session_table import State
 from app.core.settings import (
     BackendKind,
     BackendSettings,
@@ -117,5 +118,34 @@ async def test_the_latency_shown_is_measured_with_the_apps_clock(
         labels = [label.text() for label in app.overlay.findChildren(QLabel)]
         # The word started 0.25 s into the audio, which started at the clock's 1000.
         assert f"{(2.0 - WORD_START) * 1000:.0f} ms behind" in labels
+    finally:
+        await app.close()
+
+
+async def test_a_press_right_after_a_release_continues_the_dictation(
+    qapp: QApplication, microphone: None, backend: OneWord, url: str, tmp_path: Path
+) -> None:
+    """Released and pressed again in one turn of the loop (a stalled loop, or two commands
+    at once): the release has not reached the session yet, so the dictation goes on, with
+    the microphone open; it is not ended behind the new press's back."""
+    settings = Settings(BackendSettings(BackendKind.PROXY, url=url), DictationSettings())
+    app = DictateApp(
+        settings, lambda s: None, tmp_path / "app.log", secret_lookup({}, {}.get), {}, float
+    )
+    try:
+        app.tray.captions_only.emit(True)
+        app.control(RemoteCommand.START)
+        await until(lambda: app.dictation.phase is Phase.STREAMING)
+        app.control(RemoteCommand.STOP)
+        app.control(RemoteCommand.START)  # the same turn of the loop
+        await asyncio.sleep(0)  # the turn in which a queued stop would reach the session
+        await asyncio.sleep(0)
+        assert app.capture.running
+        assert app.dictation.session.state is State.STREAMING  # not draining
+        backend.say.set()
+        await until(lambda: "hello" in app.overlay.words)
+        app.control(RemoteCommand.STOP)
+        await until(lambda: app.dictation.phase is Phase.IDLE)
+        assert not app.capture.running
     finally:
         await app.close()
