@@ -4,9 +4,9 @@ The file is private (0600, as are SQLite's ``-wal`` and ``-shm`` files, which ta
 written in WAL mode with full sync, so a crash (even SIGKILL mid-write) loses nothing committed
 and leaves the file usable. What is deleted, by the user or by retention, is overwritten
 (``secure_delete``) when SQLite next checkpoints; a deletion by the user checkpoints at once
-and empties the WAL file. ``PRAGMA user_version``
-holds the schema version; opening the store runs the migrations it lacks. Audio is kept as
-16-bit PCM, 24 kHz mono, in a table of its own. Nothing here logs text.
+and empties the WAL file. ``PRAGMA user_version`` holds the schema version; opening the store
+runs the migrations it lacks. Audio is kept as 16-bit PCM, 24 kHz mono, in a table of its
+own. Nothing here logs text.
 
 One connection, shared by threads under a lock (the app writes from a worker thread).
 """
