@@ -6,19 +6,21 @@ a real target window, and a scripted ``/v1/stream`` server on loopback. Each dic
 hotkey pressed with XTEST, held until the server has said the first word, released; the server
 then sends the rest of the words and ``end``; the next dictation starts once every word is in
 the window and the app is idle. Every dictation is stored in the history with its audio (the
-retention limits keep the newest 50 with audio), so the history's file is soaked too.
+retention limits keep the newest 50 with audio, by default), so the history is soaked too.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from app.core.settings import BackendKind, BackendSettings, Settings
+from app.core.settings import BackendKind, BackendSettings, HistorySettings, Settings
 from app.desktop import settings_store
 from app.desktop.history_store import FILE_NAME
 from tests.support.desktop import Desktop, Process, desktop, running_app, target_window
@@ -38,8 +40,8 @@ class Sample:
     fds: int
     threads: int
     cpu_s: float
-    history_kib: float  # the history's file
-    wal_kib: float  # its WAL file (up to some 4 MB, reused after each checkpoint)
+    history_kib: float  # the history's pages in use, the WAL's included
+    wal_kib: float  # the WAL file (up to some 4 MB, reused after each checkpoint)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,6 +49,18 @@ class Sample:
 
 def _kib(path: Path) -> float:
     return round(path.stat().st_size / 1024, 1) if path.exists() else 0.0
+
+
+def _pages_in_use_kib(history: Path) -> float:
+    """What the history holds now (its file may still be waiting for the WAL's pages)."""
+    if not history.exists():
+        return 0.0
+    with contextlib.closing(sqlite3.connect(f"{history.as_uri()}?mode=ro", uri=True)) as db:
+        pages, free, size = (
+            db.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_count", "freelist_count", "page_size")
+        )
+    return round((pages - free) * size / 1024, 1)
 
 
 def take_sample(pid: int, history: Path, dictations: int, started: float) -> Sample:
@@ -57,7 +71,7 @@ def take_sample(pid: int, history: Path, dictations: int, started: float) -> Sam
         open_fds(pid),
         threads(pid),
         round(cpu_seconds(pid), 2),
-        _kib(history),
+        _pages_in_use_kib(history),
         _kib(history.with_name(history.name + "-wal")),
     )
 
@@ -89,18 +103,24 @@ async def dictate(d: Desktop, app: Process, script: ScriptedStream, typed: Path)
 
 
 async def soak(
-    home: Path, display: int, dictations: int, every: int, on_sample: Callable[[Sample], None]
+    home: Path,
+    display: int,
+    dictations: int,
+    every: int,
+    on_sample: Callable[[Sample], None],
+    audio_count: int = HistorySettings.audio_count,
 ) -> list[Sample]:
-    """Run ``dictations`` dictations; a sample before the first and after every ``every``."""
+    """Run ``dictations`` dictations; a sample before the first and after every ``every``.
+    The history keeps the audio of the newest ``audio_count``."""
     samples: list[Sample] = []
     with desktop(home / "home", display) as d:
         d.env["XDG_DATA_HOME"] = str(home / "data")  # where the app keeps its history
         history = home / "data" / "kyutai-dictate" / FILE_NAME
         typed = home / "typed.txt"
         async with scripted_stream(WORDS, frames_per_word=2) as script:
-            settings_store.save(
-                Settings(BackendSettings(BackendKind.PROXY, url=script.url)), d.config
-            )
+            backend = BackendSettings(BackendKind.PROXY, url=script.url)
+            history_settings = HistorySettings(audio_count=audio_count)
+            settings_store.save(Settings(backend, history=history_settings), d.config)
             async with target_window(d.env, typed), running_app(d) as app:
                 pid, started = app.process.pid, time.monotonic()
 

@@ -12,7 +12,7 @@ import pytest
 from tests.support.app_soak import Sample, soak
 
 RSS_GROWTH_LIMIT_MIB = 16.0  # from the first sample after warm-up to the last
-HISTORY_GROWTH_LIMIT_KIB = 512.0  # texts only: their audio is dropped past the newest 50
+HISTORY_KIB_PER_DICTATION = 1.0  # a text (their audio is dropped past the newest ones)
 LONG_SOAK = int(os.environ.get("KYUTAI_DICTATE_APP_SOAK_DICTATIONS", "1000"))
 
 
@@ -24,11 +24,12 @@ def assert_flat(samples: list[Sample], warm: int) -> None:
     assert last.rss_mib - first.rss_mib < RSS_GROWTH_LIMIT_MIB, samples
     assert last.fds <= first.fds, samples
     assert last.threads <= first.threads, samples
-    assert last.history_kib - first.history_kib < HISTORY_GROWTH_LIMIT_KIB, samples
+    per_dictation = (last.history_kib - first.history_kib) / (last.dictations - first.dictations)
+    assert per_dictation < HISTORY_KIB_PER_DICTATION, samples
 
 
 async def test_forty_dictations_keep_memory_fds_and_threads_flat(tmp_path: Path) -> None:
-    samples = await soak(tmp_path, 95, 40, 10, lambda _: None)
+    samples = await soak(tmp_path, 95, 40, 10, lambda _: None, audio_count=5)
     assert [row.dictations for row in samples] == [0, 10, 20, 30, 40]
     assert_flat(samples, warm=10)
 
@@ -39,4 +40,4 @@ async def test_a_thousand_dictations_keep_memory_fds_threads_and_the_history_fla
     tmp_path: Path,
 ) -> None:
     samples = await soak(tmp_path, 95, LONG_SOAK, 50, print)
-    assert_flat(samples, warm=100)
+    assert_flat(samples, warm=100)  # the audio of the newest 50 is kept from dictation 50
