@@ -198,13 +198,26 @@ def parts(quick: bool) -> list[Part]:
 # -- plots --------------------------------------------------------------------------------
 
 
-def plot_proxy(results: list[dict[str, Any]]) -> list[str]:
+def pyplot() -> Any:
+    """matplotlib's pyplot, drawing to files only (imported when a plot is made)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    names = []
+    return plt
+
+
+def save(fig: Any, name: str) -> list[str]:
+    """Write the figure to docs/benchmarks/``name``; the names written."""
+    fig.tight_layout()
+    fig.savefig(PLOTS / name, dpi=90)
+    pyplot().close(fig)
+    return [name]
+
+
+def plot_proxy(results: list[dict[str, Any]]) -> list[str]:
+    plt = pyplot()
     transports = sorted({r["transport"] for r in results})
     fig, (cpu_ax, lat_ax) = plt.subplots(1, 2, figsize=(11, 4))
     for transport in transports:
@@ -231,19 +244,11 @@ def plot_proxy(results: list[dict[str, Any]]) -> list[str]:
     lat_ax.set_yscale("log")
     cpu_ax.legend()
     lat_ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(PLOTS / "proxy_cpu_latency.png", dpi=90)
-    plt.close(fig)
-    names.append("proxy_cpu_latency.png")
-    return names
+    return save(fig, "proxy_cpu_latency.png")
 
 
 def plot_soak(data: dict[str, Any]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     samples = data["samples"]
     x = [s["sessions"] for s in samples]
     fig, ax = plt.subplots(figsize=(7, 3.5))
@@ -255,18 +260,11 @@ def plot_soak(data: dict[str, Any]) -> list[str]:
     fds.set_ylabel("open fds")
     fds.set_ylim(bottom=0)
     fig.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(PLOTS / "soak.png", dpi=90)
-    plt.close(fig)
-    return ["soak.png"]
+    return save(fig, "soak.png")
 
 
 def plot_app_soak(data: dict[str, Any]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     samples = data["samples"]
     x = [s["dictations"] for s in samples]
     fig, (memory, files) = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -281,18 +279,11 @@ def plot_app_soak(data: dict[str, Any]) -> list[str]:
     files.set(xlabel="dictations", title="App soak: fds and threads")
     files.set_ylim(bottom=0)
     files.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(PLOTS / "app_soak.png", dpi=90)
-    plt.close(fig)
-    return ["app_soak.png"]
+    return save(fig, "app_soak.png")
 
 
 def plot_app(data: dict[str, Any]) -> list[str]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     rows = {k: v for k, v in data.items() if isinstance(v, dict) and "median_ms" in v}
     if not rows:
         return []
@@ -305,10 +296,7 @@ def plot_app(data: dict[str, Any]) -> list[str]:
     ax.set_xscale("log")
     ax.set(xlabel="ms", title="App latencies")
     ax.legend()
-    fig.tight_layout()
-    fig.savefig(PLOTS / "app_latency.png", dpi=90)
-    plt.close(fig)
-    return ["app_latency.png"]
+    return save(fig, "app_latency.png")
 
 
 # -- the document -------------------------------------------------------------------------
