@@ -4,9 +4,10 @@ The file is private (0600, as are SQLite's ``-wal`` and ``-shm`` files, which ta
 written in WAL mode with full sync, so a crash (even SIGKILL mid-write) loses nothing committed
 and leaves the file usable. What is deleted, by the user or by retention, is overwritten
 (``secure_delete``) when SQLite next checkpoints; a deletion by the user checkpoints at once
-and empties the WAL file. ``PRAGMA user_version`` holds the schema version; opening the store
-runs the migrations it lacks. Audio is kept as 16-bit PCM, 24 kHz mono, in a table of its
-own. Nothing here logs text.
+and empties the WAL file (later, if another process reads the history just then).
+``PRAGMA user_version`` holds the schema version; opening the store runs the migrations it
+lacks. Audio is kept as 16-bit PCM, 24 kHz mono, in a table of its own. Nothing here logs
+text.
 
 One connection, shared by threads under a lock (the app writes from a worker thread).
 """
@@ -147,11 +148,14 @@ class HistoryStore:
 
     @staticmethod
     def _compact(db: sqlite3.Connection) -> None:
-        """Give back the pages the rows' audio left behind (once, after that migration)."""
+        """Give back the pages the rows' audio left behind, once, after that migration. In WAL
+        mode VACUUM writes the whole file to the WAL, so that is emptied after. Skipped for
+        good if another process holds the file then (the space stays until "Delete all")."""
         try:
             db.execute("VACUUM")
-        except sqlite3.OperationalError as exc:  # another process holds the file: next time
-            log.info("history: not compacted this time (%s)", exc)
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.OperationalError as exc:
+            log.info("history: not compacted (%s)", exc)
 
     @staticmethod
     def _migrate(db: sqlite3.Connection) -> bool:
@@ -237,17 +241,20 @@ class HistoryStore:
             db.execute("DELETE FROM audio")
             db.execute("DELETE FROM dictations")
         with self._lock:
-            self._db.execute("VACUUM")  # the file shrinks back
+            try:
+                self._db.execute("VACUUM")  # the file shrinks back
+            except sqlite3.Error as exc:
+                raise HistoryError(f"the history {self.path} was emptied, but: {exc}") from None
         self._empty_wal()
 
     def _empty_wal(self) -> None:
         """The user deleted something: its old pages leave the WAL file too (they would stay
-        there until overwritten). Skipped while another process reads the file."""
+        there until overwritten). While another process (the CLI) reads the history, SQLite
+        cannot: then the WAL is emptied at a later checkpoint."""
         with self._lock:
-            try:
-                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            except sqlite3.OperationalError as exc:
-                log.info("history: the WAL is emptied later (%s)", exc)
+            busy = self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0]
+        if busy:
+            log.info("history: another process reads the history; its WAL is emptied later")
 
     def prune(self, retention: Retention, now: float | None = None) -> int:
         """Apply the retention limits; how many entries changed."""
@@ -259,7 +266,10 @@ class HistoryStore:
             silenced = [(i,) for i in pruning.drop_audio]
             db.executemany("DELETE FROM audio WHERE dictation = ?", gone + silenced)
             db.executemany("DELETE FROM dictations WHERE id = ?", gone)
-            db.executemany("UPDATE dictations SET audio_bytes = 0 WHERE id = ?", silenced)
+            # audio = NULL too: a version-1 program still running may have written it there.
+            db.executemany(
+                "UPDATE dictations SET audio = NULL, audio_bytes = 0 WHERE id = ?", silenced
+            )
         return len(pruning.delete) + len(pruning.drop_audio)
 
     # -- reading ----------------------------------------------------------------------------
@@ -293,8 +303,10 @@ class HistoryStore:
         """The entry's audio as float32 samples, None when not kept."""
         with self._lock:
             row = self._db.execute(
-                "SELECT pcm FROM audio WHERE dictation = ?", (entry_id,)
-            ).fetchone()
+                "SELECT pcm FROM audio WHERE dictation = ?1 UNION ALL"
+                " SELECT audio FROM dictations WHERE id = ?1 AND audio IS NOT NULL",
+                (entry_id,),
+            ).fetchone()  # the row's own column: written by a version-1 program still running
         return None if row is None or row[0] is None else from_pcm16(row[0])
 
     def not_transcribed(self) -> list[HistoryEntry]:

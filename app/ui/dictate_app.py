@@ -160,6 +160,7 @@ class DictateApp:
 
     async def run(self) -> None:
         self.capture.prepare()  # PortAudio starts now, not at the first key press
+        self.history.open()  # off the loop: a first open may migrate the file
         self.overlay.place(self.settings.overlay.geometry)
         self._listen_to_hotkey()
         self._render()

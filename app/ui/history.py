@@ -9,6 +9,7 @@ next dictation that succeeds, or when the user asks. No text goes to the log.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine, Sequence
 from pathlib import Path
@@ -82,9 +83,11 @@ class History:
         self._app = app
         self._path = path
         self._store: HistoryStore | None = None
+        self._opening: asyncio.Future[HistoryStore] | None = None
         self._broken = False  # the file could not be opened: said once
         self._saved: dict[int, int] = {}  # the latest dictations' numbers: their entry ids
         self._held_unsaved: set[int] = set()  # held while their entry was being written
+        self._titled: int | None = None  # the dictation whose window title was looked up
         self._tasks: set[asyncio.Task[None]] = set()
         self._retries: set[asyncio.Task[None]] = set()
         self.window: HistoryWindow | None = None
@@ -94,13 +97,26 @@ class History:
             keep_audio=lambda: app.settings.history.keep_audio,
         )
 
-    def store(self) -> HistoryStore | None:
+    def open(self) -> None:
+        """Open the store now, on a worker thread (a first open may migrate and compact the
+        file), so that it is ready before the first dictation ends."""
+        self._spawn(self._open())
+
+    async def _open(self) -> None:
+        await self.store()
+
+    async def store(self) -> HistoryStore | None:
+        """The store, opened once off the loop; None if it cannot be (said once)."""
         if self._store is None and not self._broken:
+            if self._opening is None:
+                path = self._path
+                self._opening = asyncio.ensure_future(_off_loop(lambda: HistoryStore(path)))
             try:
-                self._store = HistoryStore(self._path)
+                self._store = await asyncio.shield(self._opening)
             except AppError as exc:
-                self._broken = True
-                self._app.notify(f"history: {exc}", True)
+                if not self._broken:
+                    self._broken = True
+                    self._app.notify(f"history: {exc}", True)
         return self._store
 
     async def close(self) -> None:
@@ -111,6 +127,9 @@ class History:
         for task in list(self._retries):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._opening is not None and self._store is None:
+            with contextlib.suppress(AppError):
+                self._store = await self._opening
         if self._store is not None:
             self._store.close()
         if self.window is not None:
@@ -131,10 +150,12 @@ class History:
     # -- recording ---------------------------------------------------------------------------
 
     def began(self) -> None:
-        """A dictation started: look up its window's title off the loop."""
+        """A dictation started: look up its window's title off the loop (once: a press that
+        continues the dictation keeps the window it began in)."""
         record = self.recorder.newest
-        if record is None:
+        if record is None or record.number == self._titled:
             return
+        self._titled = record.number
 
         async def look_up() -> None:
             env = self._app.env
@@ -153,7 +174,7 @@ class History:
             self._spawn(self._mark_held(entry_id))
 
     async def _mark_held(self, entry_id: int) -> None:
-        store = self.store()
+        store = await self.store()
         if store is None:
             return
         try:
@@ -168,23 +189,27 @@ class History:
 
     async def _save(self, new: NewDictation, dictation: int | None = None) -> None:
         """Store a finished dictation (``dictation``: its number; None when quitting)."""
-        store = self.store()
+        store = await self.store()
         if store is None:
             return
         retention = Retention.of(self._app.settings.history)
         try:
             entry_id = await _off_loop(lambda: store.add(new))
+        except AppError as exc:
+            self._app.notify(f"history: {exc}", True)
+            return
+        if dictation is not None:  # from now on a late "held" finds the entry
+            self._saved[dictation] = entry_id
+            while len(self._saved) > KEEP_SAVED:
+                del self._saved[next(iter(self._saved))]
             if dictation in self._held_unsaved:
                 self._held_unsaved.discard(dictation)
-                await _off_loop(lambda: store.mark_held(entry_id))
+                self._spawn(self._mark_held(entry_id))
+        try:
             await _off_loop(lambda: store.prune(retention))
         except AppError as exc:
             self._app.notify(f"history: {exc}", True)
             return
-        if dictation is not None:
-            self._saved[dictation] = entry_id
-            while len(self._saved) > KEEP_SAVED:
-                del self._saved[next(iter(self._saved))]
         log.info("history: dictation %d stored (%s)", entry_id, new.outcome.value)
         self._refresh()
         if dictation is None:
@@ -201,7 +226,7 @@ class History:
 
     async def offer_pending(self) -> int:
         """Offer to transcribe what was not transcribed (after a success); how many."""
-        store = self.store()
+        store = await self.store()
         count = len(await _off_loop(store.not_transcribed)) if store else 0
         if count:
             message = pending_offer(count)
@@ -212,9 +237,18 @@ class History:
     # -- the window ----------------------------------------------------------------------------
 
     def show(self) -> None:
-        store = self.store()
-        if store is None:
+        """Show the History window (at once if the store is open, else once it is)."""
+        if self._store is None:
+            self._spawn(self._show())
             return
+        self._show_window(self._store)
+
+    async def _show(self) -> None:
+        store = await self.store()
+        if store is not None:
+            self._show_window(store)
+
+    def _show_window(self, store: HistoryStore) -> None:
         if self.window is None:
             self.window = HistoryWindow(
                 store.entries,
@@ -252,15 +286,22 @@ class History:
         asyncio.get_running_loop().call_later(TYPE_AFTER_HIDE_S, type_now)
 
     def _delete(self, entry_id: int | None) -> None:
-        store = self.store()
+        self._spawn(self._delete_now(entry_id))
+
+    async def _delete_now(self, entry_id: int | None) -> None:
+        """Off the loop: a deletion overwrites, compacts and checkpoints the file."""
+        store = await self.store()
         if store is None:
             return
-        if entry_id is None:
-            store.delete_all()
-            log.info("history: every entry deleted")
-        else:
-            store.delete(entry_id)
-            log.info("history: dictation %d deleted", entry_id)
+        try:
+            if entry_id is None:
+                await _off_loop(store.delete_all)
+                log.info("history: every entry deleted")
+            else:
+                await _off_loop(lambda: store.delete(entry_id))
+                log.info("history: dictation %d deleted", entry_id)
+        except AppError as exc:
+            self._app.notify(f"history: {exc}", True)
         self._refresh()
 
     # -- transcribing again --------------------------------------------------------------------
@@ -271,17 +312,17 @@ class History:
 
     def retry_pending(self) -> None:
         """Transcribe again every dictation that waits for it (the tray's offer, clicked)."""
-        store = self.store()
-        if store is not None:
-            self.show()
-            self._retries.add(self._spawn(self._retry_pending(store)))
+        self.show()
+        self._retries.add(self._spawn(self._retry_pending()))
 
-    async def _retry_pending(self, store: HistoryStore) -> None:
-        pending = await _off_loop(store.not_transcribed)
-        await self._retry([entry.id for entry in pending])
+    async def _retry_pending(self) -> None:
+        store = await self.store()
+        if store is not None:
+            pending = await _off_loop(store.not_transcribed)
+            await self._retry([entry.id for entry in pending])
 
     async def _retry(self, ids: list[int]) -> None:
-        store = self.store()
+        store = await self.store()
         if store is None:
             return
         done = 0

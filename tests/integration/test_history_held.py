@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core.history import Outcome
+from app.core.history import Outcome, Retention
 from app.core.settings import Settings
 from app.desktop.history_recorder import HistoryRecorder
 from app.desktop.history_store import HistoryStore, NewDictation
@@ -41,22 +41,29 @@ class App:
 
 
 class GatedStore(HistoryStore):
-    """The real store, whose ``add`` waits for the test to open the gate."""
+    """The real store, whose ``add`` and ``prune`` wait for the test to open their gates."""
 
     gate = threading.Event()
+    prune_gate = threading.Event()
 
     def add(self, new: NewDictation) -> int:
         assert self.gate.wait(10), "the test never opened the gate"
         return super().add(new)
 
+    def prune(self, retention: Retention, now: float | None = None) -> int:
+        assert self.prune_gate.wait(10), "the test never opened the prune gate"
+        return super().prune(retention, now)
+
 
 @pytest.fixture
 def gated(monkeypatch: pytest.MonkeyPatch) -> Iterator[type[GatedStore]]:
-    GatedStore.gate = threading.Event()
+    GatedStore.gate, GatedStore.prune_gate = threading.Event(), threading.Event()
     GatedStore.gate.set()
+    GatedStore.prune_gate.set()
     monkeypatch.setattr(history_module, "HistoryStore", GatedStore)
     yield GatedStore
     GatedStore.gate.set()
+    GatedStore.prune_gate.set()
 
 
 def outcomes(path: Path) -> list[Outcome]:
@@ -96,6 +103,21 @@ async def test_held_while_its_entry_is_written_marks_that_entry(
     history.recorder.finished()  # the save waits at the gate
     history.held(number)
     gated.gate.set()
+    await until(lambda: outcomes(path) == [Outcome.HELD])
+    await history.close()
+
+
+async def test_held_while_the_history_is_pruned_after_the_write_marks_that_entry(
+    tmp_path: Path, gated: type[GatedStore]
+) -> None:
+    path = tmp_path / "history.sqlite3"
+    history = History(App(), path)  # type: ignore[arg-type]
+    number = dictate(history.recorder, "one")
+    gated.prune_gate.clear()
+    history.recorder.finished()  # written, then the save waits at the prune
+    await until(lambda: len(outcomes(path)) == 1)
+    history.held(number)
+    gated.prune_gate.set()
     await until(lambda: outcomes(path) == [Outcome.HELD])
     await history.close()
 

@@ -3,6 +3,7 @@ and usable after the writer is killed mid-write."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sqlite3
@@ -100,6 +101,31 @@ def test_a_version_1_file_keeps_its_audio_and_gives_back_the_pages_it_wasted(
             db.execute("SELECT count(*) FROM dictations WHERE audio IS NOT NULL").fetchone()[0] == 0
         )
     assert path.stat().st_size < before / 3, (before, path.stat().st_size)
+
+
+def test_audio_a_version_1_program_still_writes_is_read_and_dropped_by_retention(
+    tmp_path: Path,
+) -> None:
+    """An app of the first schema, still running when a newer one migrated the file, keeps
+    writing audio into the row; it is used and, past retention, dropped like any other."""
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    loud = to_pcm16(np.full(24_000, 0.5, dtype="<f4").tobytes())
+    with contextlib.closing(sqlite3.connect(path)) as db, db:  # the version-1 add(), committed
+        db.execute(
+            "INSERT INTO dictations (time, backend, window, outcome, text, audio, audio_bytes)"
+            " VALUES (?, 'proxy', 'Notes', 'failed', 'old app', ?, ?)",
+            (NOW, loud, len(loud)),
+        )
+    (entry,) = store.not_transcribed()
+    audio = store.audio(entry.id)
+    assert audio is not None
+    np.testing.assert_allclose(audio, 0.5, atol=1e-4)
+    store.prune(Retention(audio_count=0), NOW + 1)
+    assert store.audio(entry.id) is None
+    assert store.not_transcribed() == []
+    store.close()
+    assert loud[:64] not in on_disk(path)
 
 
 def test_the_file_does_not_grow_with_dictations_whose_audio_was_dropped(tmp_path: Path) -> None:

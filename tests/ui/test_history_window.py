@@ -40,6 +40,7 @@ async def test_search_copy_transcribe_again_and_delete(qapp: QApplication, tmp_p
         )
         try:
             assert app.control(RemoteCommand.SHOW_HISTORY) == "ok"
+            await until(lambda: app.history.window is not None)  # once the store is open
             window = app.history.window
             assert window is not None
             assert window.isVisible()
@@ -70,11 +71,12 @@ async def test_search_copy_transcribe_again_and_delete(qapp: QApplication, tmp_p
 
             window.select_id(failed)
             window.delete_button.click()
-            assert rows(window) == ["Dear Sir"]
+            await until(lambda: rows(window) == ["Dear Sir"])
             window.delete_all_button.click()  # asks first
+            assert window.delete_all_button.text() != "Delete all…"
             assert rows(window) == ["Dear Sir"]
             window.delete_all_button.click()
-            assert rows(window) == []
+            await until(lambda: rows(window) == [])
         finally:
             await app.close()
     assert HistoryStore().entries() == []
