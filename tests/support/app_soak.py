@@ -41,6 +41,7 @@ class Sample:
     threads: int
     cpu_s: float
     history_kib: float  # the history's pages in use, the WAL's included
+    rows_kib: float  # of those, the dictations table's and its index's (not the kept audio)
     wal_kib: float  # the WAL file (up to some 4 MB, reused after each checkpoint)
 
     def as_dict(self) -> dict[str, Any]:
@@ -51,19 +52,24 @@ def _kib(path: Path) -> float:
     return round(path.stat().st_size / 1024, 1) if path.exists() else 0.0
 
 
-def _pages_in_use_kib(history: Path) -> float:
-    """What the history holds now (its file may still be waiting for the WAL's pages)."""
+def _history_kib(history: Path) -> tuple[float, float]:
+    """What the history holds now, all of it and its rows (SQLite's dbstat table); its file
+    may still be waiting for the WAL's pages."""
     if not history.exists():
-        return 0.0
+        return 0.0, 0.0
     with contextlib.closing(sqlite3.connect(f"{history.as_uri()}?mode=ro", uri=True)) as db:
         pages, free, size = (
             db.execute(f"PRAGMA {name}").fetchone()[0]
             for name in ("page_count", "freelist_count", "page_size")
         )
-    return round((pages - free) * size / 1024, 1)
+        rows = db.execute(
+            "SELECT count(*) FROM dbstat WHERE name IN ('dictations', 'dictations_time')"
+        ).fetchone()[0]
+    return round((pages - free) * size / 1024, 1), round(rows * size / 1024, 1)
 
 
 def take_sample(pid: int, history: Path, dictations: int, started: float) -> Sample:
+    history_kib, rows_kib = _history_kib(history)
     return Sample(
         dictations,
         round(time.monotonic() - started, 1),
@@ -71,7 +77,8 @@ def take_sample(pid: int, history: Path, dictations: int, started: float) -> Sam
         open_fds(pid),
         threads(pid),
         round(cpu_seconds(pid), 2),
-        _pages_in_use_kib(history),
+        history_kib,
+        rows_kib,
         _kib(history.with_name(history.name + "-wal")),
     )
 
