@@ -93,31 +93,21 @@ def test_the_recorder_marks_the_open_dictation_it_is_told_of() -> None:
     assert [(n, new.outcome) for n, new in finished] == [(1, Outcome.TYPED), (2, Outcome.HELD)]
 
 
-async def test_held_while_its_entry_is_written_marks_that_entry(
-    tmp_path: Path, gated: type[GatedStore]
+@pytest.mark.parametrize("stage", ["write", "prune"])
+async def test_held_while_its_entry_is_saved_marks_that_entry(
+    tmp_path: Path, gated: type[GatedStore], stage: str
 ) -> None:
+    """The news comes while the entry is written, or once written, while it is pruned."""
     path = tmp_path / "history.sqlite3"
     history = History(App(), path)  # type: ignore[arg-type]
     number = dictate(history.recorder, "one")
-    gated.gate.clear()
+    gate = gated.gate if stage == "write" else gated.prune_gate
+    gate.clear()
     history.recorder.finished()  # the save waits at the gate
+    if stage == "prune":
+        await until(lambda: len(outcomes(path)) == 1)
     history.held(number)
-    gated.gate.set()
-    await until(lambda: outcomes(path) == [Outcome.HELD])
-    await history.close()
-
-
-async def test_held_while_the_history_is_pruned_after_the_write_marks_that_entry(
-    tmp_path: Path, gated: type[GatedStore]
-) -> None:
-    path = tmp_path / "history.sqlite3"
-    history = History(App(), path)  # type: ignore[arg-type]
-    number = dictate(history.recorder, "one")
-    gated.prune_gate.clear()
-    history.recorder.finished()  # written, then the save waits at the prune
-    await until(lambda: len(outcomes(path)) == 1)
-    history.held(number)
-    gated.prune_gate.set()
+    gate.set()
     await until(lambda: outcomes(path) == [Outcome.HELD])
     await history.close()
 
