@@ -1,12 +1,12 @@
 """The desktop key bindings ``kyutai-dictate shortcut`` writes, per desktop, and installing them.
 
 The sway text is loaded into a real sway in tests/wayland; Hyprland's is checked against a
-stand-in of its parser (tests/support/hyprland_config.py); GNOME's and KDE's through stand-ins
-of gsettings and kwriteconfig that keep what they are told."""
+stand-in of its parser (tests/support/hyprland_config.py); GNOME's through the real gsettings with
+gnome-settings-daemon's schemas (tests/support/gnome_settings.py), KDE's through a stand-in
+of kwriteconfig6 that keeps what it is told."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -19,6 +19,7 @@ from app.core.desktop_session import wayland_desktop
 from app.core.hotkey import parse_chord
 from app.core.shortcuts import (
     GNOME_PATH,
+    GNOME_SCHEMA,
     Desktop,
     ShortcutError,
     gnome_accelerator,
@@ -30,9 +31,11 @@ from app.core.shortcuts import (
     sway_binding,
 )
 from app.desktop.compositor_config import includes
+from tests.support.gnome_settings import gnome_settings, gsettings_get
 from tests.support.hyprland_config import HyprlandConfigError, check_bind, check_config
 
 ROOT = Path(__file__).resolve().parents[3]
+STAND_INS = ROOT / "tests" / "support" / "desktop_stand_ins"
 
 
 @pytest.mark.parametrize(
@@ -183,33 +186,29 @@ def test_no_known_desktop_is_a_clear_error(tmp_path: Path) -> None:
     assert "choose one with --desktop" in done.stderr
 
 
-STAND_INS = ROOT / "tests" / "support" / "desktop_stand_ins"
-
-
 def test_gnome_install_adds_a_custom_shortcut_beside_the_users_own(tmp_path: Path) -> None:
-    store = tmp_path / "gsettings.json"
+    """Through the real gsettings, with gnome-settings-daemon's schemas (see the helper)."""
+    gnome = gnome_settings(tmp_path / "gnome")
+    env = {**os.environ, **gnome}
     other = "/org/gnome/settings-daemon/plugins/media-keys/custom-keybindings/custom0/"
-    key = "org.gnome.settings-daemon.plugins.media-keys:custom-keybindings"
-    store.write_text(f'{{"{key}": ["{other}"]}}')
-    env = {"PATH": f"{STAND_INS}{os.pathsep}{os.environ['PATH']}", "GSETTINGS_STORE": str(store)}
+    listing = ["gsettings", "set", GNOME_SCHEMA, "custom-keybindings", f"['{other}']"]
+    subprocess.run(listing, env=env, check=True)
     for _ in range(2):  # a second install changes nothing
-        done = shortcut(tmp_path, "--desktop", "gnome", "--install", **env)
+        done = shortcut(tmp_path, "--desktop", "gnome", "--install", **gnome)
         assert done.returncode == 0, done.stderr
-    values = json.loads(store.read_text())
-    assert values[key] == [other, GNOME_PATH]
-    assert values[f"{GNOME_PATH}:binding"] == "F9"
-    assert values[f"{GNOME_PATH}:command"].endswith(" toggle")
-    assert values[f"{GNOME_PATH}:name"] == "kyutai-dictate"
+    assert gsettings_get(env, GNOME_SCHEMA, "custom-keybindings") == f"['{other}', '{GNOME_PATH}']"
+    item = f"{GNOME_SCHEMA}.custom-keybinding:{GNOME_PATH}"
+    assert gsettings_get(env, item, "binding") == "'F9'"
+    assert gsettings_get(env, item, "name") == "'kyutai-dictate'"
+    assert gsettings_get(env, item, "command").endswith(" toggle'")
 
 
 def test_a_refusing_gsettings_is_reported(tmp_path: Path) -> None:
-    env = {"PATH": f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    (tmp_path / "bin").mkdir()
-    (tmp_path / "bin" / "gsettings").write_text("#!/bin/sh\necho 'No such schema' >&2\nexit 1\n")
-    (tmp_path / "bin" / "gsettings").chmod(0o755)
-    done = shortcut(tmp_path, "--desktop", "gnome", "--install", **env)
+    """The real gsettings on a system without gnome-settings-daemon's schemas."""
+    gnome = gnome_settings(tmp_path / "gnome", media_keys=False)
+    done = shortcut(tmp_path, "--desktop", "gnome", "--install", **gnome)
     assert done.returncode == 2
-    assert "No such schema" in done.stderr
+    assert f"No such schema “{GNOME_SCHEMA}”" in done.stderr
 
 
 def test_kde_install_writes_the_entry_and_its_key(tmp_path: Path) -> None:
