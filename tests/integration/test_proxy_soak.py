@@ -123,25 +123,19 @@ def assert_flat(readings: list[Reading]) -> None:
     assert last.fds <= first.fds, readings
 
 
-async def test_short_soak_keeps_memory_and_fds_flat(
-    two_sentences: np.ndarray, tmp_path: Path
+@pytest.mark.parametrize(
+    "sessions",
+    [
+        pytest.param(SHORT_SOAK, id="short"),
+        pytest.param(LONG_SOAK, id="long", marks=[pytest.mark.soak, pytest.mark.timeout(3600)]),
+    ],
+)
+async def test_a_soak_keeps_memory_and_fds_flat(
+    two_sentences: np.ndarray, tmp_path: Path, sessions: int
 ) -> None:
     port = free_port()
     async with double_process(tmp_path, port, slots=CONCURRENCY * 2):
         readings = await soak(
-            backend_url(port), SHORT_SOAK, two_sentences[: SAMPLE_RATE // 4], tmp_path / "proxy.log"
-        )
-    assert_flat(readings)
-
-
-@pytest.mark.soak
-@pytest.mark.timeout(3600)
-async def test_long_soak_keeps_memory_and_fds_flat(
-    two_sentences: np.ndarray, tmp_path: Path
-) -> None:
-    port = free_port()
-    async with double_process(tmp_path, port, slots=CONCURRENCY * 2):
-        readings = await soak(
-            backend_url(port), LONG_SOAK, two_sentences[: SAMPLE_RATE // 4], tmp_path / "proxy.log"
+            backend_url(port), sessions, two_sentences[: SAMPLE_RATE // 4], tmp_path / "proxy.log"
         )
     assert_flat(readings)
