@@ -12,7 +12,7 @@ import numpy.typing as npt
 from app.backend.stream import ConnectStream
 from app.backend.stream_runner import run_stream
 from app.core.endpoint import Endpoint
-from app.core.voice_edits import Edit, VoiceEditConfig, VoiceEdits, apply_edits
+from app.core.voice_edits import VoiceEditConfig, apply_edits, transform_offline
 from server.protocol.audio import FRAME_SAMPLES
 from server.protocol.stream import ServerMessage, Token, VadEnd
 
@@ -31,14 +31,14 @@ async def transcribe_samples(
     with ``voice``'s commands and replacements applied (none by default).
 
     Raises :class:`~app.backend.stream_client.StreamClientError` when the backend fails."""
-    edits = VoiceEdits(voice or VoiceEditConfig(commands=False))
-    done: list[Edit] = []
+    words: list[tuple[str, float]] = []
+    vad_after: list[int] = []  # indexes of the words a vad_end followed
 
     def on_message(message: ServerMessage) -> None:
         if isinstance(message, Token):
-            done.extend(edits.word(message.text, message.start or 0.0))
-        elif isinstance(message, VadEnd):
-            done.extend(edits.vad_end())
+            words.append((message.text, message.start or 0.0))
+        elif isinstance(message, VadEnd) and words:
+            vad_after.append(len(words) - 1)
 
     async def chunks() -> AsyncIterator[npt.NDArray[np.float32]]:
         for start in range(0, len(samples), CHUNK_SAMPLES):
@@ -47,4 +47,5 @@ async def transcribe_samples(
 
     async with connect(endpoint, open_timeout) as stream:
         await run_stream(stream, chunks(), on_message, drain_timeout=drain_timeout)
-    return apply_edits("", [*done, *edits.finish()])
+    config = voice or VoiceEditConfig(commands=False)
+    return apply_edits("", transform_offline(words, config, vad_after))

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from app.core.desktop_session import wayland_desktop
 from app.core.errors import UsageError
-from app.core.hotkey import ChordError, parse_chord
+from app.core.hotkey import Chord, ChordError, parse_chord
 from app.core.settings import HotkeyMode
 from app.core.shortcuts import (
     GNOME_SCHEMA,
@@ -85,8 +85,8 @@ def run(args: argparse.Namespace) -> int:
             binding = hyprland_binding(chord, command, hold, _rules("hyprland.conf"))
             return _config_file(binding, *config_paths(desktop, env), args.install, env)
         if desktop is Desktop.GNOME:
-            return _gnome(settings.hotkey, command, args.install)
-        return _kde(settings.hotkey, command, args.install, env)
+            return _gnome(chord, settings.hotkey, command, args.install)
+        return _kde(chord, command, args.install, env)
     except ShortcutError as exc:
         raise UsageError(str(exc)) from None
 
@@ -148,8 +148,7 @@ def _running(desktop: Desktop, env: Mapping[str, str]) -> bool:
     return bool(env.get(variable))
 
 
-def _gnome(chord_text: str, command: str, install: bool) -> int:
-    chord = parse_chord(chord_text)
+def _gnome(chord: Chord, chord_text: str, command: str, install: bool) -> int:
     note = "# GNOME's custom shortcuts have no release: the key toggles dictation."
     if not install:
         print(note)
@@ -164,8 +163,7 @@ def _gnome(chord_text: str, command: str, install: bool) -> int:
     return 0
 
 
-def _kde(chord_text: str, command: str, install: bool, env: Mapping[str, str]) -> int:
-    chord = parse_chord(chord_text)
+def _kde(chord: Chord, command: str, install: bool, env: Mapping[str, str]) -> int:
     data = env.get("XDG_DATA_HOME") or Path(env.get("HOME", "~")).expanduser() / ".local/share"
     entry = Path(data) / "applications"
     entry /= KDE_ENTRY

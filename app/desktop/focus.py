@@ -141,13 +141,13 @@ class SwayFocus:
             return None
 
     def _read(self, size: int) -> bytes:
-        data = b""
+        data = bytearray()  # a window tree can be large: no copy per chunk
         while len(data) < size:
             chunk = self._socket.recv(size - len(data))
             if not chunk:
                 raise OSError("sway closed its IPC socket")
             data += chunk
-        return data
+        return bytes(data)
 
     def close(self) -> None:
         self._socket.close()

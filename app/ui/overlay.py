@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from app.core.captions import Captions
 from app.core.placement import fit_on_screen
+from app.core.shortcuts import OVERLAY_TITLE
 from app.core.status import Look
 from app.core.voice_edits import Edit, TypeEdit
 
@@ -51,7 +52,7 @@ class Overlay(QWidget):
             | Qt.WindowType.WindowDoesNotAcceptFocus,
         )
         self.setObjectName("overlay")
-        self.setWindowTitle("kyutai-dictate captions")
+        self.setWindowTitle(OVERLAY_TITLE)  # the compositor rules match it
         self.setAttribute(Qt.WidgetAttribute.WA_ShowWithoutActivating)
         self.setAttribute(Qt.WidgetAttribute.WA_TranslucentBackground)
         self.setFocusPolicy(Qt.FocusPolicy.NoFocus)

@@ -49,12 +49,6 @@ def new_token() -> str:
     return f"kyutai_dictate_{secrets.token_hex(8)}"
 
 
-def request_path(unique_name: str, token: str) -> str:
-    """Where the portal puts the Request for ``token`` (Request.xml, since 0.9)."""
-    sender = unique_name.removeprefix(":").replace(".", "_")
-    return f"{OBJECT_PATH}/request/{sender}/{token}"
-
-
 def plain(results: Mapping[str, Variant]) -> dict[str, Any]:
     """A vardict's values without their signatures."""
     return {key: value for key, (_, value) in results.items()}
