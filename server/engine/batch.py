@@ -17,7 +17,6 @@ from typing import Any
 
 import numpy as np
 
-from server.models import STEP_SECONDS
 from server.protocol.audio import FRAME_SAMPLES
 
 
@@ -115,7 +114,7 @@ class BatchModel:
             assert out is not None  # support_out_of_sync: every step answers
             tokens_t, heads = out
             tokens = tokens_t[:, 0, 0].tolist()
-            prs = [[0.0] * 0 for _ in range(self.batch_size)]
+            prs: list[list[float]] = [[] for _ in range(self.batch_size)]
             if heads:
                 first = torch.stack([h[:, 0, 0].float() for h in heads], dim=1).cpu().tolist()
                 prs = first
@@ -125,6 +124,3 @@ class BatchModel:
             [p if a else [] for p, a in zip(prs, active, strict=True)],
             logits,
         )
-
-
-STEPS_PER_SECOND = 1 / STEP_SECONDS

@@ -37,7 +37,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
 
-from server.engine.batch import BatchModel
+from server.engine.batch import BatchModel, StepResult
 from server.engine.checkpoint import EngineFacts
 from server.engine.words import SlotText
 from server.models import STEP_SECONDS
@@ -269,8 +269,14 @@ class EngineServer:
                 with contextlib.suppress(ConnectionClosed):
                     await channel.ws.ping()
 
-    async def _run(self, pcm: np.ndarray, active: list[bool], resets: list[int]) -> object:
-        def work() -> object:
+    async def _run(
+        self, pcm: np.ndarray, active: list[bool], resets: list[int]
+    ) -> StepResult | None:
+        """One model step on the model's thread; None (and no thread hop) when idle."""
+        if not resets and not any(active):
+            return None
+
+        def work() -> StepResult | None:
             self.model.reset(resets)
             if not any(active):
                 return None
@@ -338,10 +344,7 @@ class EngineServer:
             return None
         return channel.extend_data(np.zeros(0, np.float32))
 
-    async def _post_process(self, result: object, active: list[bool]) -> None:
-        from server.engine.batch import StepResult
-
-        assert isinstance(result, StepResult)
+    async def _post_process(self, result: StepResult, active: list[bool]) -> None:
         for slot, channel in enumerate(self._channels):
             if channel is None or not active[slot]:
                 continue

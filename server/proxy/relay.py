@@ -32,6 +32,7 @@ from server.proxy.stats import ProxyStats
 log = logging.getLogger("kyutai_dictate.proxy")
 
 _BACKLOG_WARNING_SAMPLES = SAMPLE_RATE  # one second queued on the GPU side
+_FORWARDED = (stream.Token, stream.VadEnd, stream.Ready)  # events sent on to the client
 _marker_ids = itertools.count(1)
 
 
@@ -311,7 +312,7 @@ class StreamRelay:
             if self._session.ready:
                 await self._send_backend_data()
                 if not self._session.model.has_vad:  # no Steps to note it on (stt-2.6b-en)
-                    self._note_backlog()
+                    self._note_backlog(time.monotonic())
             elif self._session.pending_seconds > self._config.max_buffered_seconds:
                 self._fail(ErrorCode.TOO_LARGE, "too much audio sent before the backend was ready")
 
@@ -332,11 +333,12 @@ class StreamRelay:
                     message = moshi.decode_server(data)
                 except UnknownMessageType:
                     continue  # a newer moshi-server's addition
+                now = time.monotonic()
                 async with self._send_lock:
-                    self._session.receive(message, time.monotonic())
+                    self._session.receive(message, now)
                     await self._send_backend_data()  # a flush sends more silence per Step
                 if isinstance(message, moshi.Step):
-                    self._note_backlog()
+                    self._note_backlog(now)
                 await self._forward_events()
         except ProtocolError:
             self._fail(ErrorCode.BACKEND_UNAVAILABLE, "backend sent an invalid message")
@@ -386,7 +388,7 @@ class StreamRelay:
             for out in self._session.data_to_send():
                 backend.send_now(out)
             if not self._session.model.has_vad:
-                self._note_backlog()
+                self._note_backlog(now)
         except Exception:
             log.exception("stream crashed", extra={"stream": self._id})
             self._fail(ErrorCode.INTERNAL, "internal proxy error")
@@ -413,23 +415,24 @@ class StreamRelay:
             return True  # a newer moshi-server's addition
         except ProtocolError:
             return False  # _read_backend reports it
+        now = time.monotonic()
         try:
-            self._session.receive(message, time.monotonic())
+            self._session.receive(message, now)
             for out in self._session.data_to_send():
                 backend.send_now(out)
             if isinstance(message, moshi.Step):
-                self._note_backlog()
-            self._forward_events_now(client)
+                self._note_backlog(now)
+            self._forward_events_now(client, now)
         except Exception:
             log.exception("stream crashed", extra={"stream": self._id})
             self._fail(ErrorCode.INTERNAL, "internal proxy error")
         return True
 
-    def _forward_events_now(self, client: DirectChannel) -> None:
+    def _forward_events_now(self, client: DirectChannel, now: float) -> None:
         """:meth:`_forward_events` without waiting (the client is reading)."""
         for event in self._session.events():
-            if isinstance(event, stream.Token | stream.VadEnd | stream.Ready):
-                self._last_sent = time.monotonic()
+            if isinstance(event, _FORWARDED):
+                self._last_sent = now
                 client.send_now(stream.encode_server(event))
                 if isinstance(event, stream.Token):
                     self._tokens_down += 1
@@ -478,9 +481,9 @@ class StreamRelay:
         if self._backend is not None:
             await self._backend.close()
 
-    def _note_backlog(self) -> None:
+    def _note_backlog(self, now: float) -> None:
         """Report a growing backlog in the metrics, and in the log once it passes a second."""
-        samples = self._session.backlog_samples(time.monotonic())
+        samples = self._session.backlog_samples(now)
         if samples > self._max_backlog:
             if samples >= _BACKLOG_WARNING_SAMPLES > self._max_backlog:
                 log.warning(

@@ -47,7 +47,7 @@ def engine(tiny_info: tuple[Any, EngineFacts]) -> EngineFactory:
         info, facts = tiny_info
         model = BatchModel(info, batch_size, "cpu", "float32")
         async with EngineServer(model, facts, frozenset({KEY}), limits=limits) as server:
-            await server.ready.wait()
+            assert await server.wait_ready(), "the engine failed to warm up"
             yield server
 
     return make

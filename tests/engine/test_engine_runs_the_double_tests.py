@@ -57,7 +57,7 @@ def moshi_double(tiny_info: tuple[Any, EngineFacts]) -> Any:
         model = BatchModel(info, slots, "cpu", "float32")
         limits = Limits(ping_after, drop_without_frames, drop_without_binary)
         async with EngineServer(model, facts, frozenset({KEY}), limits=limits) as server:
-            await server.ready.wait()
+            assert await server.wait_ready(), "the engine failed to warm up"
             yield EngineAsDouble(server)
 
     return make
